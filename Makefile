@@ -1,0 +1,45 @@
+# Two commands for users: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.restock-installed
+DEMO_FEED ?= var/demo_feed
+DEMO_WAREHOUSE ?= var/demo/restock.duckdb
+export DO_NOT_TRACK := 1
+export DAGSTER_HOME ?= $(CURDIR)/var/dagster_home
+export UV_COMPILE_BYTECODE := 1
+
+.PHONY: env run test lint lock dev clean
+
+env: $(STAMP)
+
+# The lock file pins every package so every machine installs the same versions.
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
+	@mkdir -p $(DAGSTER_HOME)
+	@touch $(STAMP)
+
+lock:
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+run: env
+	@mkdir -p $(dir $(DEMO_WAREHOUSE))
+	@test -f $(DEMO_FEED)/products.csv || $(BIN)/restock demo --out $(DEMO_FEED)
+	$(BIN)/restock run --feed $(DEMO_FEED) --warehouse $(DEMO_WAREHOUSE)
+
+test: env
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: env
+	$(BIN)/ruff check .
+
+dev: env
+	cd $(CURDIR) && $(BIN)/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf var dbt_project/target dbt_project/logs

@@ -1,0 +1,213 @@
+"""The data contract (../shared/DATA_CONTRACT.md, v1) in code: one source of truth.
+
+Input tables describe the feed; published tables are the interface to BI and must keep their
+names and columns (the contract changes only by adding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a contract table."""
+
+    name: str
+    type: str  # text | number | integer | boolean | date | timestamp
+    required: bool = False
+    default: object = None
+    rule: str = ""
+
+
+@dataclass(frozen=True)
+class InputTable:
+    """One table of the input feed."""
+
+    name: str
+    required: bool
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ()
+    date_column: str | None = None  # rows dated after as_of are not used
+    future_allowed: bool = False  # promotions, drivers and events may be dated in the future
+    one_of: tuple[str, ...] = field(default_factory=tuple)  # at least one of these columns
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """Names of the contract columns."""
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        """Names of the required columns."""
+        return tuple(c.name for c in self.columns if c.required)
+
+    def column(self, name: str) -> Column:
+        """The column called ``name``."""
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no contract column {name!r}")
+
+
+C = Column
+
+INPUT_TABLES: dict[str, InputTable] = {
+    t.name: t
+    for t in (
+        InputTable(
+            "products",
+            True,
+            (
+                C("sku", "text", True, rule="unique, non-empty"),
+                C("category", "text", True, rule="non-empty"),
+                C("lead_time_days", "number", True, rule="> 0"),
+                C("lead_time_std_days", "number", rule=">= 0"),
+                C("name", "text"),
+                C("subcategory", "text"),
+                C("supplier", "text"),
+                C("unit_cost", "number", rule=">= 0"),
+                C("unit_price", "number", rule=">= 0"),
+                C("moq", "integer", default=1, rule=">= 1"),
+                C("pack_size", "integer", default=1, rule=">= 1"),
+                C("max_stock", "number", rule="> 0"),
+                C("service_level", "number", rule="in (0, 1)"),
+                C("active", "boolean", default=True),
+            ),
+            key=("sku",),
+        ),
+        InputTable(
+            "sales",
+            True,
+            (
+                C("date", "timestamp", True),
+                C("sku", "text", True, rule="must exist in products"),
+                C("location", "text", True),
+                C("quantity", "number", True, rule="negative = return"),
+                C("channel", "text", default="all"),
+                C("unit_price", "number", rule=">= 0"),
+                C("promo", "boolean", default=False),
+                C("order_id", "text"),
+                C("line_id", "text"),
+                C("customer_id", "text"),
+            ),
+            key=("order_id", "line_id"),
+            date_column="date",
+        ),
+        InputTable(
+            "locations",
+            False,
+            (
+                C("location", "text", True, rule="unique"),
+                C("name", "text"),
+                C("region", "text"),
+                C("type", "text", rule="store / dc / online"),
+                C("timezone", "text"),
+            ),
+            key=("location",),
+        ),
+        InputTable(
+            "inventory",
+            False,
+            (
+                C("date", "date", True),
+                C("sku", "text", True),
+                C("location", "text", True),
+                C("on_hand", "number", rule=">= 0"),
+                C("stockout_hours", "number", rule="0..24"),
+                C("on_order", "number", rule=">= 0"),
+            ),
+            key=("date", "sku", "location"),
+            date_column="date",
+            one_of=("on_hand", "stockout_hours"),
+        ),
+        InputTable(
+            "purchase_orders",
+            False,
+            (
+                C("po_id", "text", True),
+                C("sku", "text", True),
+                C("location", "text", True),
+                C("order_date", "date", True),
+                C("quantity", "number", True, rule="> 0"),
+                C("expected_date", "date"),
+                C("received_date", "date"),
+                C("received_quantity", "number", rule=">= 0"),
+                C("status", "text", rule="open / received / cancelled"),
+            ),
+            key=("po_id", "sku", "location"),
+            date_column="order_date",
+        ),
+        InputTable(
+            "promotions",
+            False,
+            (
+                C("sku", "text"),
+                C("category", "text"),
+                C("location", "text", rule="empty = all"),
+                C("start_date", "date", True),
+                C("end_date", "date", True),
+                C("discount_pct", "number"),
+                C("type", "text"),
+            ),
+            future_allowed=True,
+            one_of=("sku", "category"),
+        ),
+        InputTable(
+            "drivers",
+            False,
+            (
+                C("date", "date", True),
+                C("location", "text", rule="empty = all"),
+                C("driver", "text", True),
+                C("value", "number", True),
+            ),
+            key=("date", "location", "driver"),
+            future_allowed=True,
+        ),
+        InputTable(
+            "events",
+            False,
+            (
+                C("date", "date", True),
+                C("location", "text"),
+                C("name", "text", True),
+                C("type", "text"),
+            ),
+            future_allowed=True,
+        ),
+    )
+}
+
+# Published tables (schema `marts` of the published file). Each also has run_id and as_of.
+PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
+    "demand_forecasts": (
+        "sku", "location", "date", "model", "forecast", "p50", "p90", "p95", "p99",
+    ),
+    "backtest_metrics": (
+        "category", "model", "fold", "cutoff", "horizon", "n_series", "mase", "rmsse", "wape",
+        "bias", "pinball_p90", "coverage_p90",
+    ),
+    "model_selection": (
+        "category", "demand_class", "selected_model", "score", "runner_up", "runner_up_score",
+        "naive_score", "value_added", "reason",
+    ),
+    "reorder_recommendations": (
+        "sku", "location", "category", "model", "on_hand", "on_order", "inventory_position",
+        "lead_time_days", "review_days", "lead_time_demand", "safety_stock", "reorder_point",
+        "order_up_to", "recommended_order_qty", "days_of_cover", "stockout_probability",
+        "service_level_target", "explanation",
+    ),
+    "stockout_alerts": (
+        "sku", "location", "projected_stockout_date", "stockout_probability",
+        "recommended_order_qty", "severity",
+    ),
+    "policy_replay": (
+        "policy", "parameter", "category", "avg_inventory_units", "avg_inventory_value",
+        "stockout_rate", "fill_rate", "orders",
+    ),
+    "data_quality_results": ("source", "check", "severity", "passed", "failed_rows", "detail"),
+    "quarantine": ("source", "reason", "row", "loaded_at"),
+}
+
+RUN_COLUMNS = ("run_id", "as_of")

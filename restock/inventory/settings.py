@@ -1,0 +1,30 @@
+"""Replenishment settings (the `replenish:` section of the run config)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+def _default_service_levels() -> dict[str, float]:
+    # ABC (value share) x XYZ (variability): valuable, steady items get the highest target.
+    return {
+        "AX": 0.98, "AY": 0.97, "AZ": 0.95,
+        "BX": 0.96, "BY": 0.95, "BZ": 0.92,
+        "CX": 0.93, "CY": 0.92, "CZ": 0.90,
+    }
+
+
+class ReplenishSettings(BaseModel):
+    """How reorder lines, alerts and the policy replay are computed."""
+
+    review_days: int = Field(7, ge=1, description="days between order reviews")
+    service_levels: dict[str, float] = Field(default_factory=_default_service_levels)
+    service_level_mode: str = Field("cycle", pattern="^(cycle|fill_rate)$")
+    abc_thresholds: tuple[float, float] = (0.8, 0.95)
+    xyz_thresholds: tuple[float, float] = (0.5, 1.0)
+    replay_days: int = Field(91, ge=7)
+    replay_service_levels: list[float] = Field(
+        default_factory=lambda: [0.8, 0.9, 0.95, 0.98, 0.99]
+    )
+    static_buffer_days: list[float] = Field(default_factory=lambda: [3, 7, 14, 21, 28])
+    alert_webhook_url: str | None = None

@@ -1,0 +1,52 @@
+"""Where a run reads and writes, derived from the published warehouse path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Every file a run touches, derived from the published DuckDB path ``warehouse``.
+
+    The published file is written only by the publish step (a new file renamed over the old
+    one); everything else lives in the work database and beside it.
+    """
+
+    warehouse: Path
+
+    @classmethod
+    def from_warehouse(cls, warehouse: str | Path) -> RunPaths:
+        """Build the paths for the published warehouse file ``warehouse``."""
+        return cls(Path(warehouse).expanduser().resolve())
+
+    @property
+    def root(self) -> Path:
+        """Folder that holds the published file and everything beside it."""
+        return self.warehouse.parent
+
+    @property
+    def work_db(self) -> Path:
+        """The work DuckDB: raw tables, dbt models and Python results."""
+        return self.root / f"{self.warehouse.stem}.work.duckdb"
+
+    @property
+    def parquet_dir(self) -> Path:
+        """Published Parquet files, one per published table."""
+        return self.root / f"{self.warehouse.stem}_parquet"
+
+    @property
+    def state_dir(self) -> Path:
+        """State kept between runs (previous volumes, watermarks)."""
+        return self.root / f"{self.warehouse.stem}_state"
+
+    def report_dir(self, as_of: str) -> Path:
+        """Report folder of the run planning for ``as_of`` (YYYY-MM-DD)."""
+        return self.root / "reports" / as_of
+
+    def ensure(self) -> RunPaths:
+        """Create the folders a run writes into."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        return self

@@ -1,0 +1,1 @@
+"""Data quality: reject reasons, quarantine accounting, GX suites."""
