@@ -1,2 +1,139 @@
-def main() -> None:
-    raise SystemExit("not yet")
+"""`restock`: write the demo feed, import public data sets, run the nightly job."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+IMPORTERS = {
+    "m5": ("restock.importers.m5", "import_m5"),
+    "freshretailnet": ("restock.importers.freshretailnet", "import_freshretailnet"),
+    "online-retail": ("restock.importers.online_retail", "import_online_retail"),
+    "spare-parts": ("restock.importers.spare_parts", "import_spare_parts"),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="restock",
+        description="Nightly demand forecasting and replenishment: fewer stockouts at the same "
+        "inventory.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="write the built-in synthetic demo feed")
+    demo.add_argument("--out", required=True, type=Path, help="feed directory to write")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--skus", type=int, default=None, help="number of SKUs (default 320)")
+    demo.add_argument("--truth", type=Path, default=None,
+                      help="where the true demand goes (default: beside the feed)")
+
+    run = sub.add_parser("run", help="run the whole nightly job in-process")
+    run.add_argument("--feed", required=True, type=Path, help="feed directory")
+    run.add_argument("--warehouse", required=True, type=Path,
+                     help="published DuckDB file (BI tools read schema marts)")
+    run.add_argument("--as-of", default=None,
+                     help="plan as of this date (YYYY-MM-DD); default the latest sales date")
+    run.add_argument("--config", type=Path, default=None, help="YAML run configuration")
+
+    imp = sub.add_parser("import", help="convert a public data set into a feed")
+    imp.add_argument("dataset", choices=sorted(IMPORTERS))
+    imp.add_argument("src", type=Path, help="the data set's folder (as in ../shared/data)")
+    imp.add_argument("--out", required=True, type=Path, help="feed directory to write")
+    imp.add_argument("--max-series", type=int, default=None,
+                     help="freshretailnet only: sample this many series")
+    return parser
+
+
+def _demo(args) -> int:
+    from restock.feed.demo import generate_demo_feed
+
+    kwargs = {"seed": args.seed, "truth_path": args.truth}
+    if args.skus:
+        kwargs["n_skus"] = args.skus
+    started = time.perf_counter()
+    summary = generate_demo_feed(args.out, **kwargs)
+    print(f"demo feed written to {args.out} in {time.perf_counter() - started:.1f}s")
+    for key, value in summary.items():
+        print(f"  {key}: {value}")
+    return 0
+
+
+def _import(args) -> int:
+    import importlib
+
+    module_name, func_name = IMPORTERS[args.dataset]
+    func = getattr(importlib.import_module(module_name), func_name)
+    kwargs = {}
+    if args.max_series is not None:
+        if args.dataset != "freshretailnet":
+            raise SystemExit("--max-series applies to freshretailnet only")
+        kwargs["max_series"] = args.max_series
+    if not args.src.exists():
+        raise SystemExit(f"source not found: {args.src}")
+    started = time.perf_counter()
+    summary = func(args.src, args.out, **kwargs)
+    print(f"{args.dataset} imported to {args.out} in {time.perf_counter() - started:.1f}s")
+    for key, value in summary.items():
+        print(f"  {key}: {value}")
+    return 0
+
+
+def _run(args) -> int:
+    from pipelines.runner import RunLockedError, published_summary, run_nightly
+    from restock.paths import RunPaths
+
+    if args.as_of:
+        try:
+            from datetime import date
+
+            date.fromisoformat(args.as_of)
+        except ValueError:
+            raise SystemExit(f"--as-of must be YYYY-MM-DD, got {args.as_of!r}") from None
+    try:
+        outcome = run_nightly(args.feed, args.warehouse, args.as_of, args.config)
+    except (FileNotFoundError, RunLockedError) as exc:
+        print(f"restock run: {exc}", file=sys.stderr)
+        return 2
+    paths = RunPaths.from_warehouse(args.warehouse)
+    print()
+    if not outcome.success:
+        print(f"restock run FAILED after {outcome.seconds:.0f}s (run {outcome.run_id}); nothing "
+              f"new was published, {paths.warehouse} is unchanged.", file=sys.stderr)
+        for failure in outcome.failures:
+            print(f"  - {failure}", file=sys.stderr)
+        return 1
+    print(f"restock run finished in {outcome.seconds:.0f}s (run {outcome.run_id})")
+    for warning in outcome.warnings:
+        print(f"  warning: {warning}")
+    print(published_summary(paths.warehouse))
+    import duckdb
+
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        as_of = str(con.execute("select max(as_of) from marts.demand_forecasts").fetchone()[0])
+    report = paths.report_dir(as_of) / "index.html"
+    print(f"Report: {report}")
+    print(f"Warehouse (BI): {paths.warehouse}  Parquet: {paths.parquet_dir}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `restock` console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("great_expectations", "urllib3", "numba", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    handlers = {"demo": _demo, "import": _import, "run": _run}
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

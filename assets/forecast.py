@@ -1,0 +1,109 @@
+"""Forecast: backtest candidates per category x demand class, pick the best, forecast ahead."""
+
+
+import math
+import time
+
+import dagster as dg
+import pandas as pd
+
+from assets._tables import read_mart, table_metadata, write_result
+from pipelines.resources import RestockResource
+from pipelines.settings import WAREHOUSE_POOL
+
+MART_DEPS = ["fct_daily_demand", "dim_products", "fct_promotion_days", "fct_events", "fct_drivers"]
+
+
+def forecast_horizon(products: pd.DataFrame, base_horizon: int, review_days: int) -> int:
+    """Days to forecast: the configured horizon, raised to cover the longest protection interval.
+
+    Reorder points need demand over lead time + review period (plus two standard deviations of
+    lead time), so the forecast must reach that far; capped at a year.
+    """
+    if products.empty or "lead_time_days" not in products:
+        return base_horizon
+    std = products.get("lead_time_std_days", pd.Series(0.0, index=products.index)).fillna(0.0)
+    longest = float((products["lead_time_days"].fillna(0) + 2 * std).max()) + review_days
+    return int(min(365, max(base_horizon, math.ceil(longest))))
+
+
+def selection_markdown(selection: pd.DataFrame) -> str:
+    """The model leaderboard as Markdown for the Dagster UI."""
+    cols = [c for c in ("category", "demand_class", "selected_model", "score", "naive_score",
+                        "value_added", "runner_up", "reason") if c in selection]
+    return selection[cols].round(3).to_markdown(index=False) if len(selection) else "(empty)"
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "forecast_backtest",
+            deps=MART_DEPS,
+            group_name="forecast",
+            description="One row per category x model x fold of the rolling-origin backtest "
+            "(results.backtest_metrics), the selected model per category x demand class "
+            "(results.model_selection) and the out-of-sample predictions.",
+            kinds={"python", "duckdb"},
+        ),
+        dg.AssetSpec(
+            "demand_forecasts",
+            deps=["forecast_backtest"],
+            group_name="forecast",
+            description="One row per sku x location x day of the horizon: mean forecast and "
+            "calibrated quantiles; plus cumulative demand quantiles per horizon.",
+            kinds={"python", "duckdb"},
+        ),
+    ],
+    pool=WAREHOUSE_POOL,
+)
+def forecasts(context: dg.AssetExecutionContext, restock: RestockResource):
+    """Run the forecasting stage (restock.forecasting) on the demand marts."""
+    from restock.forecasting import run_forecasting
+
+    cfg = restock.config
+    with restock.connect(read_only=True) as con:
+        as_of = restock.run_as_of(con)
+        demand = read_mart(con, "fct_daily_demand")
+        products = read_mart(con, "dim_products")
+        promotions = read_mart(con, "fct_promotion_days")
+        events = read_mart(con, "fct_events")
+        drivers = read_mart(con, "fct_drivers")
+    settings = cfg.forecast.model_copy(
+        update={"horizon": forecast_horizon(products, cfg.forecast.horizon,
+                                            cfg.replenish.review_days)}
+    )
+    n_series = demand[["sku", "location"]].drop_duplicates().shape[0] if len(demand) else 0
+    context.log.info(
+        f"forecasting {n_series} series, {len(demand)} series-days, as_of {as_of}, "
+        f"horizon {settings.horizon} days"
+    )
+    started = time.perf_counter()
+    result = run_forecasting(
+        demand, pd.Timestamp(as_of), settings, promotions=promotions, events=events,
+        drivers=drivers, products=products,
+    )
+    elapsed = time.perf_counter() - started
+    with restock.connect() as con:
+        write_result(con, "backtest_metrics", result.backtest_metrics)
+        write_result(con, "model_selection", result.model_selection)
+        write_result(con, "backtest_predictions", result.backtest_predictions)
+        write_result(con, "demand_forecasts", result.demand_forecasts)
+        write_result(con, "cumulative_demand_quantiles", result.cumulative_quantiles)
+        write_result(con, "series_assignments", result.series_assignments)
+    yield dg.MaterializeResult(
+        asset_key="forecast_backtest",
+        metadata={
+            **table_metadata(result.backtest_metrics),
+            "leaderboard": dg.MetadataValue.md(selection_markdown(result.model_selection)),
+            "seconds": round(elapsed, 1),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="demand_forecasts",
+        metadata={
+            **table_metadata(result.demand_forecasts),
+            "series": n_series,
+            "horizon_days": settings.horizon,
+            "ms_per_series": round(1000 * elapsed / max(n_series, 1), 1),
+        },
+    )

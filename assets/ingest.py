@@ -1,0 +1,65 @@
+"""Ingest: the feed directory becomes `raw.<table>` in the work DB (DuckDB's own readers)."""
+
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.resources import RestockResource
+from pipelines.settings import WAREHOUSE_POOL
+from restock.contract import INPUT_TABLES
+
+RAW_TABLE_NAMES = tuple(INPUT_TABLES)
+
+
+class IngestConfig(dg.Config):
+    """Per-run options: a drop sensor points `feed` at a new drop; `as_of` replays a past night."""
+
+    feed: str = ""
+    as_of: str = ""
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["raw", name],
+            group_name="ingest",
+            description=f"One row per row of the feed's `{name}` files, as text, with its reject "
+            "reason (NULL = accepted).",
+            kinds={"duckdb"},
+        )
+        for name in RAW_TABLE_NAMES
+    ],
+    pool=WAREHOUSE_POOL,
+)
+def raw_feed(context: dg.AssetExecutionContext, config: IngestConfig, restock: RestockResource):
+    """Read every feed table with DuckDB's readers into `raw.*` and record the run's as_of."""
+    from restock.feed.reader import load_feed
+
+    feed_dir = Path(config.feed).expanduser().resolve() if config.feed else restock.feed_dir
+    requested = date.fromisoformat(config.as_of) if config.as_of else restock.requested_as_of()
+    context.log.info(f"ingesting feed {feed_dir} (as_of {requested or 'latest sales date'})")
+    with restock.connect() as con:
+        result = load_feed(feed_dir, con, requested)
+        con.execute("create schema if not exists raw")
+        con.execute(
+            "create or replace table raw._run as select ? as run_id, cast(? as date) as as_of, "
+            "? as feed, cast(? as timestamp) as started_at",
+            [context.run_id, str(result.as_of), str(feed_dir),
+             datetime.now(UTC).replace(tzinfo=None)],
+        )
+    for warning in result.warnings:
+        context.log.warning(warning)
+    for name in RAW_TABLE_NAMES:
+        stats = result.tables[name]
+        yield dg.MaterializeResult(
+            asset_key=["raw", name],
+            metadata={
+                "dagster/row_count": stats.rows_read,
+                "rows_accepted": stats.rows_accepted,
+                "rows_rejected": stats.rows_rejected,
+                "files": dg.MetadataValue.json([str(f) for f in stats.files]),
+                "as_of": str(result.as_of),
+            },
+        )

@@ -1,0 +1,66 @@
+"""Publish: the contract's tables go to the BI-facing DuckDB file, Parquet and Postgres."""
+
+
+import dagster as dg
+import pandas as pd
+
+from assets._tables import write_result
+from pipelines.resources import RestockResource
+from pipelines.settings import WAREHOUSE_POOL
+from restock.contract import PUBLISHED_TABLES
+from restock.warehouse import table_exists
+
+PUBLISHED_FROM = [
+    "forecast_backtest", "demand_forecasts", "reorder_recommendations", "stockout_alerts",
+    "policy_replay", "data_quality_results", "quarantine",
+]
+
+
+def merge_check_results(con) -> int:
+    """Append this run's mart check results (written by the asset checks) to
+    results.data_quality_results, so the published table holds every check."""
+    if not table_exists(con, "results", "mart_check_results"):
+        return 0
+    base = con.execute("select * from results.data_quality_results").df()
+    marts = con.execute("select * from results.mart_check_results").df()
+    merged = pd.concat([base[~base["source"].str.startswith("marts.")], marts], ignore_index=True)
+    write_result(con, "data_quality_results", merged)
+    return len(marts)
+
+
+@dg.asset(
+    deps=PUBLISHED_FROM,
+    group_name="publish",
+    kinds={"duckdb", "parquet"},
+    pool=WAREHOUSE_POOL,
+)
+def published_tables(context: dg.AssetExecutionContext, restock: RestockResource):
+    """The contract's published tables (schema `marts`), swapped in atomically for BI readers.
+
+    Runs only when every blocking check upstream passed, so a bad run never replaces what was
+    published before.
+    """
+    from restock.publish import publish_tables
+
+    with restock.connect() as con:
+        as_of = restock.run_as_of(con)
+        merge_check_results(con)
+    summary = publish_tables(
+        restock.paths.work_db, restock.paths, context.run_id, as_of, restock.config.publish,
+        PUBLISHED_TABLES,
+    )
+    # The GX volume baseline moves forward only with a published run.
+    pending = restock.paths.state_dir / "volumes.pending.json"
+    if pending.exists():
+        pending.replace(restock.paths.state_dir / "volumes.json")
+    rows = summary.get("tables", {})
+    context.log.info(f"published {sum(rows.values())} rows in {len(rows)} tables to "
+                     f"{restock.paths.warehouse}")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": int(sum(rows.values())),
+            "rows_per_table": dg.MetadataValue.json(rows),
+            "warehouse": dg.MetadataValue.path(str(restock.paths.warehouse)),
+            "as_of": as_of,
+        }
+    )

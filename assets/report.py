@@ -1,0 +1,76 @@
+"""Report: the HTML run report supply-chain leads read (offline, one file)."""
+
+
+import dagster as dg
+import pandas as pd
+
+from assets._tables import read_mart, read_result
+from pipelines.resources import RestockResource
+from pipelines.settings import WAREHOUSE_POOL
+from restock.contract import PUBLISHED_TABLES
+from restock.warehouse import table_exists
+
+
+def _optional_result(con, name: str) -> pd.DataFrame:
+    return read_result(con, name) if table_exists(con, "results", name) else pd.DataFrame()
+
+
+@dg.asset(
+    deps=["published_tables"],
+    group_name="report",
+    kinds={"html"},
+    pool=WAREHOUSE_POOL,
+)
+def run_report(context: dg.AssetExecutionContext, restock: RestockResource):
+    """reports/<as_of>/index.html: accuracy, the replay frontier, orders to place, data quality."""
+    from restock.report import build_report
+
+    with restock.connect(read_only=True) as con:
+        as_of = restock.run_as_of(con)
+        run = con.execute("select * from raw._run").df().iloc[0]
+        tables = {name: _optional_result(con, name) for name in PUBLISHED_TABLES}
+        history = con.execute(
+            "select sku, location, date, units_sold, is_censored from marts.fct_daily_demand "
+            "where date > cast(? as date) - interval 120 day", [as_of]
+        ).df()
+        predictions = _optional_result(con, "backtest_predictions")
+        headline_frame = _optional_result(con, "policy_replay_headline")
+        products = read_mart(con, "dim_products")
+        warnings = []
+        if len(tables["data_quality_results"]):
+            dq = tables["data_quality_results"]
+            failed = dq[~dq["passed"].astype(bool)]
+            warnings = [f"{r.source}: {r.check} ({r.failed_rows} rows)"
+                        for r in failed.itertuples()]
+    out_dir = restock.paths.report_dir(as_of)
+    data_docs = out_dir / "data_docs" / "index.html"
+    summary = {
+        "feed": str(run["feed"]),
+        "as_of": as_of,
+        "run_id": context.run_id,
+        "rows": {name: len(frame) for name, frame in tables.items()},
+        "durations": {},
+        "warnings": warnings,
+    }
+    path = build_report(
+        out_dir,
+        as_of=as_of,
+        run_summary=summary,
+        backtest_metrics=tables["backtest_metrics"],
+        model_selection=tables["model_selection"],
+        demand_forecasts=tables["demand_forecasts"],
+        history=history,
+        backtest_predictions=predictions,
+        reorder_recommendations=tables["reorder_recommendations"],
+        stockout_alerts=tables["stockout_alerts"],
+        policy_replay=tables["policy_replay"],
+        policy_headline=headline_frame.iloc[0].to_dict() if len(headline_frame) else None,
+        data_quality_results=tables["data_quality_results"],
+        data_docs_index=data_docs if data_docs.exists() else None,
+        products=products,
+    )
+    context.log.info(f"report written to {path}")
+    return dg.MaterializeResult(
+        metadata={"path": dg.MetadataValue.path(str(path)),
+                  "bytes": path.stat().st_size}
+    )

@@ -1,0 +1,99 @@
+"""Transform: dbt builds staging -> intermediate -> marts in the work DB; dbt tests are checks."""
+
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from pipelines.resources import RestockResource
+from pipelines.settings import DBT_PROJECT_DIR, WAREHOUSE_POOL
+
+DBT_FOLDERS_AS_GROUPS = ("staging", "intermediate", "marts")
+
+
+def dbt_executable() -> str:
+    # dbt lives next to the interpreter in the project's venv; PATH may not have it.
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def _manifest_is_stale(project_dir: Path) -> bool:
+    manifest = project_dir / "target" / "manifest.json"
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    sources = [project_dir / "dbt_project.yml", *project_dir.glob("models/**/*"),
+               *project_dir.glob("macros/**/*"), *project_dir.glob("tests/**/*")]
+    return any(p.is_file() and p.stat().st_mtime > built for p in sources)
+
+
+def ensure_dbt_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
+    """Run `dbt parse` when the manifest is missing or older than the project files.
+
+    A clean clone has no manifest (it is never committed); `make` builds it, and this keeps
+    `restock run` and `dagster dev` working after an edit to a model.
+    """
+    manifest = project_dir / "target" / "manifest.json"
+    if _manifest_is_stale(project_dir):
+        env = {**os.environ, "DO_NOT_TRACK": "1"}
+        env.setdefault("RESTOCK_WORK_DB", str(project_dir / "target" / "parse.duckdb"))
+        subprocess.run(
+            [dbt_executable(), "parse", "--project-dir", str(project_dir),
+             "--profiles-dir", str(project_dir), "--quiet"],
+            check=True, env=env, cwd=project_dir,
+        )
+    return manifest
+
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+ensure_dbt_manifest()
+
+
+class RestockDbtTranslator(DagsterDbtTranslator):
+    """Key dbt models by their bare name (the schema is a dbt detail) and group them by folder
+    (staging / intermediate / marts)."""
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        """Asset spec of a dbt node, keyed by model name, grouped by its folder."""
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        node = manifest.get("nodes", {}).get(unique_id)
+        if node and node.get("resource_type") in ("model", "seed", "snapshot"):
+            folder = next((p for p in node.get("fqn", []) if p in DBT_FOLDERS_AS_GROUPS), None)
+            spec = spec.replace_attributes(
+                key=dg.AssetKey(node["name"]), group_name=folder or spec.group_name
+            )
+        return spec
+
+
+def dbt_vars(as_of: str, horizon_days: int) -> str:
+    """The `--vars` argument of every dbt invocation of a run."""
+    return json.dumps({"as_of": as_of, "horizon_days": horizon_days})
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=RestockDbtTranslator(),
+    pool=WAREHOUSE_POOL,
+)
+def restock_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, restock: RestockResource
+):
+    """Build and test the dbt models for this run's as_of."""
+    with restock.connect(read_only=True) as con:
+        as_of = restock.run_as_of(con)
+    # dbt reads the work DB path from the environment (profiles.yml); the subprocess inherits it.
+    os.environ["RESTOCK_WORK_DB"] = str(restock.paths.work_db)
+    horizon = max(restock.config.forecast.horizon, 28)
+    yield from dbt.cli(
+        ["build", "--vars", dbt_vars(as_of, horizon)], context=context
+    ).stream()

@@ -1,0 +1,95 @@
+"""Sensors: start a run when a complete feed drop lands; post stockout alerts to a webhook."""
+
+
+import json
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from pipelines.resources import RestockResource
+from pipelines.settings import NIGHTLY_JOB_NAME
+
+
+def feed_drop_sensor(job) -> dg.SensorDefinition:
+    """A run per new complete drop (a `_SUCCESS` marker, or files stable across two ticks) in the
+    folder RESTOCK_DROP_FOLDER; run keys make sure a drop is never loaded twice."""
+
+    @dg.sensor(
+        name="feed_drop_sensor",
+        job=job,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description="Starts the nightly job for each complete new feed drop in "
+        "RESTOCK_DROP_FOLDER.",
+    )
+    def _sensor(context: dg.SensorEvaluationContext):
+        from restock.sources.dropfolder import find_complete_drops
+
+        root = dg.EnvVar("RESTOCK_DROP_FOLDER").get_value()
+        if not root:
+            return dg.SkipReason("RESTOCK_DROP_FOLDER is not set")
+        state = json.loads(context.cursor) if context.cursor else {}
+        drops, state = find_complete_drops(Path(root), state, time.time())
+        context.update_cursor(json.dumps(state, default=str))
+        if not drops:
+            return dg.SkipReason(f"no complete new drop in {root}")
+        return [
+            dg.RunRequest(
+                run_key=drop.run_key,
+                run_config={"ops": {"raw_feed": {"config": {"feed": str(drop.path)}}}},
+                tags={"restock/drop": drop.path.name},
+            )
+            for drop in drops
+        ]
+
+    return _sensor
+
+
+def read_new_alerts(warehouse: Path, last_run_id: str | None):
+    """The published stockout alerts if the published run differs from ``last_run_id``.
+
+    Returns (run_id, alerts DataFrame or None). Opens the published file read-only, as a BI
+    reader would, so it never blocks the writer (which swaps in a new file).
+    """
+    if not warehouse.exists():
+        return last_run_id, None
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        alerts = con.execute("select * from marts.stockout_alerts").df()
+        run = con.execute("select max(run_id) from marts.demand_forecasts").fetchone()[0]
+    if run is None or run == last_run_id:
+        return last_run_id, None
+    return run, alerts
+
+
+@dg.sensor(
+    name="stockout_alert_sensor",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Posts each newly published run's stockout alerts to RESTOCK_ALERT_WEBHOOK_URL "
+    "and logs them.",
+)
+def stockout_alert_sensor(context: dg.SensorEvaluationContext, restock: RestockResource):
+    """Post the alerts of a newly published run once (the cursor holds the last run posted)."""
+    from restock.inventory import post_alerts
+
+    run_id, alerts = read_new_alerts(restock.paths.warehouse, context.cursor)
+    if alerts is None:
+        return dg.SkipReason("no newly published run")
+    for row in alerts.head(50).itertuples():
+        context.log.warning(
+            f"stockout alert [{row.severity}] {row.sku} @ {row.location}: runs out "
+            f"{row.projected_stockout_date}, p={row.stockout_probability:.2f}, "
+            f"order {row.recommended_order_qty}"
+        )
+    url = (dg.EnvVar("RESTOCK_ALERT_WEBHOOK_URL").get_value()
+           or restock.config.replenish.alert_webhook_url)
+    if url and len(alerts):
+        status = post_alerts(url, alerts)
+        context.log.info(f"posted {len(alerts)} alerts of run {run_id} (HTTP {status})")
+    context.update_cursor(run_id)
+    return dg.SkipReason(f"{len(alerts)} alerts of run {run_id} handled")
+
+
+__all__ = ["NIGHTLY_JOB_NAME", "feed_drop_sensor", "read_new_alerts", "stockout_alert_sensor"]
