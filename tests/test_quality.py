@@ -1,0 +1,205 @@
+"""Quality functions: quarantine and accounting, GX suites and Data Docs, mart checks."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from datetime import date, datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from feedkit import SHARED_DATA, base_feed, write_feed
+
+from restock.config import QualitySettings
+from restock.feed.reader import load_feed
+from restock.quality.accounting import accounting_results, ingest_results, quarantine_rows
+from restock.quality.mart_checks import (
+    check_forecasts_valid,
+    check_order_quantities,
+    check_reorder_coverage,
+    max_28_day_demand,
+)
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    """A base feed with three bad sales rows, ingested (no dbt)."""
+    root = tmp_path_factory.mktemp("quality")
+    tables = base_feed()
+    first = tables["sales"][0]
+    tables["sales"] += [
+        {**first, "line_id": "b1", "quantity": "lots"},
+        {**first, "line_id": "b2", "sku": "ZZZ"},
+        dict(first),  # same (order_id, line_id)
+    ]
+    feed = write_feed(root / "feed", tables)
+    con = duckdb.connect(str(root / "work.duckdb"))
+    result = load_feed(feed, con)
+    yield con, result, root
+    con.close()
+
+
+def test_quarantine_rows_hold_reason_and_traceable_json(loaded):
+    con, _, _ = loaded
+    at = datetime(2024, 3, 11, 2, 0)
+    frame = quarantine_rows(con, at)
+    assert list(frame.columns) == ["source", "reason", "row", "loaded_at"]
+    assert sorted(frame["reason"]) == [
+        "duplicate of sales.csv:1", "non-numeric quantity", "unknown sku"]
+    row = json.loads(frame.loc[frame["reason"] == "unknown sku", "row"].iloc[0])
+    assert row["sku"] == "ZZZ" and row["_source_file"] == "sales.csv"
+    assert row["_row_number"] == 31 and "_reject_reason" not in row
+    assert (frame["loaded_at"] == pd.Timestamp(at)).all()
+
+
+def test_accounting_passes_and_catches_a_lost_row(loaded):
+    con, result, _ = loaded
+    checks = accounting_results(con, result)
+    assert len(checks) == 8 and checks["passed"].all()
+    assert set(checks["severity"]) == {"error"}
+    sales = result.tables["sales"]
+    lying = replace(result, tables={**result.tables,
+                                    "sales": replace(sales, rows_read=sales.rows_read + 1)})
+    checks = accounting_results(con, lying).set_index("source")
+    assert not checks.loc["sales", "passed"] and checks.loc["sales", "failed_rows"] >= 1
+
+
+def test_ingest_results_report_reasons_and_warnings(loaded):
+    _, result, _ = loaded
+    frame = ingest_results(result)
+    assert set(frame["severity"]) == {"warning"}
+    quarantined = frame[frame["check"] == "rows_quarantined"]
+    assert quarantined["failed_rows"].sum() == 3
+    assert set(quarantined["source"]) == {"sales"}
+
+
+def test_gx_suites_pass_on_accepted_rows_and_build_data_docs(loaded):
+    from restock.quality.gx_suites import run_raw_suites
+
+    con, result, root = loaded
+    docs = root / "data_docs"
+    started = time.perf_counter()
+    results, volumes = run_raw_suites(con, result.as_of, None, docs, QualitySettings())
+    elapsed = time.perf_counter() - started
+    assert list(results.columns) == ["source", "check", "severity", "passed", "failed_rows",
+                                     "detail"]
+    errors = results[results["severity"] == "error"]
+    assert errors["passed"].all(), errors[~errors["passed"]].to_string()
+    assert {"schema", "types", "ranges", "key_unique", "referential_integrity", "freshness",
+            "volume_change", "unit_change", "outlier_spikes"} <= set(results["check"])
+    assert (docs / "index.html").exists()
+    assert volumes["tables"]["sales"] == result.rows_accepted["sales"]
+    json.dumps(volumes)  # kept in the state folder between runs
+    assert elapsed < 30
+
+
+def test_stale_feed_and_volume_drop_warn(loaded):
+    from restock.quality.gx_suites import run_raw_suites
+
+    con, result, _ = loaded
+    previous = {"tables": {"sales": result.rows_accepted["sales"] * 3},
+                "mean_quantity_per_line": 2.0}
+    results, _ = run_raw_suites(con, date(2024, 3, 20), previous, None, QualitySettings())
+    by_check = results.set_index("check")
+    assert by_check.loc["freshness", "severity"] == "warning"
+    assert not by_check.loc["freshness", "passed"]
+    assert not by_check.loc["volume_change", "passed"]
+    assert "sales" in by_check.loc["volume_change", "detail"]
+    assert by_check.loc["unit_change", "passed"]
+
+
+# ---- mart checks ---------------------------------------------------------------------------
+
+
+def _forecasts() -> pd.DataFrame:
+    return pd.DataFrame({"sku": ["A", "A", "B"], "location": ["S1"] * 3,
+                         "date": pd.to_datetime(["2024-03-11", "2024-03-12", "2024-03-11"]),
+                         "forecast": [1.0, 2.0, 0.0], "p50": [1.0, 2.0, 0.0],
+                         "p90": [2.0, 3.0, 0.0], "p95": [3.0, 4.0, 1.0],
+                         "p99": [4.0, 5.0, 1.0]})
+
+
+def test_check_forecasts_valid():
+    assert check_forecasts_valid(_forecasts()).passed
+    bad = _forecasts()
+    bad.loc[0, "p95"] = 1.5  # p95 < p90
+    bad.loc[2, "forecast"] = np.nan
+    result = check_forecasts_valid(bad)
+    assert not result.passed and result.failed_rows == 2 and result.severity == "error"
+    negative = _forecasts()
+    negative.loc[1, "p50"] = -1.0
+    assert check_forecasts_valid(negative).failed_rows == 1
+
+
+def test_check_reorder_coverage():
+    stock = pd.DataFrame({"sku": ["A", "A", "B", "C"], "location": ["S1", "S2", "S1", "S1"]})
+    products = pd.DataFrame({"sku": ["A", "B", "C"], "active": [True, True, False]})
+    lines = pd.DataFrame({"sku": ["A", "A", "B"], "location": ["S1", "S2", "S1"]})
+    assert check_reorder_coverage(lines, stock, products).passed
+    missing_and_double = pd.DataFrame({"sku": ["A", "A"], "location": ["S1", "S1"]})
+    result = check_reorder_coverage(missing_and_double, stock, products)
+    assert not result.passed and result.failed_rows == 3  # A/S2, B/S1 missing; A/S1 twice
+
+
+def test_check_order_quantities_uses_max_28_day_demand_with_floor():
+    days = pd.date_range("2024-01-01", periods=60)
+    demand = pd.concat([
+        pd.DataFrame({"sku": "A", "location": "S1", "date": days, "units_sold": 10.0}),
+        pd.DataFrame({"sku": "T", "location": "S1", "date": days,
+                      "units_sold": [1.0] + [0.0] * 59}),
+    ])
+    assert max_28_day_demand(demand).set_index("sku")["max_28d_demand"].to_dict() == {
+        "A": 280.0, "T": 1.0}
+    settings = QualitySettings(max_order_multiple=50)
+    ok = pd.DataFrame({"sku": ["A", "T"], "location": ["S1", "S1"],
+                       "recommended_order_qty": [14000.0, 90.0]})  # T: below the floor
+    assert check_order_quantities(ok, demand, settings).passed
+    absurd = ok.assign(recommended_order_qty=[14001.0, 90.0])
+    result = check_order_quantities(absurd, demand, settings)
+    assert not result.passed and result.failed_rows == 1 and "A" in result.detail
+    products = pd.DataFrame({"sku": ["A", "T"], "moq": [1, 500], "pack_size": [1, 1]})
+    big_moq = ok.assign(recommended_order_qty=[10.0, 500.0])
+    assert check_order_quantities(big_moq, demand, settings, products=products).passed
+
+
+# ---- real data -----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_online_retail_every_row_accepted_or_quarantined(tmp_path):
+    src = SHARED_DATA / "uci_online_retail" / "online_retail_II_2009_2010.parquet"
+    if not src.exists():
+        pytest.skip(f"real data not found at {src}")
+    from restock.importers.online_retail import import_online_retail
+
+    feed = tmp_path / "feed"
+    import_online_retail(src, feed)
+    con = duckdb.connect(str(tmp_path / "work.duckdb"))
+    started = time.perf_counter()
+    result = load_feed(feed, con)
+    elapsed = time.perf_counter() - started
+    quarantine = quarantine_rows(con, datetime(2010, 12, 10))
+    sales = result.tables["sales"]
+    assert sales.rows_read == 525_461
+    assert sales.rows_accepted + sales.rows_rejected == 525_461
+    assert (quarantine["source"] == "sales").sum() == sales.rows_rejected
+    assert quarantine["reason"].notna().all()
+    assert accounting_results(con, result)["passed"].all()
+    assert sales.reject_reasons.get("unknown sku", 0) > 0  # POST, M, ... are not products
+    assert elapsed < 60, f"ingest took {elapsed:.1f} s"
+
+
+def test_gx_catches_a_bad_value_that_bypassed_the_reader(tmp_path):
+    from restock.quality.gx_suites import run_raw_suites
+
+    con = duckdb.connect()
+    load_feed(write_feed(tmp_path), con)
+    con.execute("update raw.sales set quantity = 'abc' where _row_number = 1")
+    con.execute("update raw.inventory set on_hand = '-1' where _row_number = 1")
+    results, _ = run_raw_suites(con, None, None, None, QualitySettings())
+    failed = results[~results["passed"]]
+    assert set(zip(failed["source"], failed["check"], failed["severity"], strict=True)) == {
+        ("sales", "types", "error"), ("inventory", "ranges", "error")}
