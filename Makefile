@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
 	@mkdir -p $(DAGSTER_HOME)
+	@cp pipelines/instance/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	@touch $(STAMP)
 
 lock:
@@ -38,8 +39,14 @@ test: env
 lint: env
 	$(BIN)/ruff check .
 
+# The Dagster UI on the demo feed; override RESTOCK_FEED / RESTOCK_WAREHOUSE / RESTOCK_CONFIG.
 dev: env
-	cd $(CURDIR) && $(BIN)/dagster dev -w workspace.yaml
+	@test -f $(DEMO_FEED)/products.csv || $(BIN)/restock demo --out $(DEMO_FEED)
+	@cp pipelines/instance/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	RESTOCK_FEED=$${RESTOCK_FEED:-$(CURDIR)/$(DEMO_FEED)} \
+	RESTOCK_WAREHOUSE=$${RESTOCK_WAREHOUSE:-$(CURDIR)/$(DEMO_WAREHOUSE)} \
+	RESTOCK_AS_OF=$${RESTOCK_AS_OF:-} RESTOCK_CONFIG=$${RESTOCK_CONFIG:-} \
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dagster dev -w workspace.yaml
 
 clean:
 	rm -rf var dbt_project/target dbt_project/logs

@@ -1,6 +1,8 @@
 """Ingest: the feed directory becomes `raw.<table>` in the work DB (DuckDB's own readers)."""
 
 
+import json
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -38,19 +40,37 @@ def raw_feed(context: dg.AssetExecutionContext, config: IngestConfig, restock: R
     from restock.feed.reader import load_feed
 
     feed_dir = Path(config.feed).expanduser().resolve() if config.feed else restock.feed_dir
+    source = restock.config.source
+    if source.kind == "sql":
+        # The ERP's new or changed rows are appended to the feed as part files first.
+        from restock.sources.sql import extract_feed
+
+        if not source.url_env or not source.mapping:
+            raise ValueError("source.kind is sql: set source.url_env and source.mapping")
+        extracted = extract_feed(
+            source.url_env, Path(source.mapping), feed_dir,
+            restock.paths.state_dir / "source.duckdb", source.full_reload,
+        )
+        context.log.info(f"extracted from the ERP into {feed_dir}: {extracted}")
     requested = date.fromisoformat(config.as_of) if config.as_of else restock.requested_as_of()
     context.log.info(f"ingesting feed {feed_dir} (as_of {requested or 'latest sales date'})")
     with restock.connect() as con:
         result = load_feed(feed_dir, con, requested)
         con.execute("create schema if not exists raw")
+        # Later stages (quality accounting) need what the reader saw: keep it in the work DB.
+        con.execute(
+            "create or replace table raw._ingest_result as select ? as payload",
+            [json.dumps(asdict(result), default=str)],
+        )
         con.execute(
             "create or replace table raw._run as select ? as run_id, cast(? as date) as as_of, "
             "? as feed, cast(? as timestamp) as started_at",
             [context.run_id, str(result.as_of), str(feed_dir),
              datetime.now(UTC).replace(tzinfo=None)],
         )
-    for warning in result.warnings:
-        context.log.warning(warning)
+    for stats in result.tables.values():
+        for warning in stats.warnings:
+            context.log.warning(f"{stats.table}: {warning}")
     for name in RAW_TABLE_NAMES:
         stats = result.tables[name]
         yield dg.MaterializeResult(
@@ -60,6 +80,19 @@ def raw_feed(context: dg.AssetExecutionContext, config: IngestConfig, restock: R
                 "rows_accepted": stats.rows_accepted,
                 "rows_rejected": stats.rows_rejected,
                 "files": dg.MetadataValue.json([str(f) for f in stats.files]),
+                "reject_reasons": dg.MetadataValue.json(stats.reject_reasons),
+                "warnings": dg.MetadataValue.json(stats.warnings),
                 "as_of": str(result.as_of),
             },
         )
+
+
+def load_ingest_result(con):
+    """The reader's IngestResult of this run, as the ingest asset stored it."""
+    from restock.feed.reader import IngestResult, TableIngest
+
+    payload = json.loads(con.execute("select payload from raw._ingest_result").fetchone()[0])
+    return IngestResult(
+        as_of=date.fromisoformat(payload["as_of"]),
+        tables={name: TableIngest(**info) for name, info in payload["tables"].items()},
+    )

@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from assets._tables import table_metadata, write_result
-from assets.ingest import RAW_TABLE_NAMES
+from assets.ingest import RAW_TABLE_NAMES, load_ingest_result
 from pipelines.resources import RestockResource
 from pipelines.settings import WAREHOUSE_POOL
 from restock.warehouse import table_exists
@@ -23,7 +23,7 @@ STAGING_MODELS = [f"stg_feed__{name}" for name in RAW_TABLE_NAMES]
 )
 def quarantine(context: dg.AssetExecutionContext, restock: RestockResource):
     """One row per rejected input row: its source table, the reason, and the row as JSON."""
-    from restock.quality import quarantine_rows
+    from restock.quality.accounting import quarantine_rows
 
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     with restock.connect() as con:
@@ -45,10 +45,12 @@ def quarantine(context: dg.AssetExecutionContext, restock: RestockResource):
 def data_quality_results(context: dg.AssetExecutionContext, restock: RestockResource):
     """One row per check run on the input: accounting (rows in = accepted + quarantined) and the
     Great Expectations suites' results; mart checks are appended at publication."""
-    from restock.quality import accounting_results
+    from restock.quality.accounting import accounting_results, ingest_results
 
     with restock.connect() as con:
-        results = accounting_results(con)
+        ingest = load_ingest_result(con)
+        results = pd.concat([accounting_results(con, ingest), ingest_results(ingest)],
+                            ignore_index=True)
         if table_exists(con, "results", "gx_results"):
             gx = con.execute("select * from results.gx_results").df()
             results = pd.concat([results, gx], ignore_index=True)

@@ -71,10 +71,13 @@ def order_quantities_plausible(restock: RestockResource) -> dg.AssetCheckResult:
     from restock.quality.mart_checks import check_order_quantities
 
     with restock.connect(read_only=True) as con:
+        quality = restock.config.quality
         outcome = check_order_quantities(
             read_result(con, "reorder_recommendations"),
             read_mart(con, "fct_daily_demand"),
-            restock.config.quality,
+            quality,
+            products=read_mart(con, "dim_products"),
+            floor_units=quality.order_floor_units,
         )
     _record(restock, "marts.reorder_recommendations", "order_quantities_plausible", outcome)
     return _result(outcome)

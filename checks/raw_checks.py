@@ -2,6 +2,7 @@
 
 
 import json
+from datetime import date
 
 import dagster as dg
 import pandas as pd
@@ -45,7 +46,7 @@ def gx_raw_suites(context: dg.AssetCheckExecutionContext, restock: RestockResour
     with restock.connect() as con:
         as_of = restock.run_as_of(con)
         results, volumes = run_raw_suites(
-            con, as_of, previous, restock.paths.report_dir(as_of) / "data_docs",
+            con, date.fromisoformat(as_of), previous, restock.paths.report_dir(as_of) / "data_docs",
             restock.config.quality,
         )
         write_result(con, "gx_results", results)

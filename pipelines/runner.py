@@ -60,12 +60,21 @@ class RunOutcome:
     step_seconds: dict[str, float] = field(default_factory=dict)
 
 
+def _root_cause(error) -> str:
+    # Dagster wraps the user's exception; the user's own message is the deepest cause.
+    while error is not None and (error.cause is not None or error.context is not None):
+        error = error.cause or error.context
+    if error is None:
+        return ""
+    return f"{error.cls_name}: {error.message.strip().splitlines()[0] if error.message else ''}"
+
+
 def _failures(result) -> tuple[list[str], list[str]]:
     failures, warnings = [], []
     for event in result.all_events:
         if event.is_step_failure:
             data = event.step_failure_data
-            message = data.error.message.strip().splitlines()[-1] if data and data.error else ""
+            message = _root_cause(data.error) if data else ""
             failures.append(f"step {event.step_key} failed: {message}")
     for evaluation in result.get_asset_check_evaluations():
         if evaluation.passed:

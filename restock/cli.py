@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    for noisy in ("great_expectations", "urllib3", "numba", "matplotlib"):
+    for noisy in ("great_expectations", "urllib3", "numba", "matplotlib", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     handlers = {"demo": _demo, "import": _import, "run": _run}
     return handlers[args.command](args)

@@ -22,6 +22,9 @@ class QualitySettings(BaseModel):
     max_order_multiple: float = Field(
         50.0, description="an order above this multiple of the max 28-day demand is absurd"
     )
+    order_floor_units: float = Field(
+        100.0, description="orders up to this many units are never called absurd (tiny series)"
+    )
 
 
 class PublishSettings(BaseModel):

@@ -110,7 +110,7 @@ def test_failed_blocking_check_leaves_publication_byte_identical(e2e_run, small_
     before = (_digest(paths.warehouse), _digest(paths.parquet_dir))
     # Any positive order is "absurd" under this threshold, so the blocking check must fail.
     config = tmp_path / "strict.yml"
-    config.write_text("quality:\n  max_order_multiple: 0.000001\n")
+    config.write_text("quality:\n  max_order_multiple: 0.000001\n  order_floor_units: 0\n")
     outcome = run_nightly(small_demo_feed, e2e_run, config_path=config)
     assert not outcome.success
     assert any("order_quantities_plausible" in f for f in outcome.failures), outcome.failures
