@@ -28,3 +28,32 @@ class ReplenishSettings(BaseModel):
     )
     static_buffer_days: list[float] = Field(default_factory=lambda: [3, 7, 14, 21, 28])
     alert_webhook_url: str | None = None
+
+    # --- reorder lines -------------------------------------------------------------------------
+    lead_time_min_receipts: int = Field(
+        3, ge=1, description="fct_lead_times overrides products' lead time from this many receipts"
+    )
+    days_of_cover_cap: float = Field(
+        999.0, gt=0, description="days_of_cover when the forecast is zero (and upper cap)"
+    )
+    order_up_to_review_periods: float = Field(
+        0.0, ge=0,
+        description="order_up_to = reorder_point + this x mean demand over R (0: (R, S) policy)",
+    )
+    # --- stockout alerts -----------------------------------------------------------------------
+    alert_probability_threshold: float = Field(
+        0.2, gt=0, lt=1, description="alert when P(stockout before the next arrival) exceeds it"
+    )
+    alert_high_probability: float = Field(0.5, gt=0, lt=1)
+    alert_critical_probability: float = Field(0.8, gt=0, lt=1)
+    alert_critical_days: int = Field(
+        3, ge=0, description="projected stockout within this many days -> critical"
+    )
+    # --- policy replay -------------------------------------------------------------------------
+    replay_seed: int = 42
+    replay_lead_time: str = Field(
+        "draw", pattern="^(draw|mean)$", description="replay lead times: seeded draws or the mean"
+    )
+    static_window_days: int = Field(
+        28, ge=7, description="trailing days of average sales used by the static policy"
+    )
