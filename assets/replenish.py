@@ -31,9 +31,10 @@ def reorder_recommendations(context: dg.AssetExecutionContext, restock: RestockR
         assignments = read_result(con, "series_assignments")
         cumulative = read_result(con, "cumulative_demand_quantiles")
         daily = read_result(con, "demand_forecasts")
+        open_orders = read_mart(con, "fct_open_purchase_orders")
     lines = build_reorder_lines(
         products, stock, lead_times, assignments, cumulative, daily, demand, pd.Timestamp(as_of),
-        restock.config.replenish,
+        restock.config.replenish, open_purchase_orders=open_orders,
     )
     with restock.connect() as con:
         write_result(con, "reorder_recommendations", lines)
@@ -112,7 +113,7 @@ def policy_replay(context: dg.AssetExecutionContext, restock: RestockResource):
         stock_position=stock,
     )
     elapsed = time.perf_counter() - started
-    headline = pd.DataFrame([replay.headline]) if replay.headline else pd.DataFrame()
+    headline = replay.headline_frame()
     with restock.connect() as con:
         write_result(con, "policy_replay", replay.rows)
         write_result(con, "policy_replay_headline", headline)

@@ -24,7 +24,7 @@
 {%- endmacro %}
 
 {% macro number(column) -%}
-    cast(nullif(trim({{ column }}), '') as double)
+    cast(nullif(trim({{ column }}), '') as {{ type_double() }})
 {%- endmacro %}
 
 {% macro to_boolean(column, default) -%}

@@ -24,5 +24,5 @@
     select {{ group_by | join(', ') }}
     from {{ model }}
     group by {{ group_by | join(', ') }}
-    having count(*) <> datediff('day', min({{ column_name }}), max({{ column_name }})) + 1
+    having count(*) <> {{ dbt.datediff('min(' ~ column_name ~ ')', 'max(' ~ column_name ~ ')', 'day') }} + 1
 {% endtest %}

@@ -42,3 +42,63 @@ class ForecastSettings(BaseModel):
     holiday_country: str | None = Field("US", description="country code for the holidays package")
     backend: str = Field("local", pattern="^(local|dask)$")
     dask_address: str | None = None
+    # --- added by the forecasting core (all defaulted) ---
+    censored_handling: str = Field(
+        "impute",
+        pattern="^(impute|none)$",
+        description="impute censored (stock-out) days before fitting, or use raw sales ('none')",
+    )
+    impute_weeks: int = Field(
+        4, ge=1, description="same-weekday uncensored days looked back on to impute a censored day"
+    )
+    max_open_hours_scale: float = Field(
+        3.0, ge=1.0, description="cap on the 24 / (24 - stockout_hours) scaling of censored sales"
+    )
+    moving_average_window: int = Field(28, ge=1)
+    ets_model: str = Field(
+        "ZNZ",
+        pattern="^[ZAM][ZNA]d?[ZNAM]$",
+        description="model space searched by auto_ets; ZNZ (no trend) measured the same errors "
+        "as ZZZ on daily demand at a fraction of the cost (trend candidates multiply the fits)",
+    )
+    theta_model: str | None = Field(
+        "OTM",
+        pattern="^(STM|OTM|DSTM|DOTM)$",
+        description="theta variant of auto_theta (None = try all four, about 3x the cost)",
+    )
+    tsb_alpha_demand: float = Field(0.1, gt=0, lt=1)
+    tsb_alpha_probability: float = Field(0.1, gt=0, lt=1)
+    auto_arima_max_series: int = Field(
+        300, ge=0, description="auto_arima is tried only on units with at most this many series"
+    )
+    backtest_horizon: int | None = Field(
+        None,
+        ge=1,
+        description="days scored per backtest fold (None = horizon); longer horizons are "
+        "extrapolated by the calibration",
+    )
+    costly_window_days: int = Field(
+        364,
+        ge=56,
+        description="most recent days used to fit the costly models (auto_ets, auto_theta, "
+        "auto_arima): their fit time grows with the history length",
+    )
+    selection_tolerance: float = Field(
+        0.01, ge=0, description="scores within this relative margin count as a tie"
+    )
+    min_unit_sample: int = Field(
+        10,
+        ge=1,
+        description="units with fewer backtested series choose on their demand class pooled "
+        "over all categories",
+    )
+    calibration_min_samples: int = Field(
+        20,
+        ge=1,
+        description="pools with fewer backtested series-folds than this use a coarser pool",
+    )
+    cold_start_shrink_days: float = Field(
+        14.0,
+        ge=0,
+        description="weight (in days) of the category profile against an item's own rate",
+    )

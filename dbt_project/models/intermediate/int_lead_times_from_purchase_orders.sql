@@ -11,7 +11,8 @@ received as (
         location,
         order_date,
         received_date,
-        cast(datediff('day', order_date, received_date) as double) as lead_time_days
+        cast({{ dbt.datediff('order_date', 'received_date', 'day') }} as {{ type_double() }})
+            as lead_time_days
     from purchase_orders
     where received_date is not null
         and status <> 'cancelled'

@@ -37,11 +37,8 @@ days as (
     select
         promoted_sku as sku,
         promoted_location as location,
-        cast(unnest(generate_series(
-            start_date,
-            least(end_date, {{ as_of_date() }} + {{ horizon_days() }}),
-            interval 1 day
-        )) as date) as date,
+        {{ days_between('start_date', 'least(end_date, ' ~ as_of_date() ~ ' + ' ~ horizon_days() ~ ')') }}
+            as date,
         discount_pct,
         type
     from promotion_locations

@@ -28,10 +28,10 @@ final as (
         sku,
         location,
         date,
-        cast(units_sold as double) as units_sold,
-        cast(units_returned as double) as units_returned,
+        cast(units_sold as {{ type_double() }}) as units_sold,
+        cast(units_returned as {{ type_double() }}) as units_returned,
         promo,
-        cast(unit_price as double) as unit_price,
+        cast(unit_price as {{ type_double() }}) as unit_price,
         cast(n_customers as bigint) as n_customers,
         n_lines
     from aggregated

@@ -34,8 +34,7 @@ spine as (
     select
         sku,
         location,
-        cast(unnest(generate_series(first_date, {{ as_of_date() }}, interval 1 day)) as date)
-            as date
+        {{ days_between('first_date', as_of_date()) }} as date
     from series
 ),
 

@@ -23,14 +23,24 @@ series as (
 ),
 
 latest_snapshot as (
+    -- the last snapshot of each series (a row_number() subquery: Postgres has no QUALIFY)
     select
         sku,
         location,
-        date as snapshot_date,
+        snapshot_date,
         on_hand,
         on_order
-    from inventory
-    qualify row_number() over (partition by sku, location order by date desc) = 1
+    from (
+        select
+            sku,
+            location,
+            date as snapshot_date,
+            on_hand,
+            on_order,
+            row_number() over (partition by sku, location order by date desc) as recency
+        from inventory
+    ) as ranked
+    where recency = 1
 ),
 
 open_by_series as (
@@ -47,11 +57,11 @@ final as (
         series.sku,
         series.location,
         latest_snapshot.on_hand is not null as stock_known,
-        cast(latest_snapshot.on_hand as double) as on_hand,
+        cast(latest_snapshot.on_hand as {{ type_double() }}) as on_hand,
         -- open purchase orders when the feed has them, else the snapshot's on_order, else 0
-        cast(coalesce(open_by_series.open_quantity, latest_snapshot.on_order, 0) as double)
+        cast(coalesce(open_by_series.open_quantity, latest_snapshot.on_order, 0) as {{ type_double() }})
             as on_order,
-        cast(0 as double) as backorders,
+        cast(0 as {{ type_double() }}) as backorders,
         latest_snapshot.snapshot_date
     from series
     inner join products
