@@ -1,27 +1,31 @@
-"""Inventory maths: safety stock, reorder lines, stockout alerts, policy replay."""
+"""Inventory maths: safety stock, reorder lines, stockout alerts, policy replay.
 
-from restock.inventory.alerts import AlertPostError, build_stockout_alerts, post_alerts
-from restock.inventory.classes import classify_series
-from restock.inventory.policy import build_reorder_lines, policy_levels, round_order_qty
-from restock.inventory.replay import (
-    PlanInputs,
-    ReplayResult,
-    make_reference_planner,
-    replay_policies,
-)
+Exports resolve lazily: the maths needs scipy (about 1.5 s to import), and the Dagster
+Definitions import this package only for its settings.
+"""
+
+from importlib import import_module
+
 from restock.inventory.settings import ReplenishSettings
 
-__all__ = [
-    "AlertPostError",
-    "PlanInputs",
-    "ReplayResult",
-    "ReplenishSettings",
-    "build_reorder_lines",
-    "build_stockout_alerts",
-    "classify_series",
-    "make_reference_planner",
-    "policy_levels",
-    "post_alerts",
-    "replay_policies",
-    "round_order_qty",
-]
+_EXPORTS = {
+    "AlertPostError": "restock.inventory.alerts",
+    "build_stockout_alerts": "restock.inventory.alerts",
+    "post_alerts": "restock.inventory.alerts",
+    "classify_series": "restock.inventory.classes",
+    "build_reorder_lines": "restock.inventory.policy",
+    "policy_levels": "restock.inventory.policy",
+    "round_order_qty": "restock.inventory.policy",
+    "PlanInputs": "restock.inventory.replay",
+    "ReplayResult": "restock.inventory.replay",
+    "make_reference_planner": "restock.inventory.replay",
+    "replay_policies": "restock.inventory.replay",
+}
+
+__all__ = ["ReplenishSettings", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'restock.inventory' has no attribute {name!r}")
