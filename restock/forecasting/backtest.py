@@ -1,0 +1,389 @@
+"""Rolling-origin backtest of the candidates on a stratified sample of each unit's series.
+
+- Cutoffs come from sktime's ``ExpandingWindowSplitter`` over the daily grid: ``settings.folds``
+  origins ``settings.step_days`` apart, the last one ``settings.horizon`` days before as_of, so
+  every fold has a full horizon of actuals. Each fold fits on at most
+  ``settings.train_window_days`` days before its cutoff (``settings.costly_window_days`` for
+  auto_ets / auto_theta / auto_arima, whose fit time grows with the length).
+- Per unit (category x demand class), ``settings.sample_per_unit`` series are drawn with a fixed
+  seed, stratified by volume (five equal-count volume bands, drawn in proportion), among the
+  series with at least ``settings.min_history_days`` days of history at the first cutoff.
+- All series that share a candidate set go to one ``StatsForecastPanel`` call per fold (cheap
+  models on the long window, costly ones on the short one); lightgbm_global is fitted once per
+  fold on all sampled series, with exogenous features when it takes them.
+- Scores are per series and fold, on uncensored days only (metrics.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from restock.forecasting import metrics
+from restock.forecasting.censoring import DemandPanel
+from restock.forecasting.models import (
+    COSTLY,
+    GLOBAL_CANDIDATES,
+    build_candidate,
+    make_panel_forecaster,
+    uses_exogenous,
+    wide_to_panel,
+)
+from restock.forecasting.settings import ForecastSettings
+
+logger = logging.getLogger("restock.forecasting")
+
+#: Days of recent demand that set a series' level (the scale of its calibrated errors).
+LEVEL_WINDOW = 28
+
+
+@dataclass
+class ExogenousInputs:
+    """Inputs the exogenous feature builder needs (all optional but ``demand``)."""
+
+    demand: pd.DataFrame
+    promotions: pd.DataFrame | None = None
+    events: pd.DataFrame | None = None
+    drivers: pd.DataFrame | None = None
+    products: pd.DataFrame | None = None
+
+
+@dataclass
+class BacktestResult:
+    """Everything the backtest measured, on the sampled series.
+
+    ``forecasts[model]`` and ``actual`` / ``target`` are arrays (sample x folds x horizon);
+    ``scores`` has one row per sampled series x fold x model.
+    """
+
+    sample: pd.DataFrame  # panel row, series_id, sku, location, category, demand_class, unit
+    cutoffs: list[pd.Timestamp]
+    horizon: int
+    forecasts: dict[str, np.ndarray]
+    actual: np.ndarray  # sales on uncensored days, NaN on censored days
+    target: np.ndarray  # model target (censored days imputed): the calibration's actual
+    level: np.ndarray  # sample x folds: series level at the cutoff
+    scores: pd.DataFrame
+    candidates: dict[str, list[str]] = field(default_factory=dict)  # unit -> models tried
+    seconds: float = 0.0
+
+
+def backtest_horizon(settings: ForecastSettings) -> int:
+    """Days scored per fold: ``settings.backtest_horizon`` or else the forecast horizon."""
+    return settings.backtest_horizon or settings.horizon
+
+
+def backtest_cutoffs(dates: pd.DatetimeIndex, settings: ForecastSettings) -> list[pd.Timestamp]:
+    """Fold cutoffs (last training day of each fold), oldest first, via sktime's splitter.
+
+    Fewer folds are used when the history is too short (at least one, else an empty list).
+    """
+    from sktime.split import ExpandingWindowSplitter
+
+    h = backtest_horizon(settings)
+    n = len(dates)
+    folds = settings.folds
+    while folds > 0 and n - h - (folds - 1) * settings.step_days < settings.min_history_days:
+        folds -= 1
+    if folds < settings.folds:
+        logger.warning("history of %d days allows only %d backtest folds", n, folds)
+    if folds == 0:
+        return []
+    initial = n - h - (folds - 1) * settings.step_days
+    splitter = ExpandingWindowSplitter(
+        fh=list(range(1, h + 1)), initial_window=initial, step_length=settings.step_days
+    )
+    positions = np.asarray(splitter.get_cutoffs(pd.Series(np.zeros(n), index=dates)), dtype=int)
+    return [dates[p] for p in positions[-folds:]]
+
+
+def stratified_sample(
+    units: pd.Series, volume: np.ndarray, eligible: np.ndarray, per_unit: int, seed: int
+) -> np.ndarray:
+    """Positions of a seeded sample of at most ``per_unit`` eligible series per unit.
+
+    Within a unit the series are sorted by volume into five equal-count bands and the sample
+    is drawn from each band in proportion, so that both slow and fast movers are scored.
+    """
+    rng = np.random.default_rng(seed)
+    chosen: list[np.ndarray] = []
+    for unit in sorted(units[eligible].unique()):
+        pos = np.flatnonzero((units.to_numpy() == unit) & eligible)
+        if len(pos) <= per_unit:
+            chosen.append(pos)
+            continue
+        ordered = pos[np.argsort(volume[pos], kind="stable")]
+        bands = np.array_split(ordered, 5)
+        quota = np.floor(per_unit * np.array([len(b) for b in bands]) / len(pos)).astype(int)
+        quota[: per_unit - quota.sum()] += 1  # hand out the rounding remainder
+        for band, k in zip(bands, quota, strict=True):
+            chosen.append(rng.choice(band, size=min(k, len(band)), replace=False))
+    return np.sort(np.concatenate(chosen)) if chosen else np.array([], dtype=int)
+
+
+def series_level(target: np.ndarray, end: int, window: int = 364) -> np.ndarray:
+    """Level of each series at column ``end``: the scale of its calibrated errors.
+
+    The larger of the mean demand of the last 28 days and half the mean of the last ``window``
+    days (so a slow mover that did not sell for four weeks keeps a sensible scale), at least
+    0.01 units a day.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # series not started yet: all NaN
+        recent = np.nanmean(target[:, max(0, end + 1 - LEVEL_WINDOW) : end + 1], axis=1)
+        longer = np.nanmean(target[:, max(0, end + 1 - window) : end + 1], axis=1)
+    level = np.fmax(np.nan_to_num(recent, nan=0.0), 0.5 * np.nan_to_num(longer, nan=0.0))
+    return np.maximum(level, 0.01)
+
+
+def forecast_panel(
+    panel: DemandPanel,
+    rows: np.ndarray,
+    end: int,
+    models: list[str],
+    settings: ForecastSettings,
+    horizon: int,
+    exogenous: ExogenousInputs | None = None,
+    n_jobs: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Fit ``models`` on the series ``rows`` up to column ``end`` and forecast ``horizon`` days.
+
+    Returns one array (len(rows) x horizon) per model that could be fitted; forecasts are
+    clipped at 0 (demand is never negative) and non-finite values replaced by the moving
+    average fallback.
+    """
+    from sktime.forecasting.base import ForecastingHorizon
+
+    rows = np.asarray(rows, dtype=int)
+    out: dict[str, np.ndarray] = {}
+    if len(rows) == 0 or not models:
+        return {m: np.zeros((0, horizon)) for m in models}
+    n_jobs = settings.n_jobs if n_jobs is None else n_jobs
+    ids = panel.series["series_id"].to_numpy()[rows]
+    first = panel.series["first_day"].to_numpy()[rows]
+    cutoff = panel.dates[end]
+    fh = ForecastingHorizon(np.arange(1, horizon + 1), is_relative=True)
+    values = panel.target[rows, : end + 1]
+    groups = [
+        ([m for m in models if m not in COSTLY and m not in GLOBAL_CANDIDATES],
+         settings.train_window_days),
+        ([m for m in models if m in COSTLY], settings.costly_window_days),
+    ]
+    for group, window in groups:
+        if not group:
+            continue
+        start = np.maximum(first, end + 1 - window)
+        y = wide_to_panel(ids, values, panel.dates[: end + 1], start)
+        costly = any(m in COSTLY for m in group)
+        # a process pool only pays off for costly models on enough series
+        jobs = n_jobs if costly and len(rows) >= 50 else 1
+        forecaster = make_panel_forecaster(group, settings, n_jobs=jobs)
+        forecaster.set_config(remember_data=False)
+        forecaster.fit(y, fh=fh)
+        pred = forecaster.predict_by_model(fh)
+        for m in group:
+            out[m] = _to_wide(pred[m], ids, cutoff, horizon)
+    for m in models:
+        if m in GLOBAL_CANDIDATES:
+            fc = _forecast_global(m, panel, rows, end, settings, horizon, exogenous)
+            if fc is not None:
+                out[m] = fc
+    for m, arr in out.items():
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            lo = max(0, end + 1 - settings.moving_average_window)
+            with np.errstate(invalid="ignore"):
+                fallback = np.nan_to_num(np.nanmean(values[:, lo:], axis=1))
+            arr[bad] = np.broadcast_to(fallback[:, None], arr.shape)[bad]
+            logger.warning("%s: %d non-finite forecasts replaced by the moving average",
+                           m, int(bad.sum()))
+        out[m] = np.clip(arr, 0.0, None)
+    return out
+
+
+def _to_wide(pred: pd.Series, ids: np.ndarray, cutoff: pd.Timestamp, horizon: int) -> np.ndarray:
+    """(series_id, date) forecasts -> array (series x horizon) in the order of ``ids``."""
+    arr = np.full((len(ids), horizon), np.nan)
+    pos = pd.Index(ids).get_indexer(pred.index.get_level_values(0))
+    step = (pd.DatetimeIndex(pred.index.get_level_values(-1)) - cutoff).days.to_numpy() - 1
+    ok = (pos >= 0) & (step >= 0) & (step < horizon)
+    arr[pos[ok], step[ok]] = pred.to_numpy(dtype=float)[ok]
+    return arr
+
+
+def _forecast_global(
+    name: str,
+    panel: DemandPanel,
+    rows: np.ndarray,
+    end: int,
+    settings: ForecastSettings,
+    horizon: int,
+    exogenous: ExogenousInputs | None,
+) -> np.ndarray | None:
+    """Fit and forecast a global (cross-series) candidate; None when it is unavailable/fails."""
+    from sktime.forecasting.base import ForecastingHorizon
+
+    forecaster = build_candidate(name, settings)
+    if forecaster is None:
+        return None
+    ids = panel.series["series_id"].to_numpy()[rows]
+    first = panel.series["first_day"].to_numpy()[rows]
+    start = np.maximum(first, end + 1 - settings.train_window_days)
+    y = wide_to_panel(ids, panel.target[rows, : end + 1], panel.dates[: end + 1], start)
+    cutoff = panel.dates[end]
+    fh = ForecastingHorizon(np.arange(1, horizon + 1), is_relative=True)
+    try:
+        x_fit = x_future = None
+        if uses_exogenous(forecaster) and exogenous is not None:
+            builder = _exogenous_builder()
+            if builder is not None:
+                future_dates = pd.date_range(cutoff + pd.Timedelta(days=1), periods=horizon)
+                future_index = pd.MultiIndex.from_product(
+                    [pd.Index(ids, name="series_id"), future_dates], names=["series_id", "date"]
+                )
+                x_fit = builder(y.index, exogenous.demand, exogenous.promotions,
+                                exogenous.events, exogenous.drivers, exogenous.products, settings)
+                x_future = builder(future_index, exogenous.demand, exogenous.promotions,
+                                   exogenous.events, exogenous.drivers, exogenous.products,
+                                   settings)
+        forecaster.fit(y, X=x_fit, fh=fh)
+        pred = forecaster.predict(fh=fh, X=x_future)
+    except Exception as exc:  # a failing optional candidate must not sink the run
+        logger.warning("candidate %s failed at cutoff %s and is skipped: %s",
+                       name, cutoff.date(), exc)
+        return None
+    return _to_wide(pred.iloc[:, 0], ids, cutoff, horizon)
+
+
+def _exogenous_builder():
+    """``features.build_exogenous`` when the module is there, else None (logged)."""
+    try:
+        from restock.forecasting.features import build_exogenous
+    except ImportError as exc:
+        logger.warning("exogenous features not available (%s): fitting without X", exc)
+        return None
+    return build_exogenous
+
+
+def run_backtest(
+    panel: DemandPanel,
+    assignments: pd.DataFrame,
+    settings: ForecastSettings,
+    unit_candidates: dict[str, list[str]],
+    exogenous: ExogenousInputs | None = None,
+) -> BacktestResult:
+    """Backtest every unit's candidates on its sampled series over the rolling origins.
+
+    Parameters
+    ----------
+    panel : DemandPanel
+    assignments : DataFrame
+        One row per panel series (same order): category, demand_class, unit, is_cold_start.
+    settings : ForecastSettings
+    unit_candidates : dict
+        unit -> candidate names tried on it.
+    exogenous : ExogenousInputs, optional
+
+    Returns
+    -------
+    BacktestResult
+    """
+    started = time.perf_counter()
+    h = backtest_horizon(settings)
+    cutoffs = backtest_cutoffs(panel.dates, settings)
+    empty_scores = pd.DataFrame(
+        columns=["pos", "fold", "model", "mase", "rmsse", "abs_err", "err", "actual_sum",
+                 "n_scored", "mase_scale"]
+    )
+    if not cutoffs:
+        return BacktestResult(assignments.iloc[:0].assign(row=[]), [], h, {}, np.zeros((0, 0, h)),
+                              np.zeros((0, 0, h)), np.zeros((0, 0)), empty_scores)
+    first_end = panel.day_index(cutoffs[0])
+    first = panel.series["first_day"].to_numpy()
+    eligible = (first_end - first + 1 >= settings.min_history_days) & (
+        ~assignments["is_cold_start"].to_numpy()
+    )
+    volume = series_level(panel.target, first_end)
+    rows = stratified_sample(assignments["unit"], volume, eligible, settings.sample_per_unit,
+                             settings.seed)
+    sample = assignments.iloc[rows].reset_index(drop=True).copy()
+    sample.insert(0, "row", rows)
+    logger.info("backtest: %d series sampled in %d units, folds at %s", len(rows),
+                sample["unit"].nunique(), ", ".join(str(c.date()) for c in cutoffs))
+
+    n, k = len(rows), len(cutoffs)
+    all_models = sorted({m for u in sample["unit"].unique() for m in unit_candidates[u]})
+    forecasts = {m: np.full((n, k, h), np.nan) for m in all_models}
+    actual = np.full((n, k, h), np.nan)
+    target = np.full((n, k, h), np.nan)
+    level = np.zeros((n, k))
+    score_frames = []
+    # series sharing a candidate set share one statsforecast call
+    sets = sample["unit"].map(lambda u: tuple(unit_candidates[u]))
+    global_models = [m for m in all_models if m in GLOBAL_CANDIDATES]
+    for f, cutoff in enumerate(cutoffs):
+        fold_started = time.perf_counter()
+        end = panel.day_index(cutoff)
+        for cand in sorted(sets.unique()):
+            local = np.flatnonzero((sets == cand).to_numpy())
+            local_models = [m for m in cand if m not in GLOBAL_CANDIDATES]
+            fc = forecast_panel(panel, rows[local], end, local_models, settings, h, exogenous)
+            for m, arr in fc.items():
+                forecasts[m][local, f] = arr
+        if global_models:
+            fc = forecast_panel(panel, rows, end, global_models, settings, h, exogenous)
+            for m, arr in fc.items():
+                use = np.array([m in unit_candidates[u] for u in sample["unit"]])
+                forecasts[m][use, f] = arr[use]
+        sales = panel.sales[rows, end + 1 : end + 1 + h]
+        cens = panel.censored[rows, end + 1 : end + 1 + h]
+        actual[:, f] = np.where(cens, np.nan, sales)
+        target[:, f] = panel.target[rows, end + 1 : end + 1 + h]
+        level[:, f] = series_level(panel.target[rows], end)
+        lo = max(0, end + 1 - settings.train_window_days)
+        history = panel.target[rows, lo : end + 1]
+        mase_scale = metrics.seasonal_naive_scale(history, settings.season_length)
+        rmsse_scale = metrics.one_step_naive_scale(history)
+        for m in all_models:
+            fc = forecasts[m][:, f]
+            tried = ~np.isnan(fc).all(axis=1)
+            if not tried.any():
+                continue
+            a = actual[tried, f]
+            score_frames.append(
+                pd.DataFrame(
+                    {
+                        "pos": np.flatnonzero(tried),
+                        "fold": f + 1,
+                        "model": m,
+                        "mase": metrics.mase(a, fc[tried], mase_scale[tried]),
+                        "rmsse": metrics.rmsse(a, fc[tried], rmsse_scale[tried]),
+                        "abs_err": np.nansum(np.abs(a - fc[tried]), axis=1),
+                        "err": np.nansum(np.where(np.isnan(a), 0.0, fc[tried] - a), axis=1),
+                        "actual_sum": np.nansum(a, axis=1),
+                        "n_scored": (~np.isnan(a)).sum(axis=1),
+                        "mase_scale": mase_scale[tried],
+                    }
+                )
+            )
+        logger.info("backtest fold %d/%d (cutoff %s): %d series x %d models in %.1f s", f + 1, k,
+                    cutoff.date(), n, len(all_models), time.perf_counter() - fold_started)
+    scores = pd.concat(score_frames, ignore_index=True) if score_frames else empty_scores
+    # 'pos' in scores is the position in the sample; sample['row'] is the panel row
+    return BacktestResult(
+        sample=sample,
+        cutoffs=cutoffs,
+        horizon=h,
+        forecasts=forecasts,
+        actual=actual,
+        target=target,
+        level=level,
+        scores=scores,
+        candidates=unit_candidates,
+        seconds=time.perf_counter() - started,
+    )

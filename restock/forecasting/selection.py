@@ -1,0 +1,167 @@
+"""Model selection per unit (category x demand class) from the backtest scores.
+
+Rule: the candidate with the lowest mean RMSSE over the unit's sampled series and folds wins.
+Tie-break: every candidate whose score is within ``settings.selection_tolerance`` (1 %) of the
+best counts as tied; among them the simplest by the fixed complexity order
+(``models.COMPLEXITY_ORDER``: seasonal_naive < moving_average < croston_sba < adida < imapa <
+tsb < auto_ets < auto_theta < auto_arima < lightgbm_global) wins, then the lower |bias|. A simpler
+model that forecasts as well is cheaper, steadier and easier to explain.
+
+Small units: a unit with fewer than ``settings.min_unit_sample`` backtested series chooses on the
+scores of its demand class pooled over all categories (restricted to the unit's candidates), as
+long as that pool is larger; a choice made on two or three items is mostly noise. The scores in
+its row are then the pooled ones and the reason says so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from restock.forecasting.models import COMPLEXITY_ORDER, NAIVE_MODEL
+from restock.forecasting.settings import ForecastSettings
+
+SELECTION_COLUMNS = [
+    "category", "demand_class", "selected_model", "score", "runner_up", "runner_up_score",
+    "naive_score", "value_added", "reason", "n_series", "sample_size",
+]
+
+_PLAIN_NAMES = {
+    "seasonal_naive": "repeating the same weekday of last week",
+    "moving_average": "the average of the last 28 days",
+    "auto_ets": "exponential smoothing with weekly seasonality",
+    "auto_theta": "the Theta method",
+    "auto_arima": "ARIMA",
+    "croston_sba": "Croston's method for slow movers",
+    "tsb": "the TSB method for slow movers",
+    "imapa": "IMAPA (slow movers, several time scales)",
+    "adida": "ADIDA (slow movers, weekly totals)",
+    "lightgbm_global": "a machine-learning model trained on all items",
+    "category_profile": "the category's typical new-item sales",
+}
+
+
+def complexity_rank(model: str) -> int:
+    """Position of ``model`` in the complexity order (unknown models rank last)."""
+    return COMPLEXITY_ORDER.index(model) if model in COMPLEXITY_ORDER else len(COMPLEXITY_ORDER)
+
+
+def unit_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean RMSSE, bias and counts per unit x model from per-series-fold scores.
+
+    ``scores`` needs unit, model, rmsse, err, actual_sum (and row for counting series).
+    """
+    finite = scores[np.isfinite(scores["rmsse"].astype(float))]
+    grouped = finite.groupby(["unit", "model"], sort=True)
+    out = grouped.agg(score=("rmsse", "mean"), err=("err", "sum"),
+                      actual=("actual_sum", "sum"), n_scored=("rmsse", "size")).reset_index()
+    out["bias"] = np.where(out["actual"] > 0, out["err"] / out["actual"].where(out["actual"] > 0),
+                           np.nan)
+    return out
+
+
+def choose(table: pd.DataFrame, tolerance: float) -> tuple[str, str | None, bool]:
+    """Pick a model from one unit's (model, score, bias) rows.
+
+    Returns
+    -------
+    selected, runner_up, tie_broken
+        ``tie_broken`` is True when the selected model is not the lowest score.
+    """
+    table = table.dropna(subset=["score"])
+    if table.empty:
+        raise ValueError("no scored candidate")
+    best = table["score"].min()
+    tied = table[table["score"] <= best * (1.0 + tolerance) + 1e-12].copy()
+    tied["rank"] = tied["model"].map(complexity_rank)
+    tied["abs_bias"] = tied["bias"].abs().fillna(np.inf)
+    selected = tied.sort_values(["rank", "abs_bias", "model"]).iloc[0]["model"]
+    others = table[table["model"] != selected].sort_values(["score", "model"])
+    runner_up = others.iloc[0]["model"] if len(others) else None
+    lowest = table.sort_values(["score", "model"]).iloc[0]["model"]
+    return str(selected), (str(runner_up) if runner_up is not None else None), lowest != selected
+
+
+def _reason(selected: str, score: float, runner_up: str | None, runner_score: float,
+            naive: float, tie: bool, n_sample: int, folds: int) -> str:
+    what = _PLAIN_NAMES.get(selected, selected)
+    base = f"{n_sample} sampled items over {folds} backtest periods"
+    if selected == NAIVE_MODEL:
+        text = f"No method beat {what} on {base}, so it is kept."
+    elif np.isfinite(naive) and naive > 0:
+        gain = 1.0 - score / naive
+        direction = "smaller" if gain >= 0 else "larger"
+        text = (f"{what.capitalize()} had {abs(gain):.0%} {direction} forecast errors than "
+                f"repeating last week's sales, on {base}.")
+    else:
+        text = f"{what.capitalize()} had the smallest forecast errors on {base}."
+    if tie and runner_up is not None:
+        text += (f" {_PLAIN_NAMES.get(runner_up, runner_up).capitalize()} scored within 1%, "
+                 "and the simpler method was kept.")
+    elif runner_up is not None and np.isfinite(runner_score) and score > 0:
+        text += (f" Next best: {_PLAIN_NAMES.get(runner_up, runner_up)} "
+                 f"({runner_score / score - 1.0:.0%} larger errors).")
+    return text
+
+
+def select_models(
+    scores: pd.DataFrame,
+    units: pd.DataFrame,
+    settings: ForecastSettings,
+    folds: int,
+) -> pd.DataFrame:
+    """The model_selection table: one row per unit with backtest scores.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        Per series x fold x model: unit, model, rmsse, err, actual_sum.
+    units : DataFrame
+        One row per unit: unit, category, demand_class, n_series, sample_size.
+    settings : ForecastSettings
+    folds : int
+        Number of backtest folds (for the reason text).
+    """
+    per_model = unit_scores(scores)
+    pooled = unit_scores(scores.assign(unit=scores["demand_class"]))
+    pooled_size = scores.groupby("demand_class")["pos"].nunique()
+    rows = []
+    for unit in units.itertuples(index=False):
+        table = per_model[per_model["unit"] == unit.unit]
+        if table.empty:
+            continue
+        borrowed = (unit.sample_size < settings.min_unit_sample
+                    and pooled_size.get(unit.demand_class, 0) > unit.sample_size)
+        if borrowed:
+            table = pooled[(pooled["unit"] == unit.demand_class)
+                           & pooled["model"].isin(table["model"])]
+        selected, runner_up, tie = choose(table, settings.selection_tolerance)
+        score_of = dict(zip(table["model"], table["score"], strict=True))
+        score = float(score_of[selected])
+        runner_score = float(score_of[runner_up]) if runner_up else float("nan")
+        naive = float(score_of.get(NAIVE_MODEL, np.nan))
+        rows.append(
+            {
+                "unit": unit.unit,
+                "category": unit.category,
+                "demand_class": unit.demand_class,
+                "selected_model": selected,
+                "score": score,
+                "runner_up": runner_up,
+                "runner_up_score": runner_score,
+                "naive_score": naive,
+                "value_added": 1.0 - score / naive if np.isfinite(naive) and naive > 0
+                else float("nan"),
+                "reason": _reason(selected, score, runner_up, runner_score, naive, tie,
+                                  int(unit.sample_size), folds)
+                if not borrowed else
+                (f"Only {int(unit.sample_size)} items of this category could be tested, so the "
+                 f"choice uses all {int(pooled_size[unit.demand_class])} tested "
+                 f"{unit.demand_class} items: "
+                 + _reason(selected, score, runner_up, runner_score, naive, tie,
+                           int(pooled_size[unit.demand_class]), folds)),
+                "n_series": int(unit.n_series),
+                "sample_size": int(unit.sample_size),
+            }
+        )
+    return pd.DataFrame(rows, columns=["unit", *SELECTION_COLUMNS])

@@ -1,0 +1,187 @@
+"""End to end: run_forecasting and the replay planner on a small synthetic chain."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from restock.contract import PUBLISHED_TABLES
+from restock.forecasting import ForecastSettings, make_replay_planner, run_forecasting
+
+CANDIDATES = ["seasonal_naive", "moving_average", "auto_ets", "croston_sba", "tsb", "imapa"]
+
+
+def synthetic_demand(days: int = 300, seed: int = 0) -> pd.DataFrame:
+    """30 series: smooth FOOD, intermittent TOYS, lumpy HOME, one cold start in each, and
+    stock-outs on some FOOD days (sales cut, flagged censored)."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2023-01-01", periods=days)
+    weekly = np.array([1.0, 0.9, 0.9, 1.0, 1.2, 1.5, 1.3])[dates.weekday]
+    frames = []
+    for category in ("FOOD", "TOYS", "HOME"):
+        for j in range(10):
+            if category == "FOOD":
+                demand = rng.poisson(rng.uniform(3, 20) * weekly)
+            elif category == "TOYS":
+                demand = rng.binomial(1, 0.15, days) * np.maximum(rng.poisson(2, days), 1)
+            else:
+                demand = rng.binomial(1, 0.2, days) * rng.geometric(0.2, days)
+            demand = demand.astype(float)
+            demand[0] = max(demand[0], 1.0)  # the spine starts at the first sale
+            sales = demand.copy()
+            censored = np.zeros(days, dtype=bool)
+            if category == "FOOD":
+                censored = rng.random(days) < 0.05
+                sales[censored] = np.floor(sales[censored] * 0.3)
+            start = days - 45 if j == 9 else 0  # the last item of each category is new
+            frames.append(pd.DataFrame({
+                "sku": f"{category}_{j}", "location": "S1", "category": category,
+                "date": dates[start:], "units_sold": sales[start:],
+                "is_censored": censored[start:], "true_demand": demand[start:],
+            }))
+    frame = pd.concat(frames, ignore_index=True)
+    frame["units_returned"] = 0.0
+    frame["on_hand"] = np.where(frame["is_censored"], 0.0, 5.0)
+    frame["stockout_hours"] = np.nan
+    frame["promo"] = False
+    frame["discount_pct"] = np.nan
+    frame["unit_price"] = 2.5
+    frame["n_customers"] = pd.NA
+    frame["is_event"] = False
+    return frame
+
+
+@pytest.fixture(scope="module")
+def demand() -> pd.DataFrame:
+    return synthetic_demand()
+
+
+@pytest.fixture(scope="module")
+def settings() -> ForecastSettings:
+    return ForecastSettings(candidates=CANDIDATES, folds=3, step_days=14, horizon=21,
+                            min_history_days=56, sample_per_unit=20)
+
+
+@pytest.fixture(scope="module")
+def result(demand, settings):
+    history = demand[demand["date"] <= demand["date"].max() - pd.Timedelta(days=21)]
+    return run_forecasting(history.drop(columns="true_demand"), history["date"].max(), settings)
+
+
+def test_contract_columns_present(result):
+    for table in ("backtest_metrics", "model_selection", "demand_forecasts"):
+        frame = getattr(result, table)
+        missing = set(PUBLISHED_TABLES[table]) - set(frame.columns)
+        assert not missing, f"{table} lacks {missing}"
+        assert len(frame) > 0
+    assert {"demand_class", "sample_size"} <= set(result.backtest_metrics.columns)
+    assert {"n_series", "sample_size"} <= set(result.model_selection.columns)
+
+
+def test_forecasts_finite_non_negative_and_ordered(result, settings):
+    fc = result.demand_forecasts
+    assert len(fc) == 30 * settings.horizon
+    values = fc[["forecast", "p50", "p90", "p95", "p99"]].to_numpy()
+    assert np.isfinite(values).all() and (values >= 0).all()
+    assert (fc["p90"] >= fc["p50"]).all() and (fc["p99"] >= fc["p95"]).all()
+    assert (fc["p95"] >= fc["p90"]).all()
+
+
+def test_units_and_selection(result):
+    sel = result.model_selection
+    units = set(zip(sel["category"], sel["demand_class"], strict=True))
+    assert ("FOOD", "smooth") in units
+    food = sel[(sel["category"] == "FOOD") & (sel["demand_class"] == "smooth")].iloc[0]
+    assert food["selected_model"] in {"seasonal_naive", "moving_average", "auto_ets"}
+    assert food["value_added"] == pytest.approx(1 - food["score"] / food["naive_score"])
+    assert isinstance(food["reason"], str) and len(food["reason"]) > 20
+    slow = sel[sel["category"].isin(["TOYS", "HOME"]) & (sel["sample_size"] > 0)]
+    assert not slow["selected_model"].isin(["auto_ets"]).any()  # not a candidate there
+
+
+def test_cold_start_flagged_and_forecast(result):
+    assign = result.series_assignments
+    cold = assign[assign["is_cold_start"]]
+    assert set(cold["sku"]) == {"FOOD_9", "TOYS_9", "HOME_9"}
+    assert (cold["model"] == "category_profile").all()
+    fc = result.demand_forecasts
+    new_food = fc[fc["sku"] == "FOOD_9"]
+    assert new_food["is_cold_start"].all() and (new_food["forecast"] > 0).all()
+
+
+def test_cumulative_quantiles_monotone(result, settings):
+    cq = result.cumulative_quantiles
+    assert set(cq["horizon_days"]) == set(range(1, settings.horizon + 1))
+    assert set(cq["level"]) == {0.0, *settings.cumulative_levels}
+    quant = cq[cq["level"] > 0].sort_values(["sku", "location", "level", "horizon_days"])
+    steps = quant.groupby(["sku", "level"])["quantity"].diff().dropna()
+    assert (steps >= -1e-9).all()
+    by_level = cq[cq["level"] > 0].sort_values(["sku", "horizon_days", "level"])
+    assert (by_level.groupby(["sku", "horizon_days"])["quantity"].diff().dropna() >= -1e-9).all()
+
+
+def test_backtest_tables(result, settings):
+    bm = result.backtest_metrics
+    assert set(bm["fold"]) == {1, 2, 3}
+    assert (bm["horizon"] == settings.horizon).all()
+    assert bm["coverage_p90"].between(0, 1).all()
+    preds = result.backtest_predictions
+    assert {"sku", "model", "fold", "cutoff", "date", "forecast", "p50", "p90", "actual",
+            "is_censored"} <= set(preds.columns)
+    assert preds["is_censored"].any()  # FOOD stock-outs reach the table, flagged
+
+
+def test_p90_covers_true_demand(result, demand):
+    """Out-of-sample: the 21 days after as_of, against the true (uncensored) demand."""
+    fc = result.demand_forecasts.merge(demand[["sku", "date", "true_demand"]],
+                                       on=["sku", "date"])
+    warm = fc[~fc["is_cold_start"]]
+    coverage = (warm["true_demand"] <= warm["p90"]).mean()
+    assert 0.8 <= coverage <= 0.98
+
+
+def test_replay_planner_uses_only_past_demand(result, demand, settings):
+    planner_demand = demand.drop(columns="true_demand")
+    start = demand["date"].max() - pd.Timedelta(days=42)
+    planner = make_replay_planner(planner_demand, start, settings,
+                                  selection=result.model_selection,
+                                  calibration=result.calibration)
+    t = start + pd.Timedelta(days=7)
+    plan = planner(t)
+    assert plan.daily["date"].min() == t + pd.Timedelta(days=1)
+    assert np.isfinite(plan.daily["forecast"]).all() and (plan.daily["forecast"] >= 0).all()
+    assert set(plan.cumulative.columns) >= {"sku", "location", "horizon_days", "level",
+                                            "quantity"}
+    # changing demand after t must not change the plan made at t
+    altered = planner_demand.copy()
+    altered.loc[altered["date"] > t, "units_sold"] *= 10
+    again = make_replay_planner(altered, start, settings, selection=result.model_selection,
+                                calibration=result.calibration)(t)
+    np.testing.assert_allclose(again.daily["forecast"].to_numpy(),
+                               plan.daily["forecast"].to_numpy())
+    # but demand up to t does
+    later = planner(t + pd.Timedelta(days=7))
+    assert not np.allclose(later.daily["forecast"].to_numpy()[:50],
+                           plan.daily["forecast"].to_numpy()[:50])
+
+
+def test_replay_planner_updates_the_global_model_without_look_ahead(result, demand, settings,
+                                                                     caplog):
+    pytest.importorskip("restock.forecasting.global_model")
+    planner_demand = demand.drop(columns="true_demand")
+    selection = result.model_selection.copy()
+    selection.loc[selection["category"] == "FOOD", "selected_model"] = "lightgbm_global"
+    start = demand["date"].max() - pd.Timedelta(days=42)
+    t = start + pd.Timedelta(days=14)
+    plans = []
+    for frame in (planner_demand, planner_demand.assign(
+            units_sold=np.where(planner_demand["date"] > t, 0.0, planner_demand["units_sold"]))):
+        planner = make_replay_planner(frame, start, settings, selection=selection,
+                                      calibration=result.calibration)
+        with caplog.at_level("WARNING", logger="restock.forecasting"):
+            plans.append(planner(t).daily)
+    assert "refitting" not in caplog.text and "refitted per review" not in caplog.text
+    food = plans[0][plans[0]["model"] == "lightgbm_global"]
+    assert len(food) > 0 and np.isfinite(food["forecast"]).all()
+    np.testing.assert_allclose(plans[0]["forecast"].to_numpy(), plans[1]["forecast"].to_numpy())

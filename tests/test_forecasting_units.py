@@ -1,0 +1,191 @@
+"""Unit tests of the forecasting building blocks on small hand-made data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from restock.forecasting import ForecastSettings, metrics
+from restock.forecasting.calibration import (
+    cumulative_quantiles,
+    daily_quantiles,
+    fit_calibration,
+)
+from restock.forecasting.censoring import build_panel, impute_censored
+from restock.forecasting.classify import adi_cv2, classify_demand
+from restock.forecasting.selection import choose
+
+
+# --- classification -----------------------------------------------------------------------
+def test_each_demand_class_on_a_hand_made_series():
+    smooth = np.array([10, 11, 9, 10, 12, 10, 9, 11] * 4, dtype=float)
+    erratic = np.array([1, 20, 2, 15, 1, 30, 3, 1] * 4, dtype=float)
+    intermittent = np.array([0, 0, 5, 0, 0, 6, 0, 0] * 4, dtype=float)
+    lumpy = np.array([0, 0, 1, 0, 0, 40, 0, 0] * 4, dtype=float)
+    assert classify_demand(smooth) == "smooth"
+    assert classify_demand(erratic) == "erratic"
+    assert classify_demand(intermittent) == "intermittent"
+    assert classify_demand(lumpy) == "lumpy"
+
+
+def test_adi_and_cv2_values():
+    adi, cv2 = adi_cv2(np.array([0.0, 2.0, 0.0, 4.0]))
+    assert adi[0] == pytest.approx(2.0)  # 4 days / 2 demand days
+    # sizes 2 and 4: mean 3, population variance 1 -> CV2 = 1/9
+    assert cv2[0] == pytest.approx(1 / 9)
+    adi, _ = adi_cv2(np.array([np.nan, np.nan, 0.0, 3.0]))  # days before the start ignored
+    assert adi[0] == pytest.approx(2.0)
+
+
+# --- metrics against hand-computed values ----------------------------------------------------
+def test_metrics_match_hand_computed_values():
+    history = np.array([1.0, 2, 3, 4, 5, 6, 7, 3, 2, 3, 4, 5, 6, 7])
+    # seasonal naive (lag 7) in-sample errors: |3-1|,|2-2|,0,0,0,0,0 -> MAE 2/7
+    assert metrics.seasonal_naive_scale(history, 7)[0] == pytest.approx(2 / 7)
+    # one-step squared diffs: 1,1,1,1,1,1,16,1,1,1,1,1,1 -> 28/13
+    assert metrics.one_step_naive_scale(history)[0] == pytest.approx(28 / 13)
+    actual = np.array([2.0, 4.0, 0.0, 6.0])
+    forecast = np.array([3.0, 3.0, 1.0, 4.0])
+    assert metrics.mase(actual, forecast, np.array([2.0]))[0] == pytest.approx(1.25 / 2)
+    assert metrics.rmsse(actual, forecast, np.array([2.0]))[0] == pytest.approx(
+        np.sqrt((1 + 1 + 1 + 4) / 4 / 2)
+    )
+    assert metrics.wape(actual, forecast) == pytest.approx(5 / 12)
+    assert metrics.bias(actual, forecast) == pytest.approx((11 - 12) / 12)
+    # pinball at 0.9 of q=3 vs actual: 2->0.1, 4->0.9, 0->0.3, 6->2.7 -> mean 1.0
+    assert metrics.pinball_loss(actual, np.full(4, 3.0), 0.9)[0] == pytest.approx(1.0)
+    assert metrics.coverage(actual, np.full(4, 3.0))[0] == pytest.approx(0.5)
+
+
+def test_metrics_skip_censored_days():
+    actual = np.array([2.0, np.nan, 4.0])
+    forecast = np.array([2.0, 100.0, 2.0])
+    assert metrics.wape(actual, forecast) == pytest.approx(2 / 6)
+    assert metrics.coverage(actual, np.array([3.0, 0.0, 3.0]))[0] == pytest.approx(0.5)
+
+
+# --- censoring ------------------------------------------------------------------------------
+def _censored_frame() -> pd.DataFrame:
+    dates = pd.date_range("2024-01-01", periods=35)
+    sales = np.tile([10.0, 10, 10, 10, 10, 20, 20], 5)
+    censored = np.zeros(35, dtype=bool)
+    hours = np.zeros(35)
+    censored[33] = True  # a Saturday, fully out of stock: 2 units sold
+    sales[33] = 2.0
+    censored[30] = True  # a Wednesday with 12 stock-out hours: 6 units sold in 12 hours
+    sales[30] = 6.0
+    hours[30] = 12.0
+    censored[31] = True  # sold 15 although out of stock most of the day: never lowered
+    sales[31] = 15.0
+    return pd.DataFrame({"sku": "A", "location": "S", "category": "C", "date": dates,
+                         "units_sold": sales, "is_censored": censored, "stockout_hours": hours})
+
+
+def test_imputation_replaces_censored_days_only_and_never_lowers_sales():
+    frame = _censored_frame()
+    settings = ForecastSettings()
+    panel = build_panel(frame, frame["date"].max(), settings)
+    target, sales = panel.target[0], panel.sales[0]
+    uncensored = ~frame["is_censored"].to_numpy()
+    np.testing.assert_array_equal(target[uncensored], sales[uncensored])
+    assert target[33] == pytest.approx(20.0)  # mean of the previous Saturdays
+    assert target[30] == pytest.approx(12.0)  # 6 units in 12 open hours -> 12 a day
+    assert target[31] == pytest.approx(15.0)  # estimate 10 < sold 15: keep the sales
+    assert (target >= sales).all()
+
+
+def test_no_imputation_when_switched_off():
+    frame = _censored_frame()
+    panel = build_panel(frame, frame["date"].max(), ForecastSettings(censored_handling="none"))
+    np.testing.assert_array_equal(panel.target, panel.sales)
+
+
+def test_impute_without_history_keeps_sales():
+    sales = np.array([[3.0, 1.0]])
+    out = impute_censored(sales, np.array([[False, True]]), None, ForecastSettings())
+    assert out[0, 1] == pytest.approx(3.0)  # the only uncensored day of the last 28
+
+
+# --- selection ------------------------------------------------------------------------------
+def test_tie_within_one_percent_goes_to_the_simpler_model():
+    table = pd.DataFrame({"model": ["auto_ets", "moving_average", "seasonal_naive"],
+                          "score": [0.800, 0.805, 0.95], "bias": [0.0, 0.3, 0.0]})
+    selected, runner_up, tie = choose(table, 0.01)
+    assert (selected, runner_up, tie) == ("moving_average", "auto_ets", True)
+
+
+def test_clear_winner_is_kept():
+    table = pd.DataFrame({"model": ["auto_ets", "moving_average", "seasonal_naive"],
+                          "score": [0.70, 0.80, 0.95], "bias": [0.2, 0.0, 0.0]})
+    selected, runner_up, tie = choose(table, 0.01)
+    assert (selected, runner_up, tie) == ("auto_ets", "moving_average", False)
+
+
+# --- calibration ----------------------------------------------------------------------------
+def test_quantiles_are_non_negative_and_monotone():
+    rng = np.random.default_rng(1)
+    n, folds, h = 60, 3, 14
+    fc = rng.uniform(0.5, 5, size=(n, folds, h))
+    actual = rng.poisson(fc).astype(float)
+    sample = pd.DataFrame({"unit": ["C/smooth"] * n, "demand_class": ["smooth"] * n})
+    level = fc.mean(axis=2)
+    settings = ForecastSettings(horizon=20)
+    cal = fit_calibration(sample, {"m": fc}, actual, actual, level, settings)
+    pools = pd.DataFrame({"unit": ["C/smooth", "X/lumpy"], "demand_class": ["smooth", "lumpy"],
+                          "model": ["m", "m"]})
+    forecast = np.array([[0.0] * 20, np.linspace(3, 0, 20)])
+    lv = np.array([0.01, 2.0])
+    daily = daily_quantiles(cal, pools, forecast, lv)
+    levels = sorted(daily)
+    for lo, hi in zip(levels, levels[1:], strict=False):
+        assert (daily[hi] >= daily[lo] - 1e-12).all()
+    assert all((q >= 0).all() for q in daily.values())
+    cum = cumulative_quantiles(cal, pools, forecast, lv)
+    assert cum.shape == (2, 20, len(settings.cumulative_levels))
+    assert (cum >= 0).all()
+    assert (np.diff(cum, axis=1) >= -1e-12).all()  # non-decreasing in k (beyond h too)
+    assert (np.diff(cum, axis=2) >= -1e-12).all()  # non-decreasing in the level
+
+
+def test_calibrated_p90_covers_about_90_percent_of_new_draws():
+    rng = np.random.default_rng(7)
+    n, folds, h = 200, 3, 7
+    fc = np.repeat(rng.uniform(1, 10, size=(n, 1, 1)), folds, axis=1).repeat(h, axis=2)
+    actual = rng.poisson(fc).astype(float)
+    sample = pd.DataFrame({"unit": ["C/smooth"] * n, "demand_class": ["smooth"] * n})
+    level = fc[:, :, 0]
+    cal = fit_calibration(sample, {"m": fc}, actual, actual, level, ForecastSettings(horizon=7))
+    new = rng.poisson(fc[:, 0]).astype(float)
+    pools = sample.assign(model="m")
+    p90 = daily_quantiles(cal, pools, fc[:, 0], level[:, 0])[0.9]
+    assert 0.86 <= (new <= p90).mean() <= 0.95
+
+
+def test_small_unit_borrows_its_demand_class_choice():
+    from restock.forecasting.selection import select_models
+
+    rng = np.random.default_rng(0)
+    rows = []
+    # big unit A/smooth: auto_ets clearly best on 30 series
+    for pos in range(30):
+        for model, score in (("seasonal_naive", 1.0), ("moving_average", 0.9), ("auto_ets", 0.7)):
+            rows.append(("A/smooth", "A", "smooth", pos, model, score + rng.normal(0, 0.01)))
+    # tiny unit B/smooth: 2 series where moving_average happens to win
+    for pos in (30, 31):
+        for model, score in (("seasonal_naive", 1.0), ("moving_average", 0.6), ("auto_ets", 0.8)):
+            rows.append(("B/smooth", "B", "smooth", pos, model, score))
+    scores = pd.DataFrame(rows, columns=["unit", "category", "demand_class", "pos", "model",
+                                         "rmsse"])
+    scores["err"] = 0.0
+    scores["actual_sum"] = 10.0
+    units = pd.DataFrame({"unit": ["A/smooth", "B/smooth"], "category": ["A", "B"],
+                          "demand_class": ["smooth", "smooth"], "n_series": [30, 2],
+                          "sample_size": [30, 2]})
+    sel = select_models(scores, units, ForecastSettings(min_unit_sample=10), folds=1).set_index(
+        "unit")
+    assert sel.loc["A/smooth", "selected_model"] == "auto_ets"
+    assert sel.loc["B/smooth", "selected_model"] == "auto_ets"  # pooled over 32 series
+    assert sel.loc["B/smooth", "reason"].startswith("Only 2 items")
+    own = select_models(scores, units, ForecastSettings(min_unit_sample=1), folds=1)
+    assert own.set_index("unit").loc["B/smooth", "selected_model"] == "moving_average"
