@@ -27,6 +27,19 @@ def forecast_horizon(products: pd.DataFrame, base_horizon: int, review_days: int
     return int(min(365, max(base_horizon, math.ceil(longest))))
 
 
+def run_forecast_settings(cfg, products: pd.DataFrame):
+    """The run's ForecastSettings: the horizon grows to cover the longest lead time + review;
+    the backtest stays at the configured horizon and longer cumulative quantiles are
+    extrapolated from it."""
+    return cfg.forecast.model_copy(
+        update={
+            "horizon": forecast_horizon(products, cfg.forecast.horizon,
+                                        cfg.replenish.review_days),
+            "backtest_horizon": cfg.forecast.backtest_horizon or cfg.forecast.horizon,
+        }
+    )
+
+
 def selection_markdown(selection: pd.DataFrame) -> str:
     """The model leaderboard as Markdown for the Dagster UI."""
     cols = [c for c in ("category", "demand_class", "selected_model", "score", "naive_score",
@@ -68,10 +81,7 @@ def forecasts(context: dg.AssetExecutionContext, restock: RestockResource):
         promotions = read_mart(con, "fct_promotion_days")
         events = read_mart(con, "fct_events")
         drivers = read_mart(con, "fct_drivers")
-    settings = cfg.forecast.model_copy(
-        update={"horizon": forecast_horizon(products, cfg.forecast.horizon,
-                                            cfg.replenish.review_days)}
-    )
+    settings = run_forecast_settings(cfg, products)
     n_series = demand[["sku", "location"]].drop_duplicates().shape[0] if len(demand) else 0
     context.log.info(
         f"forecasting {n_series} series, {len(demand)} series-days, as_of {as_of}, "

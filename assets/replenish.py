@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from assets._tables import read_mart, read_result, table_metadata, write_result
+from assets.forecast import run_forecast_settings
 from pipelines.resources import RestockResource
 from pipelines.settings import WAREHOUSE_POOL
 
@@ -104,9 +105,11 @@ def policy_replay(context: dg.AssetExecutionContext, restock: RestockResource):
         drivers = read_mart(con, "fct_drivers")
     replay_start = as_of - pd.Timedelta(days=cfg.replenish.replay_days)
     started = time.perf_counter()
+    # The planner selects and calibrates its models on data up to the replay start (no
+    # look-ahead), then re-plans at each review from the data available then.
     planner = make_replay_planner(
-        demand, replay_start, cfg.forecast, promotions=promotions, events=events,
-        drivers=drivers, products=products,
+        demand, replay_start, run_forecast_settings(cfg, products), promotions=promotions,
+        events=events, drivers=drivers, products=products,
     )
     replay = replay_policies(
         demand, products, lead_times, planner, replay_start, as_of, cfg.replenish,

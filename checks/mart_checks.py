@@ -20,7 +20,7 @@ def _record(restock: RestockResource, source: str, check: str, outcome) -> None:
     with restock.connect() as con:
         if table_exists(con, "results", "mart_check_results"):
             kept = con.execute(
-                "select * from results.mart_check_results where not (source = ? and check = ?)",
+                "select * from results.mart_check_results where not (source = ? and \"check\" = ?)",
                 [source, check],
             ).df()
             row = pd.concat([kept, row], ignore_index=True)

@@ -79,8 +79,9 @@ def rows_accounted(restock: RestockResource) -> dg.AssetCheckResult:
         if not table_exists(con, "results", "data_quality_results"):
             return dg.AssetCheckResult(passed=False, metadata={"detail": "no results table"})
         dq = con.execute(
-            "select source, check, passed, failed_rows, detail from results.data_quality_results "
-            "where check like 'rows_in%'"
+            "select source, \"check\", passed, failed_rows, detail "
+            "from results.data_quality_results "
+            "where \"check\" like 'rows_in%'"
         ).df()
     failed = dq[~dq["passed"].astype(bool)]
     return dg.AssetCheckResult(
