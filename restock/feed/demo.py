@@ -573,6 +573,7 @@ def _simulate_inventory(
     n_series = len(s)
     launch = sku_info["launch"][s]
     stop = np.minimum(sku_info["stop"][s], n_hist)
+    delisted = sku_info["stop"][s] < n_hist
     t = np.arange(n_hist)
     alive = (t[None, :] >= launch[:, None]) & (t[None, :] < stop[:, None])
     base = expected[:, :n_hist] / np.exp(sku_info["promo_beta"][s][:, None] * discount[:, :n_hist])
@@ -641,8 +642,11 @@ def _simulate_inventory(
         on_hand -= sales
         sold[:, day] = sales
         position = on_hand + on_order
-        # no reorders in the last weeks before an item is delisted
-        need = np.flatnonzero(live & (position <= reorder_point) & (day < stop - 14))
+        # no reorders in the last weeks before an item is delisted (active items keep ordering
+        # up to the last day of history)
+        need = np.flatnonzero(
+            live & (position <= reorder_point) & (~delisted | (day < stop - 14))
+        )
         if len(need):
             qty = np.maximum(np.ceil((order_up_to[need] - position[need]) / pack[need]), 1)
             qty = np.maximum(qty * pack[need], moq[need])
