@@ -99,7 +99,6 @@ def policy_replay(context: dg.AssetExecutionContext, restock: RestockResource):
         demand = read_mart(con, "fct_daily_demand")
         products = read_mart(con, "dim_products")
         lead_times = read_mart(con, "fct_lead_times")
-        stock = read_mart(con, "fct_stock_position")
         promotions = read_mart(con, "fct_promotion_days")
         events = read_mart(con, "fct_events")
         drivers = read_mart(con, "fct_drivers")
@@ -113,7 +112,6 @@ def policy_replay(context: dg.AssetExecutionContext, restock: RestockResource):
     )
     replay = replay_policies(
         demand, products, lead_times, planner, replay_start, as_of, cfg.replenish,
-        stock_position=stock,
     )
     elapsed = time.perf_counter() - started
     headline = replay.headline_frame()

@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("great_expectations", "urllib3", "numba", "matplotlib", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Dagster prints its own event lines; do not print them a second time through the root.
+    logging.getLogger("dagster").propagate = False
     handlers = {"demo": _demo, "import": _import, "run": _run}
     return handlers[args.command](args)
 

@@ -55,7 +55,8 @@ def _deterministic_planner(per_day: float):
 def test_replay_hand_computed():
     demand, products, dates = _flat_demand()
     start = dates[-15]  # 14 replay days, reviews at the end of days 0 and 7
-    settings = ReplenishSettings(replay_service_levels=[0.9], static_buffer_days=[0, 1])
+    settings = ReplenishSettings(replay_service_levels=[0.9], static_buffer_days=[0, 1],
+                                 replay_warmup=False)
     res = replay_policies(demand, products, None, _deterministic_planner(2.0), start, dates[-1],
                           settings)
     rows = res.rows.set_index(["policy", "parameter", "category"])
@@ -75,12 +76,26 @@ def test_replay_hand_computed():
     assert rec.achieved_cycle_service_level == 1.0
 
 
+def test_replay_warmup_leaves_out_days_no_order_can_reach():
+    # Lead time 2: days 1..3 of the window are played but not counted. The same on-hand path as
+    # above from day 4 on: 10 8 6 4 2 0 12 10 8 6 4 -> 70 / 11.
+    demand, products, dates = _flat_demand()
+    start = dates[-15]
+    settings = ReplenishSettings(replay_service_levels=[0.9], static_buffer_days=[0])
+    res = replay_policies(demand, products, None, _deterministic_planner(2.0), start, dates[-1],
+                          settings)
+    rec = res.rows.set_index(["policy", "parameter", "category"]).loc[("recommended", 0.9, "ALL")]
+    assert rec.avg_inventory_units == pytest.approx(70 / 11)
+    assert rec.stockout_rate == 0 and rec.fill_rate == 1
+
+
 def test_replay_lost_sales_on_a_spike():
     # Day 8 of the window wants 10 instead of 2: 4 on hand after day 7 -> 6 units lost, and
     # day 9 finds the shelf empty until the order lands at its end -> 2 more lost.
     demand, products, dates = _flat_demand(spike={120 - 14 + 7: 10.0})
     start = dates[-15]
-    settings = ReplenishSettings(replay_service_levels=[0.9], static_buffer_days=[0])
+    settings = ReplenishSettings(replay_service_levels=[0.9], static_buffer_days=[0],
+                                 replay_warmup=False)
     res = replay_policies(demand, products, None, _deterministic_planner(2.0), start, dates[-1],
                           settings)
     rec = res.rows.set_index(["policy", "category"]).loc[("recommended", "ALL")]

@@ -299,6 +299,12 @@ def replay_policies(
     stockout = np.zeros((n_pol, n, n_days), dtype=bool)
     position_after = np.zeros((n_pol, n, reviews.size))  # inventory position after ordering
 
+    # Warm-up: a series' days before the first replayed order can arrive (its mean lead time
+    # + 1) are played but not counted, because no policy can change them: both policies share
+    # the starting stock there, and counting it dilutes the comparison with a common floor.
+    warm = np.maximum(np.rint(lt_mean), 1).astype(int) + 1 if settings.replay_warmup \
+        else np.zeros(n, dtype=int)
+    measured = np.arange(n_days)[None, :] >= np.minimum(warm, n_days - 1)[:, None]
     log.info("replay: %d series, %d days, %d reviews, %d policies", n, n_days, reviews.size,
              n_pol)
     review_days_set = set(reviews.tolist())
@@ -310,9 +316,10 @@ def replay_policies(
             want = true_demand[:, i][None, :]
             served = np.minimum(on_hand, want)
             on_hand -= served
-            served_sum += served
-            stockout[:, :, i] = (want - served) > 1e-9
-            inv_sum += on_hand
+            counted = measured[:, i][None, :]
+            served_sum += served * counted
+            stockout[:, :, i] = ((want - served) > 1e-9) & counted
+            inv_sum += on_hand * counted
         if day in review_days_set:
             k = int(np.searchsorted(reviews, day))
             ti = t0 + day
@@ -353,6 +360,7 @@ def replay_policies(
     rows = _summarise(
         n_days, levels, buffers, category, cost, inv_sum, served_sum, true_demand, orders,
         stockout, reviews, np.maximum(np.rint(lt_mean), 1).astype(int), R, position_after,
+        measured,
     )
     comparisons, headline = _headline(rows, cost)
     timing["total"] = time.perf_counter() - clock
@@ -405,11 +413,19 @@ def _summarise(
     n_days: int, levels: np.ndarray, buffers: np.ndarray, category: np.ndarray, cost: np.ndarray,
     inv_sum: np.ndarray, served_sum: np.ndarray, true_demand: np.ndarray, orders: np.ndarray,
     stockout: np.ndarray, reviews: np.ndarray, lead: np.ndarray, review_days: int,
-    position_after: np.ndarray,
+    position_after: np.ndarray, measured: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """policy_replay rows per policy x parameter x category (and ALL)."""
+    """policy_replay rows per policy x parameter x category (and ALL).
+
+    Inventory, fill rate and stockout rate count only the measured (post warm-up) days of each
+    series; average inventory is the sum over series of each one's mean on-hand per measured
+    day.
+    """
     n_pol = inv_sum.shape[0]
-    demand_sum = true_demand.sum(axis=1)
+    if measured is None:
+        measured = np.ones(true_demand.shape, dtype=bool)
+    days_counted = np.maximum(measured.sum(axis=1), 1)
+    demand_sum = (true_demand * measured).sum(axis=1)
     # Cycle of review k: days reviews[k] + L + 1 .. reviews[k] + L + R (1-based sim days).
     csum = np.concatenate([np.zeros((*stockout.shape[:2], 1)),
                            np.cumsum(stockout, axis=2)], axis=2)
@@ -441,10 +457,11 @@ def _summarise(
                 "policy": policy,
                 "parameter": float(param),
                 "category": cat,
-                "avg_inventory_units": inv_sum[j, m].sum() / n_days,
-                "avg_inventory_value": (inv_sum[j, m] * np.nan_to_num(cost[m])).sum() / n_days
+                "avg_inventory_units": (inv_sum[j, m] / days_counted[m]).sum(),
+                "avg_inventory_value": (inv_sum[j, m] * np.nan_to_num(cost[m])
+                                        / days_counted[m]).sum()
                 if value_known[m].any() else np.nan,
-                "stockout_rate": stockout[j, m].sum() / max(m.sum() * n_days, 1),
+                "stockout_rate": stockout[j, m].sum() / max(days_counted[m].sum(), 1),
                 "fill_rate": served_sum[j, m].sum() / dem if dem > 0 else np.nan,
                 "orders": int(orders[j, m].sum()),
                 "achieved_cycle_service_level": cycle_ok[j, m].sum() / n_cycles

@@ -23,6 +23,11 @@ class ReplenishSettings(BaseModel):
     abc_thresholds: tuple[float, float] = (0.8, 0.95)
     xyz_thresholds: tuple[float, float] = (0.5, 1.0)
     replay_days: int = Field(91, ge=7)
+    replay_warmup: bool = Field(
+        True,
+        description="leave each series' first lead time + 1 days of the replay out of the "
+        "metrics (no policy can change them)",
+    )
     replay_service_levels: list[float] = Field(
         default_factory=lambda: [0.8, 0.9, 0.95, 0.98, 0.99]
     )
