@@ -16,6 +16,10 @@ imputed, censoring.py) and on raw sales (``"none"``):
   the pipeline's ``forecast_panel`` on all sampled series;
 - Restock end to end (``run_forecasting``: backtest, selection per unit, forecast).
 
+Days with stock-out hours are imputed by ``--stockout-rule`` (default ``learned``: only the
+stock-out hours that show a real sales shortfall in the training data are lifted; see
+censoring.py). ``--stockout-rule open_hours`` reproduces the former 24 / (24 - h) scaling.
+
 Scored on held-out days WITHOUT stock-out (stockout_hours == 0), where sales are demand:
 signed bias (sum(forecast - actual) / sum(actual)), mean absolute per-series bias (mean over
 series of |mean daily forecast - actual|, in units), and WAPE. Expected: impute has the smaller
@@ -24,6 +28,7 @@ absolute bias (raw sales teach the models the stock-outs). Exits 0.
 Usage::
 
     .venv/bin/python bench/frn_censored_bench.py [--series 1000] [--seed 0] [--no-restock]
+        [--stockout-rule learned|fixed|open_hours]
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ HOLDOUT = 14
 MODELS = ("seasonal_naive", "moving_average", "auto_ets", "tsb", "lightgbm_global")
 
 
-def _settings(handling: str, n_jobs: int):
+def _settings(handling: str, n_jobs: int, stockout_rule: str = "learned"):
     from restock.forecasting.settings import ForecastSettings
 
     # 76 days of history: two 14-day folds, 28 days minimum history, no country calendar
@@ -52,6 +57,7 @@ def _settings(handling: str, n_jobs: int):
     return ForecastSettings(
         horizon=HOLDOUT, folds=2, step_days=HOLDOUT, min_history_days=28,
         censored_handling=handling, holiday_country=None, n_jobs=n_jobs,
+        stockout_rule=stockout_rule,
     )
 
 
@@ -93,6 +99,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--no-restock", action="store_true", help="single models only")
+    parser.add_argument("--stockout-rule", default="learned",
+                        choices=["learned", "fixed", "open_hours"],
+                        help="imputation rule of days with stock-out hours (censoring.py); "
+                        "open_hours = the former 24 / (24 - h) scaling")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     common.require(common.FRN)
@@ -121,7 +131,7 @@ def main() -> None:
 
     rows = []
     for handling in ("impute", "none"):
-        settings = _settings(handling, args.n_jobs)
+        settings = _settings(handling, args.n_jobs, args.stockout_rule)
         panel = build_panel(train, as_of, settings)
         order = pd.Index(panel.series["series_id"]).get_indexer(ids)
         exog = ExogenousInputs(train, promotions, events, drivers, None)

@@ -71,11 +71,14 @@ def _censored_frame() -> pd.DataFrame:
     sales = np.tile([10.0, 10, 10, 10, 10, 20, 20], 5)
     censored = np.zeros(35, dtype=bool)
     hours = np.zeros(35)
-    censored[33] = True  # a Saturday, fully out of stock: 2 units sold
+    censored[33] = True  # a Saturday, fully out of stock (closing stock 0): 2 units sold
     sales[33] = 2.0
-    censored[30] = True  # a Wednesday with 12 stock-out hours: 6 units sold in 12 hours
+    censored[30] = True  # a Wednesday with 12 stock-out hours: 6 units sold
     sales[30] = 6.0
     hours[30] = 12.0
+    censored[29] = True  # a Tuesday with 4 stock-out hours (too few to show a shortfall)
+    sales[29] = 7.0
+    hours[29] = 4.0
     censored[31] = True  # sold 15 although out of stock most of the day: never lowered
     sales[31] = 15.0
     return pd.DataFrame({"sku": "A", "location": "S", "category": "C", "date": dates,
@@ -84,15 +87,52 @@ def _censored_frame() -> pd.DataFrame:
 
 def test_imputation_replaces_censored_days_only_and_never_lowers_sales():
     frame = _censored_frame()
-    settings = ForecastSettings()
+    settings = ForecastSettings()  # 'learned' rule; too few days to learn: 12 h threshold
     panel = build_panel(frame, frame["date"].max(), settings)
     target, sales = panel.target[0], panel.sales[0]
     uncensored = ~frame["is_censored"].to_numpy()
     np.testing.assert_array_equal(target[uncensored], sales[uncensored])
     assert target[33] == pytest.approx(20.0)  # mean of the previous Saturdays
-    assert target[30] == pytest.approx(12.0)  # 6 units in 12 open hours -> 12 a day
+    assert target[30] == pytest.approx(10.0)  # 12 h out: lifted to the usual Wednesday level
+    assert target[29] == pytest.approx(7.0)  # 4 h out: below the threshold, sales kept
+    assert panel.censored[0, 29]  # ... but still censored: never scored as demand
     assert target[31] == pytest.approx(15.0)  # estimate 10 < sold 15: keep the sales
     assert (target >= sales).all()
+
+
+def test_open_hours_rule_scales_sales_by_the_open_hours():
+    frame = _censored_frame()
+    panel = build_panel(frame, frame["date"].max(), ForecastSettings(stockout_rule="open_hours"))
+    assert panel.target[0, 30] == pytest.approx(12.0)  # 6 units in 12 open hours -> 12 a day
+    assert panel.target[0, 29] == pytest.approx(7.0 * 24 / 20)
+    assert panel.target[0, 33] == pytest.approx(20.0)
+
+
+def test_learned_rule_lifts_only_stockouts_that_cost_sales():
+    # 40 flat series (10 a day); from day 28, Thursdays are out 6 h and Saturdays 20 h.
+    # Category A loses half its sales on 20 h days; category B's stock-outs are at night
+    # (9.8 sold, about the usual 10): only A's 20 h days are lifted.
+    n, t = 40, 70
+    day = np.arange(t)
+    sales = np.full((n, t), 10.0)
+    hours = np.zeros((n, t))
+    hours[:, (day >= 28) & (day % 7 == 3)] = 6.0
+    long_out = (day >= 28) & (day % 7 == 5)
+    hours[:, long_out] = 20.0
+    groups = np.array(["A"] * 20 + ["B"] * 20)
+    sales[:20, long_out] = 5.0
+    sales[20:, long_out] = 9.8
+    censored = hours > 0
+    target = impute_censored(sales, censored, hours, ForecastSettings(), groups)
+    np.testing.assert_array_equal(target[~censored], sales[~censored])  # uncensored untouched
+    np.testing.assert_array_equal(target[:, hours[0] == 6.0], 10.0)  # 6 h: no shortfall, kept
+    np.testing.assert_allclose(target[:20][:, long_out], 10.0)  # A, 20 h: lifted to the level
+    np.testing.assert_array_equal(target[20:][:, long_out], 9.8)  # B, 20 h: sales kept
+    assert (target >= sales).all()
+    # the same data with 'fixed' at 12 h lifts both categories' 20 h days
+    fixed = impute_censored(sales, censored, hours, ForecastSettings(stockout_rule="fixed"),
+                            groups)
+    np.testing.assert_allclose(fixed[:, long_out], 10.0)
 
 
 def test_no_imputation_when_switched_off():
