@@ -72,13 +72,19 @@ def test_unknown_candidate_is_a_clear_error():
 
 def test_candidate_rule_by_demand_class():
     settings = ForecastSettings(candidates=["auto_ets", "croston_sba", "moving_average",
-                                            "auto_arima"], auto_arima_max_series=10)
+                                            "auto_arima"], auto_arima_max_series=10,
+                                smoothing_on_intermittent=[])
     smooth = candidates_for_unit(settings.candidates, "smooth", 5, settings)
     lumpy = candidates_for_unit(settings.candidates, "lumpy", 5, settings)
     big = candidates_for_unit(settings.candidates, "erratic", 50, settings)
     assert smooth == ["seasonal_naive", "auto_ets", "moving_average", "auto_arima"]
     assert lumpy == ["seasonal_naive", "croston_sba", "moving_average"]
     assert "auto_arima" not in big
+    # by default auto_ets (only) is also tried on intermittent and lumpy units
+    default = settings.model_copy(update={"smoothing_on_intermittent": ["auto_ets"]})
+    assert candidates_for_unit(default.candidates, "lumpy", 5, default) == [
+        "seasonal_naive", "auto_ets", "croston_sba", "moving_average"]
+    assert ForecastSettings().smoothing_on_intermittent == ["auto_ets"]
 
 
 def test_statsforecast_candidates_ignore_exogenous_data():
@@ -91,3 +97,48 @@ def test_importing_the_package_stays_light():
             "for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --- forecast combination and the tie rule --------------------------------------------------
+def test_combination_names_round_trip_and_are_validated():
+    from restock.forecasting.models import (
+        combination_members,
+        combination_name,
+        is_combination,
+    )
+
+    name = combination_name(["moving_average", "auto_ets", "lightgbm_global"])
+    assert name == "combination(auto_ets+lightgbm_global+moving_average)"
+    assert is_combination(name) and is_combination("combination")
+    assert not is_combination("auto_ets")
+    assert combination_members(name) == ["auto_ets", "lightgbm_global", "moving_average"]
+    with pytest.raises(ValueError):
+        combination_members("combination(auto_ets+prophet)")
+    with pytest.raises(ValueError):
+        build_candidate("combination", ForecastSettings())
+    assert "combination" in ForecastSettings().candidates
+
+
+def test_tie_rule_keeps_a_consistently_better_model():
+    from restock.forecasting.selection import choose
+
+    rng = np.random.default_rng(0)
+    n = 200
+    base = rng.uniform(0.5, 1.0, n)
+    rows = []
+    for pos in range(n):
+        rows.append((pos, 1, "moving_average", base[pos]))
+        rows.append((pos, 1, "lightgbm_global", base[pos] * 0.995))  # 0.5 % better, every item
+    paired = pd.DataFrame(rows, columns=["pos", "fold", "model", "rmsse"])
+    table = paired.groupby("model")["rmsse"].mean().rename("score").reset_index()
+    table["bias"] = 0.0
+    assert choose(table, 0.01)[0] == "moving_average"  # plain 1 % rule: the simpler one
+    assert choose(table, 0.01, paired, 2.0)[0] == "lightgbm_global"
+    # noisy differences of the same mean size stay a tie
+    noisy = paired.copy()
+    better = noisy["model"] == "lightgbm_global"
+    noisy.loc[better, "rmsse"] = base * 0.995 + rng.normal(0, 0.2, n)
+    table = noisy.groupby("model")["rmsse"].mean().rename("score").reset_index()
+    table["bias"] = 0.0
+    if table.set_index("model")["score"].idxmin() == "lightgbm_global":
+        assert choose(table, 0.05, noisy, 2.0)[0] == "moving_average"

@@ -185,3 +185,133 @@ def test_replay_planner_updates_the_global_model_without_look_ahead(result, dema
     food = plans[0][plans[0]["model"] == "lightgbm_global"]
     assert len(food) > 0 and np.isfinite(food["forecast"]).all()
     np.testing.assert_allclose(plans[0]["forecast"].to_numpy(), plans[1]["forecast"].to_numpy())
+
+
+# --- forecast combination -------------------------------------------------------------------
+
+COMBO_CANDIDATES = [*CANDIDATES, "combination"]
+
+
+@pytest.fixture(scope="module")
+def combo_backtest(demand, settings):
+    from restock.forecasting.backtest import run_backtest
+    from restock.forecasting.censoring import build_panel
+    from restock.forecasting.models import candidates_for_unit
+    from restock.forecasting.pipeline import assign_series
+
+    combo = settings.model_copy(update={"candidates": COMBO_CANDIDATES})
+    history = demand[demand["date"] <= demand["date"].max() - pd.Timedelta(days=21)]
+    history = history.drop(columns="true_demand")
+    as_of = history["date"].max()
+    panel = build_panel(history, as_of, combo)
+    assignments = assign_series(panel, panel.day_index(as_of), combo)
+    units = assignments.groupby("unit").agg(demand_class=("demand_class", "first"),
+                                            n=("series_id", "size"))
+    cands = {u: candidates_for_unit(combo.candidates, r.demand_class, r.n, combo)
+             for u, r in units.iterrows()}
+    return panel, combo, run_backtest(panel, assignments, combo, cands)
+
+
+def test_combination_backtest_score_is_the_score_of_the_averaged_predictions(combo_backtest):
+    from restock.forecasting import metrics
+    from restock.forecasting.models import combination_members
+
+    panel, combo, bt = combo_backtest
+    assert bt.combinations, "every unit has at least two base candidates"
+    for unit, name in bt.combinations.items():
+        members = combination_members(name)
+        assert 2 <= len(members) <= combo.combination_size and "seasonal_naive" not in members
+        assert name in bt.candidates[unit] and "combination" not in bt.candidates[unit]
+        pos = np.flatnonzero(bt.sample["unit"].to_numpy() == unit)
+        mean = np.mean([bt.forecasts[m][pos] for m in members], axis=0)
+        np.testing.assert_allclose(bt.forecasts[name][pos], mean)
+        scored = bt.scores[bt.scores["model"] == name].set_index(["pos", "fold"])["rmsse"]
+        for f, cutoff in enumerate(bt.cutoffs):
+            end = panel.day_index(cutoff)
+            rows = bt.sample["row"].to_numpy()[pos]
+            history = panel.target[rows, max(0, end + 1 - combo.train_window_days) : end + 1]
+            expected = metrics.rmsse(bt.actual[pos, f], mean[:, f],
+                                     metrics.one_step_naive_scale(history))
+            got = scored.loc[[(p, f + 1) for p in pos]].to_numpy()
+            np.testing.assert_allclose(got, expected, equal_nan=True)
+        # members are the unit's best base candidates by mean RMSSE
+        base = bt.scores[bt.scores["pos"].isin(pos)
+                         & ~bt.scores["model"].str.startswith("combination")
+                         & (bt.scores["model"] != "seasonal_naive")]
+        if len(pos) >= combo.min_unit_sample:
+            best = base.groupby("model")["rmsse"].mean().sort_values().index[: len(members)]
+            assert sorted(best) == sorted(members)
+
+
+@pytest.fixture(scope="module")
+def combo_result(demand, settings):
+    """run_forecasting with every unit forced onto its combination (selection patched)."""
+    import restock.forecasting.pipeline as pipeline
+
+    original = pipeline.select_models
+
+    def prefer_combination(scores, units, settings, folds):
+        out = original(scores, units, settings, folds)
+        combos = scores[scores["model"].str.startswith("combination(")]
+        name = combos.groupby("unit")["model"].first()
+        out["selected_model"] = out["unit"].map(name).fillna(out["selected_model"])
+        return out
+
+    combo = settings.model_copy(update={"candidates": COMBO_CANDIDATES})
+    history = demand[demand["date"] <= demand["date"].max() - pd.Timedelta(days=21)]
+    history = history.drop(columns="true_demand")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(pipeline, "select_models", prefer_combination)
+    try:
+        result = run_forecasting(history, history["date"].max(), combo)
+    finally:
+        mp.undo()
+    return history, combo, result
+
+
+def test_combination_final_forecast_is_the_mean_of_its_members(combo_result):
+    from restock.forecasting.backtest import forecast_panel
+    from restock.forecasting.censoring import build_panel
+    from restock.forecasting.models import combination_members
+
+    history, combo, result = combo_result
+    fc = result.demand_forecasts
+    named = fc[fc["model"].str.startswith("combination(")]
+    assert len(named) > 0
+    assert np.isfinite(fc[["forecast", "p50", "p90", "p95", "p99"]].to_numpy()).all()
+    assert (fc["p50"] <= fc["p90"] + 1e-9).all() and (fc["p90"] <= fc["p99"] + 1e-9).all()
+    as_of = history["date"].max()
+    panel = build_panel(history, as_of, combo)
+    end = panel.day_index(as_of)
+    ids = panel.series["series_id"].to_numpy()
+    for name, part in named.groupby("model"):
+        members = combination_members(name)
+        part = part.sort_values(["sku", "location", "date"])
+        sids = (part["sku"] + "|" + part["location"]).unique()
+        rows = np.flatnonzero(np.isin(ids, sids))
+        rows = rows[np.argsort(ids[rows])]
+        base = forecast_panel(panel, rows, end, members, combo, combo.horizon)
+        expected = np.mean([base[m] for m in members], axis=0)
+        got = part["forecast"].to_numpy().reshape(len(sids), combo.horizon)
+        order = np.argsort(sids)
+        np.testing.assert_allclose(got[order], expected, rtol=1e-6, atol=1e-9)
+    sel = result.model_selection
+    chosen = sel[sel["selected_model"].str.startswith("combination(")]
+    assert len(chosen)
+    from restock.forecasting.selection import plain_name
+
+    text = plain_name(chosen["selected_model"].iloc[0])
+    assert text.startswith("the average of") and chosen["selected_model"].iloc[0] in text
+    # the calibration has pools of the combination (from its backtest residuals)
+    assert any(key[-1 if key[0] == "model" else 2] in set(chosen["selected_model"])
+               for key in result.calibration.daily if len(key) > 2)
+
+
+def test_replay_planner_runs_with_a_combination(combo_result):
+    history, combo, result = combo_result
+    start = history["date"].max() - pd.Timedelta(days=21)
+    planner = make_replay_planner(history, start, combo, selection=result.model_selection,
+                                  calibration=result.calibration)
+    plan = planner(start + pd.Timedelta(days=7))
+    assert plan.daily["model"].str.startswith("combination(").any()
+    assert np.isfinite(plan.daily["forecast"]).all() and (plan.daily["forecast"] >= 0).all()

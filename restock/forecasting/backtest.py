@@ -12,6 +12,12 @@
   models on the long window, costly ones on the short one); lightgbm_global is fitted once per
   fold on all sampled series, with exogenous features when it takes them.
 - Scores are per series and fold, on uncensored days only (metrics.py).
+- ``combination`` is not fitted: after all folds, each unit's members (its
+  ``settings.combination_size`` best base candidates by mean RMSSE, seasonal naive excluded;
+  small units rank on their demand class pooled) are averaged fold by fold, and the mean is
+  scored like any model under the name ``combination(a+b+c)``, which replaces ``combination``
+  in ``BacktestResult.candidates``. Choosing the members on the same folds that score the
+  mean flatters it slightly; the selection's tie rule asks it to win by a margin.
 """
 
 from __future__ import annotations
@@ -29,7 +35,11 @@ from restock.forecasting.censoring import DemandPanel
 from restock.forecasting.models import (
     COSTLY,
     GLOBAL_CANDIDATES,
+    NAIVE_MODEL,
     build_candidate,
+    combination_members,
+    combination_name,
+    is_combination,
     make_panel_forecaster,
     uses_exogenous,
     wide_to_panel,
@@ -71,6 +81,7 @@ class BacktestResult:
     scores: pd.DataFrame
     candidates: dict[str, list[str]] = field(default_factory=dict)  # unit -> models tried
     seconds: float = 0.0
+    combinations: dict[str, str] = field(default_factory=dict)  # unit -> combination name
 
 
 def backtest_horizon(settings: ForecastSettings) -> int:
@@ -163,6 +174,18 @@ def forecast_panel(
     out: dict[str, np.ndarray] = {}
     if len(rows) == 0 or not models:
         return {m: np.zeros((0, horizon)) for m in models}
+    combos = [m for m in models if is_combination(m)]
+    if combos:  # fit the members once, then average them per combination
+        base = [m for m in models if not is_combination(m)]
+        members = {c: combination_members(c) for c in combos}
+        need = list(dict.fromkeys(base + [m for c in combos for m in members[c]]))
+        fc = forecast_panel(panel, rows, end, need, settings, horizon, exogenous, n_jobs)
+        out = {m: fc[m] for m in base if m in fc}
+        for c in combos:
+            got = [fc[m] for m in members[c] if m in fc]
+            if got:
+                out[c] = combine(got)
+        return out
     n_jobs = settings.n_jobs if n_jobs is None else n_jobs
     ids = panel.series["series_id"].to_numpy()[rows]
     first = panel.series["first_day"].to_numpy()[rows]
@@ -206,6 +229,63 @@ def forecast_panel(
     return out
 
 
+def combine(forecasts: list[np.ndarray]) -> np.ndarray:
+    """Equal-weight mean of members' forecasts, ignoring a member where it has no forecast."""
+    stack = np.stack(forecasts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all members NaN: stays NaN
+        return np.nanmean(stack, axis=0)
+
+
+def choose_members(
+    scores: pd.DataFrame, sample: pd.DataFrame, candidates: list[str], unit: str,
+    settings: ForecastSettings,
+) -> list[str]:
+    """A unit's combination members: its best base candidates by mean RMSSE (module docstring).
+
+    ``scores`` has pos, model, rmsse for the base candidates; ``sample`` the unit and
+    demand_class of each position. Fewer than two scored candidates: no combination ([]).
+    """
+    base = [m for m in candidates if not is_combination(m) and m != NAIVE_MODEL]
+    units = sample["unit"].to_numpy()
+    positions = np.flatnonzero(units == unit)
+    if len(positions) < settings.min_unit_sample:
+        demand_class = sample["demand_class"].to_numpy()[positions[0]] if len(positions) else None
+        pooled = np.flatnonzero(sample["demand_class"].to_numpy() == demand_class)
+        if len(pooled) > len(positions):
+            positions = pooled
+    mine = scores[scores["pos"].isin(positions) & scores["model"].isin(base)]
+    mine = mine[np.isfinite(mine["rmsse"].astype(float))]
+    ranked = mine.groupby("model")["rmsse"].mean().reset_index().sort_values(["rmsse", "model"])
+    if settings.combination_members:
+        fixed = [m for m in settings.combination_members if m in set(ranked["model"])]
+        if len(fixed) >= 2:
+            return fixed
+    members = ranked["model"].tolist()[: settings.combination_size]
+    return members if len(members) >= 2 else []
+
+
+def _score_frame(
+    pos: np.ndarray, fold: int, model: str, fc: np.ndarray, actual: np.ndarray,
+    mase_scale: np.ndarray, rmsse_scale: np.ndarray,
+) -> pd.DataFrame:
+    """Per-series scores of forecasts ``fc`` (len(pos) x h) against ``actual`` (same shape)."""
+    return pd.DataFrame(
+        {
+            "pos": pos,
+            "fold": fold + 1,
+            "model": model,
+            "mase": metrics.mase(actual, fc, mase_scale),
+            "rmsse": metrics.rmsse(actual, fc, rmsse_scale),
+            "abs_err": np.nansum(np.abs(actual - fc), axis=1),
+            "err": np.nansum(np.where(np.isnan(actual), 0.0, fc - actual), axis=1),
+            "actual_sum": np.nansum(actual, axis=1),
+            "n_scored": (~np.isnan(actual)).sum(axis=1),
+            "mase_scale": mase_scale,
+        }
+    )
+
+
 def _to_wide(pred: pd.Series, ids: np.ndarray, cutoff: pd.Timestamp, horizon: int) -> np.ndarray:
     """(series_id, date) forecasts -> array (series x horizon) in the order of ``ids``."""
     arr = np.full((len(ids), horizon), np.nan)
@@ -246,11 +326,14 @@ def _forecast_global(
                 future_index = pd.MultiIndex.from_product(
                     [pd.Index(ids, name="series_id"), future_dates], names=["series_id", "date"]
                 )
+                # prices dated after the cutoff are not known at the cutoff (a backtest fold
+                # must not see them; at as_of there are none anyway)
                 x_fit = builder(y.index, exogenous.demand, exogenous.promotions,
-                                exogenous.events, exogenous.drivers, exogenous.products, settings)
+                                exogenous.events, exogenous.drivers, exogenous.products, settings,
+                                prices_known_until=cutoff)
                 x_future = builder(future_index, exogenous.demand, exogenous.promotions,
                                    exogenous.events, exogenous.drivers, exogenous.products,
-                                   settings)
+                                   settings, prices_known_until=cutoff)
         forecaster.fit(y, X=x_fit, fh=fh)
         pred = forecaster.predict(fh=fh, X=x_future)
     except Exception as exc:  # a failing optional candidate must not sink the run
@@ -317,14 +400,17 @@ def run_backtest(
                 sample["unit"].nunique(), ", ".join(str(c.date()) for c in cutoffs))
 
     n, k = len(rows), len(cutoffs)
-    all_models = sorted({m for u in sample["unit"].unique() for m in unit_candidates[u]})
+    all_models = sorted({m for u in sample["unit"].unique() for m in unit_candidates[u]
+                         if not is_combination(m)})
     forecasts = {m: np.full((n, k, h), np.nan) for m in all_models}
     actual = np.full((n, k, h), np.nan)
     target = np.full((n, k, h), np.nan)
     level = np.zeros((n, k))
+    scales = np.zeros((2, n, k))  # mase and rmsse scales per series and fold
     score_frames = []
     # series sharing a candidate set share one statsforecast call
-    sets = sample["unit"].map(lambda u: tuple(unit_candidates[u]))
+    sets = sample["unit"].map(lambda u: tuple(m for m in unit_candidates[u]
+                                              if not is_combination(m)))
     global_models = [m for m in all_models if m in GLOBAL_CANDIDATES]
     for f, cutoff in enumerate(cutoffs):
         fold_started = time.perf_counter()
@@ -347,33 +433,51 @@ def run_backtest(
         level[:, f] = series_level(panel.target[rows], end)
         lo = max(0, end + 1 - settings.train_window_days)
         history = panel.target[rows, lo : end + 1]
-        mase_scale = metrics.seasonal_naive_scale(history, settings.season_length)
-        rmsse_scale = metrics.one_step_naive_scale(history)
+        scales[0, :, f] = mase_scale = metrics.seasonal_naive_scale(history,
+                                                                   settings.season_length)
+        scales[1, :, f] = rmsse_scale = metrics.one_step_naive_scale(history)
         for m in all_models:
             fc = forecasts[m][:, f]
             tried = ~np.isnan(fc).all(axis=1)
             if not tried.any():
                 continue
-            a = actual[tried, f]
-            score_frames.append(
-                pd.DataFrame(
-                    {
-                        "pos": np.flatnonzero(tried),
-                        "fold": f + 1,
-                        "model": m,
-                        "mase": metrics.mase(a, fc[tried], mase_scale[tried]),
-                        "rmsse": metrics.rmsse(a, fc[tried], rmsse_scale[tried]),
-                        "abs_err": np.nansum(np.abs(a - fc[tried]), axis=1),
-                        "err": np.nansum(np.where(np.isnan(a), 0.0, fc[tried] - a), axis=1),
-                        "actual_sum": np.nansum(a, axis=1),
-                        "n_scored": (~np.isnan(a)).sum(axis=1),
-                        "mase_scale": mase_scale[tried],
-                    }
-                )
-            )
+            score_frames.append(_score_frame(np.flatnonzero(tried), f, m, fc[tried],
+                                             actual[tried, f], mase_scale[tried],
+                                             rmsse_scale[tried]))
         logger.info("backtest fold %d/%d (cutoff %s): %d series x %d models in %.1f s", f + 1, k,
                     cutoff.date(), n, len(all_models), time.perf_counter() - fold_started)
     scores = pd.concat(score_frames, ignore_index=True) if score_frames else empty_scores
+    combinations: dict[str, str] = {}
+    candidates = {u: list(c) for u, c in unit_candidates.items()}
+    wanted = [u for u in sorted(sample["unit"].unique())
+              if any(is_combination(m) for m in unit_candidates[u])]
+    if wanted and len(scores):
+        combo_frames = []
+        units = sample["unit"].to_numpy()
+        for unit in wanted:
+            members = choose_members(scores, sample, unit_candidates[unit], unit, settings)
+            candidates[unit] = [m for m in candidates[unit] if not is_combination(m)]
+            if not members:
+                continue
+            name = combination_name(members)
+            combinations[unit] = name
+            candidates[unit].append(name)
+            pos = np.flatnonzero(units == unit)
+            arr = forecasts.setdefault(name, np.full((n, k, h), np.nan))
+            arr[pos] = combine([forecasts[m][pos] for m in members])
+            for f in range(k):
+                fc = arr[pos, f]
+                tried = ~np.isnan(fc).all(axis=1)
+                if tried.any():
+                    combo_frames.append(_score_frame(
+                        pos[tried], f, name, fc[tried], actual[pos[tried], f],
+                        scales[0, pos[tried], f], scales[1, pos[tried], f]))
+        if combo_frames:
+            scores = pd.concat([scores, *combo_frames], ignore_index=True)
+        logger.info("backtest: combinations of %d units: %s", len(combinations),
+                    ", ".join(f"{u} {c}" for u, c in combinations.items()))
+    else:
+        candidates = {u: [m for m in c if not is_combination(m)] for u, c in candidates.items()}
     # 'pos' in scores is the position in the sample; sample['row'] is the panel row
     return BacktestResult(
         sample=sample,
@@ -384,6 +488,7 @@ def run_backtest(
         target=target,
         level=level,
         scores=scores,
-        candidates=unit_candidates,
+        candidates=candidates,
         seconds=time.perf_counter() - started,
+        combinations=combinations,
     )

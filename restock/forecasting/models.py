@@ -15,10 +15,23 @@ Interface shared with ``global_model.py`` and ``features.py``
 Which candidates a unit gets (rule)
 -----------------------------------
 Intermittent methods (croston_sba, tsb, imapa, adida) are only tried on intermittent and lumpy
-units; the smoothing / regression models (auto_ets, auto_theta, auto_arima) only on smooth and
-erratic units, where demand happens most days. seasonal_naive (the benchmark every score is
-compared with), moving_average and lightgbm_global are tried on every unit. auto_arima is off by
-default and, when on, only tried on units with at most ``settings.auto_arima_max_series`` series.
+units; the smoothing / regression models (auto_theta, auto_arima) only on smooth and erratic
+units, where demand happens most days. auto_ets is also tried on intermittent and lumpy units
+(``settings.smoothing_on_intermittent``): with additive errors it is a seasonal level that the
+backtest may prefer on retail slow movers that still sell most weeks (M5); the backtest decides.
+seasonal_naive (the benchmark every score is compared with), moving_average and
+lightgbm_global are tried on every unit. auto_arima is off by default and, when on, only tried
+on units with at most ``settings.auto_arima_max_series`` series.
+
+``combination`` (on by default) is not fitted itself: it is the equal-weight mean of the unit's
+``settings.combination_size`` best base candidates by backtest mean RMSSE (seasonal naive, the
+benchmark, excluded; small units rank on their demand class pooled, as selection does; or the
+fixed ``settings.combination_members`` the unit tries, when at least two). Its
+backtest forecasts are the mean of the members' out-of-sample forecasts of each fold (no extra
+fit), so it is scored, selected and calibrated like any model, under the name
+``combination(a+b+c)`` (:func:`combination_name`); a final or replay forecast fits the members
+and averages them (``backtest.forecast_panel`` understands these names). Forecast combinations
+are the most reliable accuracy gain of the M competitions.
 
 Why a panel forecaster
 ----------------------
@@ -55,7 +68,9 @@ STATSFORECAST_CANDIDATES = (
     "adida",
 )
 GLOBAL_CANDIDATES = ("lightgbm_global",)
-KNOWN_CANDIDATES = STATSFORECAST_CANDIDATES + GLOBAL_CANDIDATES
+#: Forecast combination: the equal-weight mean of a unit's best base candidates (see below).
+COMBINATION = "combination"
+KNOWN_CANDIDATES = STATSFORECAST_CANDIDATES + GLOBAL_CANDIDATES + (COMBINATION,)
 INTERMITTENT_ONLY = frozenset({"croston_sba", "tsb", "imapa", "adida"})
 CONTINUOUS_ONLY = frozenset({"auto_ets", "auto_theta", "auto_arima"})
 #: Fixed complexity order: on a tie the simpler (earlier) model wins.
@@ -71,12 +86,39 @@ COMPLEXITY_ORDER = (
     "auto_arima",
     "lightgbm_global",
     "category_profile",
+    # combinations (any ``combination(...)`` name) rank after every base model
 )
 #: Models whose fit is costly (optimised per series); worth a process pool.
 COSTLY = frozenset({"auto_ets", "auto_theta", "auto_arima"})
 #: Models whose fitted parameters can be re-applied to new data with ``forward``.
 FORWARDABLE = frozenset({"auto_ets", "auto_theta", "auto_arima"})
 NAIVE_MODEL = "seasonal_naive"
+
+
+def combination_name(members: Sequence[str]) -> str:
+    """Model name of the equal-weight combination of ``members``: ``combination(a+b+c)``.
+
+    The members are sorted, so the name is a stable, self-describing model name (the
+    ``model`` column of every table, the calibration pool key); :func:`combination_members`
+    reads them back.
+    """
+    return f"{COMBINATION}({'+'.join(sorted(members))})"
+
+
+def is_combination(name: str) -> bool:
+    """Whether ``name`` is a combination (the ``combination`` placeholder or a named one)."""
+    return name == COMBINATION or (name.startswith(COMBINATION + "(") and name.endswith(")"))
+
+
+def combination_members(name: str) -> list[str]:
+    """The members of a combination name made by :func:`combination_name` (validated)."""
+    if not is_combination(name) or name == COMBINATION:
+        raise ValueError(f"{name!r} is not a named combination")
+    members = name[len(COMBINATION) + 1 : -1].split("+")
+    unknown = [m for m in members if m not in STATSFORECAST_CANDIDATES + GLOBAL_CANDIDATES]
+    if unknown or len(members) < 2:
+        raise ValueError(f"bad combination {name!r}")
+    return members
 
 
 def check_candidates(names: Sequence[str]) -> list[str]:
@@ -98,7 +140,8 @@ def candidates_for_unit(
     for name in check_candidates(names):
         if name in INTERMITTENT_ONLY and not intermittent:
             continue
-        if name in CONTINUOUS_ONLY and intermittent:
+        if (name in CONTINUOUS_ONLY and intermittent
+                and name not in settings.smoothing_on_intermittent):
             continue
         if name == "auto_arima" and n_series > settings.auto_arima_max_series:
             continue
@@ -379,6 +422,8 @@ def build_candidate(name: str, settings: ForecastSettings):
     ``lightgbm_global`` when ``restock.forecasting.global_model`` is not available.
     """
     check_candidates([name])
+    if is_combination(name):
+        raise ValueError("a combination is not fitted itself: forecast its members and average")
     if name in STATSFORECAST_CANDIDATES:
         return make_panel_forecaster([name], settings, n_jobs=settings.n_jobs)
     try:

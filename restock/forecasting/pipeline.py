@@ -9,9 +9,12 @@ Steps (each logged with counts and timings on ``restock.forecasting``):
 3. A rolling-origin backtest scores each unit's candidates on a stratified sample (backtest.py).
 4. Each unit keeps its best model by mean RMSSE (selection.py). A unit without any backtestable
    series takes the model most often chosen for its demand class elsewhere, else
-   seasonal naive.
+   seasonal naive. The ``combination`` candidate is scored from its members' backtest
+   forecasts (backtest.py) and appears as ``combination(a+b+c)`` in every table.
 5. Scaled backtest errors give daily and cumulative quantiles (calibration.py).
-6. The selected model of each unit forecasts every series of the unit from as_of.
+6. The selected model of each unit forecasts every series of the unit from as_of (a
+   combination: each member forecasts, global members fitted once on all warm series, and the
+   unit's series get the equal-weight mean).
 
 With ``settings.backend = "dask"`` a dask.distributed client is opened for the run
 (``settings.dask_address``, else a local cluster of ``n_jobs`` workers) and the statsforecast
@@ -32,6 +35,7 @@ from restock.forecasting import metrics
 from restock.forecasting.backtest import (
     BacktestResult,
     ExogenousInputs,
+    combine,
     forecast_panel,
     run_backtest,
     series_level,
@@ -50,7 +54,9 @@ from restock.forecasting.models import (
     NAIVE_MODEL,
     candidates_for_unit,
     check_candidates,
+    combination_members,
     dask_client,
+    is_combination,
 )
 from restock.forecasting.selection import SELECTION_COLUMNS, select_models
 from restock.forecasting.settings import ForecastSettings
@@ -223,20 +229,33 @@ def _run(
     assignments["model"] = assignments["unit"].map(chosen)
     assignments.loc[assignments["is_cold_start"], "model"] = COLD_START_MODEL
     forecast = np.zeros((panel.n_series, h))
+    train = np.flatnonzero(~assignments["is_cold_start"].to_numpy())
+    global_cache: dict[str, np.ndarray | None] = {}
+
+    def base_forecast(model: str, rows: np.ndarray) -> np.ndarray | None:
+        if model in GLOBAL_CANDIDATES:
+            # a global model learns from every series, as in the backtest (where it was fitted
+            # on all sampled series), then forecasts those of the units that selected it;
+            # fitted once even when combinations use it too
+            if model not in global_cache:
+                fc = forecast_panel(panel, train, end, [model], settings, h, exogenous)
+                global_cache[model] = fc.get(model)
+            full = global_cache[model]
+            return None if full is None else full[np.searchsorted(train, rows)]
+        return forecast_panel(panel, rows, end, [model], settings, h, exogenous).get(model)
+
     for model in sorted(assignments["model"].unique()):
         if model == COLD_START_MODEL:
             continue
         rows = np.flatnonzero((assignments["model"] == model).to_numpy())
         started = time.perf_counter()
-        if model in GLOBAL_CANDIDATES:
-            # a global model learns from every series, as in the backtest (where it was fitted
-            # on all sampled series), then forecasts those of the units that selected it
-            train = np.flatnonzero(~assignments["is_cold_start"].to_numpy())
-            fc = forecast_panel(panel, train, end, [model], settings, h, exogenous)
-            if model in fc:
-                fc = {model: fc[model][np.searchsorted(train, rows)]}
+        if is_combination(model):
+            got = [base_forecast(m, rows) for m in combination_members(model)]
+            got = [g for g in got if g is not None]
+            fc = {model: combine(got)} if got else {}
         else:
-            fc = forecast_panel(panel, rows, end, [model], settings, h, exogenous)
+            one = base_forecast(model, rows)
+            fc = {model: one} if one is not None else {}
         if model not in fc:  # an optional candidate failed at as_of: fall back to naive
             logger.warning("%s could not forecast at as_of; using %s", model, NAIVE_MODEL)
             fc = {model: forecast_panel(panel, rows, end, [NAIVE_MODEL], settings, h)[NAIVE_MODEL]}

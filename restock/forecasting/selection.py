@@ -4,8 +4,16 @@ Rule: the candidate with the lowest mean RMSSE over the unit's sampled series an
 Tie-break: every candidate whose score is within ``settings.selection_tolerance`` (1 %) of the
 best counts as tied; among them the simplest by the fixed complexity order
 (``models.COMPLEXITY_ORDER``: seasonal_naive < moving_average < croston_sba < adida < imapa <
-tsb < auto_ets < auto_theta < auto_arima < lightgbm_global) wins, then the lower |bias|. A simpler
-model that forecasts as well is cheaper, steadier and easier to explain.
+tsb < auto_ets < auto_theta < auto_arima < lightgbm_global < any ``combination(...)``) wins,
+then the lower |bias|. A simpler model that forecasts as well is cheaper, steadier and easier to
+explain. A combination (models.py) ranks last: it costs its members together, and its members
+were chosen on the same backtest that scores it.
+
+A tie is only noise when the scores cannot tell the models apart: a model within the tolerance
+is not tied when the best one beats it on the paired per-series x fold RMSSE differences by at
+least ``settings.selection_min_t`` (2) standard errors, i.e. consistently over the sampled items
+and folds (the 1 % rule alone keeps a simpler model that is consistently, if slightly, worse).
+``selection_min_t = inf`` restores the plain 1 % rule.
 
 Small units: a unit with fewer than ``settings.min_unit_sample`` backtested series chooses on the
 scores of its demand class pooled over all categories (restricted to the unit's candidates), as
@@ -18,7 +26,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from restock.forecasting.models import COMPLEXITY_ORDER, NAIVE_MODEL
+from restock.forecasting.models import (
+    COMPLEXITY_ORDER,
+    NAIVE_MODEL,
+    combination_members,
+    is_combination,
+)
 from restock.forecasting.settings import ForecastSettings
 
 SELECTION_COLUMNS = [
@@ -41,6 +54,15 @@ _PLAIN_NAMES = {
 }
 
 
+def plain_name(model: str) -> str:
+    """Plain-language name of a model (a combination lists its members)."""
+    if is_combination(model) and model != "combination":
+        names = [_PLAIN_NAMES.get(m, m) for m in combination_members(model)]
+        return ("the average of " + ", ".join(names[:-1]) + " and " + names[-1]
+                + f" [{model}]")
+    return _PLAIN_NAMES.get(model, model)
+
+
 def complexity_rank(model: str) -> int:
     """Position of ``model`` in the complexity order (unknown models rank last)."""
     return COMPLEXITY_ORDER.index(model) if model in COMPLEXITY_ORDER else len(COMPLEXITY_ORDER)
@@ -60,8 +82,36 @@ def unit_scores(scores: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def choose(table: pd.DataFrame, tolerance: float) -> tuple[str, str | None, bool]:
+def reliably_worse(paired: pd.DataFrame, model: str, best: str, min_t: float) -> bool:
+    """Whether ``best`` beats ``model`` on paired per-series x fold RMSSE by ``min_t`` SEs.
+
+    ``paired`` has pos, model, rmsse and optionally fold; only the series x folds both models
+    were scored on count.
+    """
+    keys = ["pos", "fold"] if "fold" in paired.columns else ["pos"]
+    finite = paired[np.isfinite(paired["rmsse"].astype(float))]
+    a = finite[finite["model"] == model].groupby(keys)["rmsse"].mean()
+    b = finite[finite["model"] == best].groupby(keys)["rmsse"].mean()
+    d = (a - b).dropna().to_numpy(dtype=float)
+    if len(d) < 2:
+        return False
+    sd = d.std(ddof=1)
+    if sd == 0:
+        return bool(d.mean() > 0)
+    return bool(d.mean() / (sd / np.sqrt(len(d))) >= min_t)
+
+
+def choose(
+    table: pd.DataFrame,
+    tolerance: float,
+    paired: pd.DataFrame | None = None,
+    min_t: float = float("inf"),
+) -> tuple[str, str | None, bool]:
     """Pick a model from one unit's (model, score, bias) rows.
+
+    A model within ``tolerance`` of the best score is tied with it, unless ``paired``
+    per-series x fold scores (pos, fold, model, rmsse) show the best reliably better: a mean
+    paired difference of at least ``min_t`` standard errors (module docstring).
 
     Returns
     -------
@@ -73,6 +123,11 @@ def choose(table: pd.DataFrame, tolerance: float) -> tuple[str, str | None, bool
         raise ValueError("no scored candidate")
     best = table["score"].min()
     tied = table[table["score"] <= best * (1.0 + tolerance) + 1e-12].copy()
+    if paired is not None and np.isfinite(min_t) and len(tied) > 1:
+        winner = table.sort_values(["score", "model"]).iloc[0]["model"]
+        keep = [m == winner or not reliably_worse(paired, m, winner, min_t)
+                for m in tied["model"]]
+        tied = tied[np.array(keep)]
     tied["rank"] = tied["model"].map(complexity_rank)
     tied["abs_bias"] = tied["bias"].abs().fillna(np.inf)
     selected = tied.sort_values(["rank", "abs_bias", "model"]).iloc[0]["model"]
@@ -82,24 +137,29 @@ def choose(table: pd.DataFrame, tolerance: float) -> tuple[str, str | None, bool
     return str(selected), (str(runner_up) if runner_up is not None else None), lowest != selected
 
 
+def _cap(text: str) -> str:
+    """First letter upper-case, the rest untouched (model names stay as they are)."""
+    return text[:1].upper() + text[1:]
+
+
 def _reason(selected: str, score: float, runner_up: str | None, runner_score: float,
             naive: float, tie: bool, n_sample: int, folds: int) -> str:
-    what = _PLAIN_NAMES.get(selected, selected)
+    what = plain_name(selected)
     base = f"{n_sample} sampled items over {folds} backtest periods"
     if selected == NAIVE_MODEL:
         text = f"No method beat {what} on {base}, so it is kept."
     elif np.isfinite(naive) and naive > 0:
         gain = 1.0 - score / naive
         direction = "smaller" if gain >= 0 else "larger"
-        text = (f"{what.capitalize()} had {abs(gain):.0%} {direction} forecast errors than "
+        text = (f"{_cap(what)} had {abs(gain):.0%} {direction} forecast errors than "
                 f"repeating last week's sales, on {base}.")
     else:
-        text = f"{what.capitalize()} had the smallest forecast errors on {base}."
+        text = f"{_cap(what)} had the smallest forecast errors on {base}."
     if tie and runner_up is not None:
-        text += (f" {_PLAIN_NAMES.get(runner_up, runner_up).capitalize()} scored within 1%, "
+        text += (f" {_cap(plain_name(runner_up))} scored within the tie margin, "
                  "and the simpler method was kept.")
     elif runner_up is not None and np.isfinite(runner_score) and score > 0:
-        text += (f" Next best: {_PLAIN_NAMES.get(runner_up, runner_up)} "
+        text += (f" Next best: {plain_name(runner_up)} "
                  f"({runner_score / score - 1.0:.0%} larger errors).")
     return text
 
@@ -135,7 +195,10 @@ def select_models(
         if borrowed:
             table = pooled[(pooled["unit"] == unit.demand_class)
                            & pooled["model"].isin(table["model"])]
-        selected, runner_up, tie = choose(table, settings.selection_tolerance)
+        paired = (scores[scores["demand_class"] == unit.demand_class] if borrowed
+                  else scores[scores["unit"] == unit.unit])
+        selected, runner_up, tie = choose(table, settings.selection_tolerance, paired,
+                                          settings.selection_min_t)
         score_of = dict(zip(table["model"], table["score"], strict=True))
         score = float(score_of[selected])
         runner_score = float(score_of[runner_up]) if runner_up else float("nan")

@@ -13,6 +13,8 @@ DEFAULT_CANDIDATES = [
     "tsb",
     "imapa",
     "lightgbm_global",
+    # equal-weight mean of the unit's best `combination_size` base candidates (models.py)
+    "combination",
 ]
 
 
@@ -54,6 +56,34 @@ class ForecastSettings(BaseModel):
     max_open_hours_scale: float = Field(
         3.0, ge=1.0, description="cap on the 24 / (24 - stockout_hours) scaling of censored sales"
     )
+    stockout_rule: str = Field(
+        "learned",
+        pattern="^(learned|fixed|open_hours)$",
+        description="how days with known stockout_hours are imputed (censoring.py): 'learned' "
+        "lifts only days whose stock-out hours show a real sales shortfall in the data, "
+        "'fixed' lifts days with at least stockout_min_hours, 'open_hours' scales sales by "
+        "24 / (24 - hours) (assumes flat hourly sales; overstates night stock-outs)",
+    )
+    stockout_min_hours: float = Field(
+        12.0,
+        ge=0,
+        le=24,
+        description="stock-out hours from which a day is lifted ('fixed'), and the default "
+        "where the data is too thin to learn it ('learned')",
+    )
+    stockout_shortfall_ratio: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="'learned': days with h stock-out hours show a real shortfall when they "
+        "sell less than this share of the series' usual same-weekday level",
+    )
+    stockout_min_bin_days: int = Field(
+        30,
+        ge=1,
+        description="'learned': days behind a category's ratio for one stock-out hour count "
+        "before it stands on its own (it is shrunk towards the pooled ratio by this weight)",
+    )
     moving_average_window: int = Field(28, ge=1)
     ets_model: str = Field(
         "ZNZ",
@@ -86,6 +116,13 @@ class ForecastSettings(BaseModel):
     selection_tolerance: float = Field(
         0.01, ge=0, description="scores within this relative margin count as a tie"
     )
+    selection_min_t: float = Field(
+        2.0,
+        gt=0,
+        description="a model within the tie margin is still not tied with the best when the "
+        "best beats it on paired per-series x fold RMSSE by this many standard errors "
+        "(inf = plain tolerance rule; selection.py)",
+    )
     min_unit_sample: int = Field(
         10,
         ge=1,
@@ -101,4 +138,20 @@ class ForecastSettings(BaseModel):
         14.0,
         ge=0,
         description="weight (in days) of the category profile against an item's own rate",
+    )
+    combination_size: int = Field(
+        3,
+        ge=2,
+        description="base candidates averaged by the 'combination' candidate: the unit's best "
+        "ones by backtest mean RMSSE (seasonal naive excluded)",
+    )
+    combination_members: list[str] | None = Field(
+        None,
+        description="fixed members of the 'combination' candidate, those the unit tries (at "
+        "least two, else the best-by-score rule); None = the unit's combination_size best",
+    )
+    smoothing_on_intermittent: list[str] = Field(
+        default_factory=lambda: ["auto_ets"],
+        description="smoothing models (auto_ets, auto_theta, auto_arima) also tried on "
+        "intermittent and lumpy units (models.py); [] = smooth and erratic units only",
     )
