@@ -9,7 +9,7 @@ import pandas as pd
 
 from assets._tables import read_mart, table_metadata, write_result
 from pipelines.resources import RestockResource
-from pipelines.settings import WAREHOUSE_POOL
+from pipelines.settings import MAX_FORECAST_HORIZON_DAYS, WAREHOUSE_POOL
 
 MART_DEPS = ["fct_daily_demand", "dim_products", "fct_promotion_days", "fct_events", "fct_drivers"]
 
@@ -18,13 +18,13 @@ def forecast_horizon(products: pd.DataFrame, base_horizon: int, review_days: int
     """Days to forecast: the configured horizon, raised to cover the longest protection interval.
 
     Reorder points need demand over lead time + review period (plus two standard deviations of
-    lead time), so the forecast must reach that far; capped at a year.
+    lead time), so the forecast must reach that far; capped at MAX_FORECAST_HORIZON_DAYS.
     """
     if products.empty or "lead_time_days" not in products:
         return base_horizon
     std = products.get("lead_time_std_days", pd.Series(0.0, index=products.index)).fillna(0.0)
     longest = float((products["lead_time_days"].fillna(0) + 2 * std).max()) + review_days
-    return int(min(365, max(base_horizon, math.ceil(longest))))
+    return int(min(MAX_FORECAST_HORIZON_DAYS, max(base_horizon, math.ceil(longest))))
 
 
 def run_forecast_settings(cfg, products: pd.DataFrame):

@@ -1,7 +1,6 @@
 """Transform: dbt builds staging -> intermediate -> marts in the work DB; dbt tests are checks."""
 
 
-import json
 import os
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from pipelines.resources import RestockResource
-from pipelines.settings import DBT_PROJECT_DIR, WAREHOUSE_POOL
+from pipelines.settings import DBT_PROJECT_DIR, MAX_FORECAST_HORIZON_DAYS, WAREHOUSE_POOL
 
 DBT_FOLDERS_AS_GROUPS = ("staging", "intermediate", "marts")
 
@@ -74,11 +73,6 @@ class RestockDbtTranslator(DagsterDbtTranslator):
         return spec
 
 
-def dbt_vars(as_of: str, horizon_days: int) -> str:
-    """The `--vars` argument of every dbt invocation of a run."""
-    return json.dumps({"as_of": as_of, "horizon_days": horizon_days})
-
-
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
@@ -89,11 +83,10 @@ def restock_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, restock: RestockResource
 ):
     """Build and test the dbt models for this run's as_of."""
+    from restock.quality.dbt import dbt_build_args
+
     with restock.connect(read_only=True) as con:
         as_of = restock.run_as_of(con)
-    # dbt reads the work DB path from the environment (profiles.yml); the subprocess inherits it.
-    os.environ["RESTOCK_WORK_DB"] = str(restock.paths.work_db)
-    horizon = max(restock.config.forecast.horizon, 28)
-    yield from dbt.cli(
-        ["build", "--vars", dbt_vars(as_of, horizon)], context=context
-    ).stream()
+    # The work DB path travels in --vars (profiles.yml reads var('work_db')).
+    args = dbt_build_args(as_of, MAX_FORECAST_HORIZON_DAYS, work_db=restock.paths.work_db)
+    yield from dbt.cli(args, context=context).stream()

@@ -22,3 +22,7 @@ WAREHOUSE_POOL = "restock_warehouse"
 RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
 
 NIGHTLY_JOB_NAME = "restock_nightly"
+
+# The forecast reaches at most this far (it grows to cover lead time + review); dbt expands
+# known future promotions over the same span so the forecast sees every one it covers.
+MAX_FORECAST_HORIZON_DAYS = 365
