@@ -7,7 +7,7 @@ import time
 import dagster as dg
 import pandas as pd
 
-from assets._tables import read_mart, table_metadata, write_result
+from assets._tables import read_demand, read_mart, table_metadata, write_result
 from pipelines.resources import RestockResource
 from pipelines.settings import MAX_FORECAST_HORIZON_DAYS, WAREHOUSE_POOL
 
@@ -76,12 +76,13 @@ def forecasts(context: dg.AssetExecutionContext, restock: RestockResource):
     cfg = restock.config
     with restock.connect(read_only=True) as con:
         as_of = restock.run_as_of(con)
-        demand = read_mart(con, "fct_daily_demand")
         products = read_mart(con, "dim_products")
+        settings = run_forecast_settings(cfg, products)
+        since = pd.Timestamp(as_of) - pd.Timedelta(days=settings.history_days_needed())
+        demand = read_demand(con, since)
         promotions = read_mart(con, "fct_promotion_days")
         events = read_mart(con, "fct_events")
         drivers = read_mart(con, "fct_drivers")
-    settings = run_forecast_settings(cfg, products)
     n_series = demand[["sku", "location"]].drop_duplicates().shape[0] if len(demand) else 0
     context.log.info(
         f"forecasting {n_series} series, {len(demand)} series-days, as_of {as_of}, "

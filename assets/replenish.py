@@ -6,7 +6,7 @@ import time
 import dagster as dg
 import pandas as pd
 
-from assets._tables import read_mart, read_result, table_metadata, write_result
+from assets._tables import read_demand, read_mart, read_result, table_metadata, write_result
 from assets.forecast import run_forecast_settings
 from pipelines.resources import RestockResource
 from pipelines.settings import WAREHOUSE_POOL
@@ -28,7 +28,9 @@ def reorder_recommendations(context: dg.AssetExecutionContext, restock: RestockR
         products = read_mart(con, "dim_products")
         stock = read_mart(con, "fct_stock_position")
         lead_times = read_mart(con, "fct_lead_times")
-        demand = read_mart(con, "fct_daily_demand")
+        # ABC / XYZ classes look at the last 52 weeks (restock.inventory.classes)
+        demand = read_demand(con, pd.Timestamp(as_of) - pd.Timedelta(weeks=52),
+                             columns=("sku", "location", "category", "date", "units_sold"))
         assignments = read_result(con, "series_assignments")
         cumulative = read_result(con, "cumulative_demand_quantiles")
         daily = read_result(con, "demand_forecasts")
@@ -91,23 +93,38 @@ def policy_replay(context: dg.AssetExecutionContext, restock: RestockResource):
     """One row per policy x parameter x category (and ALL): replayed inventory and stockouts over
     the window before as_of, Restock's policy against the static one."""
     from restock.forecasting import make_replay_planner
-    from restock.inventory import replay_policies
+    from restock.inventory import replay_policies, sample_replay_series
 
     cfg = restock.config
     with restock.connect(read_only=True) as con:
         as_of = pd.Timestamp(restock.run_as_of(con))
-        demand = read_mart(con, "fct_daily_demand")
         products = read_mart(con, "dim_products")
+        settings = run_forecast_settings(cfg, products)
+        replay_start = as_of - pd.Timedelta(days=cfg.replenish.replay_days)
+        series = con.execute(
+            "select sku, location, any_value(category) as category "
+            "from marts.fct_daily_demand where date > cast(? as date) group by all",
+            [replay_start.date()],
+        ).df()
+        played = sample_replay_series(series, cfg.replenish.replay_max_series,
+                                      cfg.replenish.replay_seed)
+        # the planner backtests at the replay start on the history the forecasts use
+        since = replay_start - pd.Timedelta(days=settings.history_days_needed())
+        demand = read_demand(con, since, played if len(played) < len(series) else None)
         lead_times = read_mart(con, "fct_lead_times")
         promotions = read_mart(con, "fct_promotion_days")
         events = read_mart(con, "fct_events")
         drivers = read_mart(con, "fct_drivers")
-    replay_start = as_of - pd.Timedelta(days=cfg.replenish.replay_days)
+    if len(played) < len(series):
+        context.log.info(
+            f"replaying a stratified sample of {len(played)} of {len(series)} series "
+            f"(replenish.replay_max_series, seed {cfg.replenish.replay_seed})"
+        )
     started = time.perf_counter()
     # The planner selects and calibrates its models on data up to the replay start (no
     # look-ahead), then re-plans at each review from the data available then.
     planner = make_replay_planner(
-        demand, replay_start, run_forecast_settings(cfg, products), promotions=promotions,
+        demand, replay_start, settings, promotions=promotions,
         events=events, drivers=drivers, products=products,
     )
     replay = replay_policies(
@@ -121,5 +138,6 @@ def policy_replay(context: dg.AssetExecutionContext, restock: RestockResource):
     text = headline_text(replay.headline)
     context.log.info(text)
     return dg.MaterializeResult(
-        metadata={**table_metadata(replay.rows), "headline": text, "seconds": round(elapsed, 1)}
+        metadata={**table_metadata(replay.rows), "headline": text, "seconds": round(elapsed, 1),
+                  "series_replayed": len(played), "series_in_window": len(series)}
     )

@@ -68,13 +68,13 @@ def every_active_series_has_a_line(restock: RestockResource) -> dg.AssetCheckRes
                 description="No recommended order is absurd against the series' history.")
 def order_quantities_plausible(restock: RestockResource) -> dg.AssetCheckResult:
     """Block an order far above anything the series ever sold in 28 days."""
-    from restock.quality.mart_checks import check_order_quantities
+    from restock.quality.mart_checks import MAX_28_DAY_DEMAND_SQL, check_order_quantities
 
     with restock.connect(read_only=True) as con:
         quality = restock.config.quality
         outcome = check_order_quantities(
             read_result(con, "reorder_recommendations"),
-            read_mart(con, "fct_daily_demand"),
+            con.execute(MAX_28_DAY_DEMAND_SQL).df(),
             quality,
             products=read_mart(con, "dim_products"),
             floor_units=quality.order_floor_units,

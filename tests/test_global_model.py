@@ -187,3 +187,57 @@ def test_update_moves_the_origin_without_refitting(panel) -> None:
     naive = np.tile(history[:, -7:], H // 7)
     model_mae = np.abs(pred["demand"].to_numpy().reshape(N_SERIES, H) - actual).mean()
     assert model_mae < 0.8 * np.abs(naive - actual).mean()
+
+
+def test_for_series_reproduces_fitted_series_and_forecasts_unseen_ones(panel, fitted) -> None:
+    y, X, in_fit, dates, promo, rate = panel
+    forecaster, pred = fitted
+    # the same series' own data: the copy forecasts exactly what the fitted model does
+    same = forecaster.for_series(y[in_fit])
+    np.testing.assert_allclose(same.predict(X=X[~in_fit])["demand"], pred["demand"])
+    # fitted on the first 30 series only, then asked for the other 20 (never seen by the trees)
+    ids = y.index.get_level_values(0)
+    seen = ids.isin(np.unique(ids)[:30])
+    small = LightGBMGlobalForecaster(ForecastSettings(n_jobs=2, seed=3))
+    small.fit(y[in_fit & seen], X=X[in_fit & seen], fh=np.arange(1, H + 1))
+    unseen = small.for_series(y[in_fit & ~seen]).predict(X=X[~in_fit & ~seen])
+    assert unseen.index.equals(y[~in_fit & ~seen].index)
+    actual = y[~in_fit & ~seen]["demand"].to_numpy().reshape(20, H)
+    got = unseen["demand"].to_numpy().reshape(20, H)
+    # each unseen series is forecast at its own level: close to its true mean rate
+    true_mean = rate[30:, -H:].mean(axis=1)
+    assert np.corrcoef(got.mean(axis=1), true_mean)[0, 1] > 0.95
+    history = y[in_fit & ~seen]["demand"].to_numpy().reshape(20, -1)
+    naive = np.tile(history[:, -7:], H // 7)
+    assert np.abs(got - actual).mean() < 0.8 * np.abs(naive - actual).mean()
+
+
+def test_pipeline_fits_global_model_on_a_sample_and_forecasts_every_series(caplog) -> None:
+    from restock.forecasting.backtest import ExogenousInputs, forecast_panel
+    from restock.forecasting.censoring import build_panel
+
+    y, X, in_fit, dates, promo, rate = _panel()
+    ids = y.index.get_level_values(0)
+    demand = pd.DataFrame({
+        "sku": ids.str.split("|").str[0], "location": "S1", "category": "food",
+        "date": y.index.get_level_values(1), "units_sold": y["demand"].to_numpy(),
+        "is_censored": False, "promo": promo.reshape(-1), "discount_pct": 0.3,
+        "unit_price": 5.0, "is_event": False,
+    })
+    cutoff = dates[-H - 1]
+    settings = ForecastSettings(n_jobs=2, seed=3, global_max_series=20)
+    panel = build_panel(demand, cutoff, settings)
+    rows = np.arange(panel.n_series)
+    end = panel.day_index(cutoff)
+    exog = ExogenousInputs(demand[demand["date"] <= cutoff])
+    with caplog.at_level("INFO", logger="restock.forecasting"):
+        capped = forecast_panel(panel, rows, end, ["lightgbm_global"], settings, H, exog)
+    assert "fitted on 20 of 50 series, forecast all in 3 chunks" in caplog.text
+    got = capped["lightgbm_global"]
+    assert got.shape == (N_SERIES, H) and np.isfinite(got).all()
+    full = forecast_panel(panel, rows, end, ["lightgbm_global"],
+                          settings.model_copy(update={"global_max_series": 1000}), H, exog)
+    actual = y[~in_fit]["demand"].to_numpy().reshape(N_SERIES, H)
+    err_capped = np.abs(got - actual).mean()
+    err_full = np.abs(full["lightgbm_global"] - actual).mean()
+    assert err_capped < 1.1 * err_full  # 20 series teach the trees nearly as well as 50

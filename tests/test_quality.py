@@ -17,6 +17,7 @@ from restock.config import QualitySettings
 from restock.feed.reader import load_feed
 from restock.quality.accounting import accounting_results, ingest_results, quarantine_rows
 from restock.quality.mart_checks import (
+    MAX_28_DAY_DEMAND_SQL,
     check_forecasts_valid,
     check_order_quantities,
     check_reorder_coverage,
@@ -163,6 +164,25 @@ def test_check_order_quantities_uses_max_28_day_demand_with_floor():
     products = pd.DataFrame({"sku": ["A", "T"], "moq": [1, 500], "pack_size": [1, 1]})
     big_moq = ok.assign(recommended_order_qty=[10.0, 500.0])
     assert check_order_quantities(big_moq, demand, settings, products=products).passed
+
+
+def test_max_28_day_demand_in_sql_equals_the_pandas_one():
+    rng = np.random.default_rng(3)
+    days = pd.date_range("2024-01-01", periods=90)
+    demand = pd.concat([
+        pd.DataFrame({"sku": sku, "location": loc, "date": days[start:],
+                      "units_sold": rng.poisson(lam, 90 - start).astype(float)})
+        for sku, loc, start, lam in [("A", "S1", 0, 4.0), ("A", "S2", 70, 9.0),
+                                     ("B", "S1", 10, 0.3)]
+    ])
+    demand.loc[demand.index[5], "units_sold"] = np.nan
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute("create table marts.fct_daily_demand as select * from demand")
+    sql = con.execute(MAX_28_DAY_DEMAND_SQL).df().sort_values(["sku", "location"])
+    expected = max_28_day_demand(demand).sort_values(["sku", "location"])
+    np.testing.assert_allclose(sql["max_28d_demand"], expected["max_28d_demand"])
+    assert len(sql) == 3
 
 
 # ---- real data -----------------------------------------------------------------------------

@@ -314,7 +314,16 @@ def _forecast_global(
     ids = panel.series["series_id"].to_numpy()[rows]
     first = panel.series["first_day"].to_numpy()[rows]
     start = np.maximum(first, end + 1 - settings.train_window_days)
-    y = wide_to_panel(ids, panel.target[rows, : end + 1], panel.dates[: end + 1], start)
+    # Fitted on at most global_max_series series (seeded): the trees learn patterns shared
+    # across series, which a few thousand of them show as well as 30,000 do, while features
+    # and exogenous inputs of every series would not fit in memory. The others are forecast by
+    # the fitted trees from their own level and history, a chunk at a time (for_series).
+    cap = settings.global_max_series
+    fit = np.arange(len(rows))
+    if len(rows) > cap and hasattr(forecaster, "for_series"):
+        fit = np.sort(np.random.default_rng(settings.seed).choice(len(rows), cap, replace=False))
+    values = panel.target[rows, : end + 1]
+    y = wide_to_panel(ids[fit], values[fit], panel.dates[: end + 1], start[fit])
     cutoff = panel.dates[end]
     fh = ForecastingHorizon(np.arange(1, horizon + 1), is_relative=True)
     try:
@@ -335,12 +344,26 @@ def _forecast_global(
                                    exogenous.events, exogenous.drivers, exogenous.products,
                                    settings, prices_known_until=cutoff)
         forecaster.fit(y, X=x_fit, fh=fh)
-        pred = forecaster.predict(fh=fh, X=x_future)
+        if len(fit) == len(rows):
+            pred = forecaster.predict(fh=fh, X=x_future)
+            return _to_wide(pred.iloc[:, 0], ids, cutoff, horizon)
+        del y, x_fit
+        out = np.full((len(rows), horizon), np.nan)
+        chunks = np.array_split(np.arange(len(rows)), int(np.ceil(len(rows) / cap)))
+        for chunk in chunks:
+            part = forecaster.for_series(
+                wide_to_panel(ids[chunk], values[chunk], panel.dates[: end + 1], start[chunk]))
+            x_part = None if x_future is None else x_future.loc[
+                x_future.index.get_level_values(0).isin(ids[chunk])]
+            pred = part.predict(fh=fh, X=x_part)
+            out[chunk] = _to_wide(pred.iloc[:, 0], ids[chunk], cutoff, horizon)
+        logger.info("%s: fitted on %d of %d series, forecast all in %d chunks", name, len(fit),
+                    len(rows), len(chunks))
+        return out
     except Exception as exc:  # a failing optional candidate must not sink the run
         logger.warning("candidate %s failed at cutoff %s and is skipped: %s",
                        name, cutoff.date(), exc)
         return None
-    return _to_wide(pred.iloc[:, 0], ids, cutoff, horizon)
 
 
 def _exogenous_builder():

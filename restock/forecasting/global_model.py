@@ -20,9 +20,11 @@ sktime at import time: import it lazily (``models.build_candidate`` does).
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -414,6 +416,30 @@ class LightGBMGlobalForecaster(BaseForecaster):
         self._history_first_ = max(first, self._n_days_ - lookback - 1)
         self._history_ = grown[:, self._history_first_ - first :]
         return self
+
+    def for_series(self, y: pd.DataFrame) -> LightGBMGlobalForecaster:
+        """A copy that forecasts the series of ``y`` with the fitted trees (none refitted).
+
+        ``y`` holds those series' demand up to this forecaster's cutoff (new series or known
+        ones); each one's level (its mean over the last ``train_window_days`` days, as in fit)
+        and recent history come from it. A model fitted on a sample of series forecasts the
+        others this way (``settings.global_max_series``), a chunk at a time.
+        """
+        self.check_is_fitted()
+        other = copy.copy(self)
+        inst, _ = self._split_index(y)
+        other._keys_ = inst.unique()
+        n_days = self._n_days_
+        values = other._grid(y, [y.columns[0]], n_days, 0)[y.columns[0]]
+        values[values < 0] = 0.0
+        lo = max(0, n_days - self._settings.train_window_days)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a series without data: level 1
+            scale = np.nanmean(values[:, lo:], axis=1)
+        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        other._scale_ = scale
+        other._history_ = values[:, self._history_first_ :] / scale[:, None]
+        return other
 
     def _horizon_days(self, fh) -> np.ndarray:
         """fh as grid positions (steps after the cutoff)."""

@@ -33,6 +33,11 @@ class ForecastSettings(BaseModel):
         150, ge=1, description="series backtested per category x demand class (stratified, seeded)"
     )
     seed: int = 42
+    global_max_series: int = Field(
+        5000, ge=10,
+        description="global models (lightgbm_global) are fitted on at most this many series "
+        "(seeded sample) and forecast the others with the fitted trees: bounds memory and time",
+    )
     n_jobs: int = Field(2, ge=1)
     min_history_days: int = Field(56, ge=1, description="less history than this -> cold start")
     quantile_levels: list[float] = Field(default_factory=lambda: [0.5, 0.9, 0.95, 0.99])
@@ -155,3 +160,20 @@ class ForecastSettings(BaseModel):
         description="smoothing models (auto_ets, auto_theta, auto_arima) also tried on "
         "intermittent and lumpy units (models.py); [] = smooth and erratic units only",
     )
+
+    def history_days_needed(self) -> int:
+        """Days of demand up to as_of that forecasting can use; older rows need not be read.
+
+        The oldest fit window starts ``train_window_days`` before the first backtest cutoff,
+        which lies ``(folds - 1) x step_days + backtest horizon`` days before as_of; the global
+        model's features look up to its longest lag plus its longest rolling window (plus the
+        horizon for its direct strategy) further back, and censored-day imputation
+        ``impute_weeks`` weeks. A series first sold before this window is simply old: cold
+        start needs only ``min_history_days`` (< this window).
+        """
+        from restock.forecasting.global_model import DEFAULT_LAGS, ROLLING_WINDOWS
+
+        backtest = (self.folds - 1) * self.step_days + (self.backtest_horizon or self.horizon)
+        lookback = max(DEFAULT_LAGS) + max(ROLLING_WINDOWS) + self.horizon
+        return max(self.train_window_days, self.costly_window_days) + backtest + lookback \
+            + 7 * self.impute_weeks

@@ -20,6 +20,7 @@ _EXPORTS = {
     "ReplayResult": "restock.inventory.replay",
     "make_reference_planner": "restock.inventory.replay",
     "replay_policies": "restock.inventory.replay",
+    "sample_replay_series": "restock.inventory.sampling",
 }
 
 __all__ = ["ReplenishSettings", *_EXPORTS]

@@ -141,6 +141,15 @@ def max_28_day_demand(demand: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+#: max_28_day_demand in SQL, for the warehouse: the mart of a big feed stays in DuckDB
+MAX_28_DAY_DEMAND_SQL = (
+    "select sku, location, max(window_units) as max_28d_demand from ("
+    "select sku, location, sum(coalesce(units_sold, 0)) over (partition by sku, location "
+    "order by date rows between 27 preceding and current row) as window_units "
+    "from marts.fct_daily_demand) group by sku, location"
+)
+
+
 def check_order_quantities(
     reorder_lines: pd.DataFrame,
     demand: pd.DataFrame,
@@ -158,7 +167,8 @@ def check_order_quantities(
     reorder_lines : pandas.DataFrame
         sku, location, recommended_order_qty.
     demand : pandas.DataFrame
-        fct_daily_demand (sku, location, date, units_sold).
+        fct_daily_demand (sku, location, date, units_sold), or its :func:`max_28_day_demand`
+        already computed (sku, location, max_28d_demand; e.g. by ``MAX_28_DAY_DEMAND_SQL``).
     settings : QualitySettings
         max_order_multiple.
     products : pandas.DataFrame, optional
@@ -171,8 +181,10 @@ def check_order_quantities(
     CheckResult
     """
     name = "order_quantities_plausible"
+    maxima = demand[["sku", "location", "max_28d_demand"]] if "max_28d_demand" in demand \
+        else max_28_day_demand(demand)
     lines = reorder_lines[["sku", "location", "recommended_order_qty"]].merge(
-        max_28_day_demand(demand), on=["sku", "location"], how="left"
+        maxima, on=["sku", "location"], how="left"
     )
     lines["max_28d_demand"] = lines["max_28d_demand"].fillna(0.0)
     floor = pd.Series(floor_units, index=lines.index)
