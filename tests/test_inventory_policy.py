@@ -18,6 +18,8 @@ from restock.inventory.policy import (
     policy_levels,
     projected_stockout_dates,
     resolve_lead_times,
+    whole_unit_level,
+    whole_units_of,
 )
 
 LEVELS = [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995]
@@ -145,6 +147,55 @@ def test_order_only_at_or_below_the_reorder_point():
     qty = order_quantity(np.array([20.0, 61.0, 61.5]), np.array([61.0] * 3),
                          np.array([83.0] * 3), np.array([12.0] * 3), np.array([24.0] * 3))
     assert qty.tolist() == [72.0, 24.0, 0.0]
+
+
+def test_whole_units_top_up_to_the_floor_of_the_level():
+    # Poisson(2) demand over the protection interval, calibrated quantile 3.3: P(D <= 3.3) =
+    # P(D <= 3) = 0.857 already; buying the fraction (position 4) would give P(D <= 4) = 0.947.
+    assert stats.poisson.cdf(3.3, 2) == pytest.approx(stats.poisson.cdf(3, 2))
+    assert whole_unit_level(np.array([3.3, 3.3, 4.0, 3.9999999999]),
+                            np.array([True, False, True, True])).tolist() == [3.0, 3.3, 4.0, 4.0]
+    # position 1, order-up-to 3.3: 2 units for a whole-unit series, 3 (2.3 rounded up) else
+    qty = order_quantity(np.array([1.0, 1.0]), np.array([3.3, 3.3]), np.array([3.3, 3.3]),
+                         np.ones(2), np.ones(2), np.array([True, False]))
+    assert qty.tolist() == [2.0, 3.0]
+    # at the floor already: due, but nothing to order
+    assert order_quantity(np.array([3.0]), np.array([3.3]), np.array([3.3]), np.ones(1),
+                          np.ones(1), True).tolist() == [0.0]
+    # packs and MOQ still round up from the whole-unit gap: 7 - 1 = 6 -> one pack of 12
+    assert order_quantity(np.array([1.0]), np.array([7.6]), np.array([7.6]), np.array([12.0]),
+                          np.array([1.0]), True).tolist() == [12.0]
+    sales = np.array([[1.0, 0.0, np.nan, 3.0], [1.0, 0.5, 2.0, 0.0]])
+    assert whole_units_of(sales).tolist() == [True, False]
+
+
+def test_reorder_lines_round_levels_down_for_whole_unit_series():
+    keys = [("a", "L"), ("b", "L")]
+    cq = normal_cumulative(keys, 3.0, 2.0, horizon=14)
+    products = pd.DataFrame({"sku": ["a", "b"], "category": "C", "lead_time_days": 7.0,
+                             "lead_time_std_days": 0.0, "pack_size": 1, "moq": 1,
+                             "active": True})
+    dates = pd.date_range(end=AS_OF, periods=28)
+    demand = pd.DataFrame({"sku": np.repeat(["a", "b"], 28), "location": "L", "category": "C",
+                           "date": np.tile(dates, 2),
+                           "units_sold": np.r_[np.full(28, 3.0), np.full(28, 2.5)],
+                           "is_censored": False})
+    series = keys_frame(keys).assign(category="C", demand_class="smooth", model="m",
+                                     is_cold_start=False, backtest_rmsse=np.nan,
+                                     mean_daily_demand=3.0)
+    stock = keys_frame(keys).assign(stock_known=True, on_hand=10.0, on_order=0.0,
+                                    backorders=0.0)
+    daily = keys_frame(keys).merge(pd.DataFrame({"date": pd.date_range(AS_OF, periods=15)[1:]}),
+                                   how="cross").assign(forecast=3.0)
+    lines = build_reorder_lines(products, stock, None, series, cq, daily, demand, AS_OF,
+                                ReplenishSettings(), service_level_override=0.95)
+    rp = 42 + stats.norm.ppf(0.95) * 2 * np.sqrt(14)  # 54.31
+    got = lines.set_index("sku")
+    assert got.loc["a", "reorder_point"] == np.floor(rp) == 54.0  # sold in whole units
+    assert got.loc["b", "reorder_point"] == pytest.approx(rp)  # sold by the half unit
+    assert got.loc["a", "recommended_order_qty"] == 44.0  # 54 - 10
+    assert got.loc["b", "recommended_order_qty"] == 45.0  # 44.31 rounded up
+    assert got.loc["a", "safety_stock"] == pytest.approx(54.0 - 42.0)
 
 
 def test_max_stock_caps_order_up_to_but_not_below_reorder_point():

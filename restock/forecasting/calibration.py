@@ -4,20 +4,27 @@ The models give a mean forecast; the spread comes from how wrong the backtest wa
 
 - Scaled error: for a backtested series with level ``s`` (its mean demand over the 28 days before
   the cutoff, at least 0.01), daily ``z = (actual - forecast) / s`` and cumulative
-  ``z_k = (A_k - F_k) / (s k)`` where ``A_k``, ``F_k`` are the actual and forecast totals of the
-  first ``k`` days. On censored days both use the model target (censored days imputed), the best
-  estimate of demand there is: stock-outs fall on high-demand days more often than not, so
-  leaving those days out would make the spread too narrow. (Scoring, by contrast, skips them.)
+  ``z_k = (A_k - F_k) / sqrt(s k)`` where ``A_k``, ``F_k`` are the actual and forecast totals
+  of the first ``k`` days (count demand's errors grow like the square root of the expected
+  total, see ``cumulative_scale``). On censored days both use the model target (censored days
+  imputed), the best estimate of demand there is: stock-outs fall on high-demand days more
+  often than not, so leaving those days out would make the spread too narrow. (Scoring, by
+  contrast, skips them.)
 - Pools: empirical quantiles of ``z`` per unit (category x demand class) x model x volume band
   (terciles of ``s`` in the unit), with split-conformal finite-sample levels
   ``ceil((n + 1) p) / n``. Daily errors are pooled by horizon week, cumulative ones per ``k``.
   A pool with fewer than ``settings.calibration_min_samples`` errors falls back to
-  unit x model, then demand class x model, then model, then all errors.
-- Quantile of a series = ``max(0, forecast + s * z_p)`` (daily) and ``max(0, F_k + s k z_{p,k})``
-  (cumulative), then made non-decreasing in the level and, for totals, in ``k``.
-- Beyond the backtest horizon ``Hb`` the per-day scaled error of ``k = Hb`` is held: the spread
-  of the total grows in proportion to ``k``. That is wider than the ``sqrt(k)`` growth of
-  independent daily errors, on purpose: level errors persist over the horizon.
+  unit x model, then demand class x model, then model, then all errors. Cumulative levels
+  also fall back, level by level, to the first pool with at least ``MIN_TAIL`` errors beyond
+  the level (``Calibration.tail_table``): a high level of a small pool is one of its few
+  largest errors.
+- Quantile of a series = ``max(0, forecast + s * z_p)`` (daily) and
+  ``max(0, F_k + sqrt(s k) z_{p,k})`` (cumulative), then made non-decreasing in the level and,
+  for totals, in ``k``.
+- Beyond the backtest horizon ``Hb`` the scaled error of ``k = Hb`` is held and the spread of
+  the total grows in proportion to ``k`` from there (scale ``sqrt(s Hb) k / Hb``). That is wider
+  than the ``sqrt(k)`` growth of independent daily errors, on purpose: level errors persist
+  over the horizon.
 - The coverage reported in ``backtest_metrics`` is out-of-fold: the quantiles scoring fold ``f``
   are calibrated on the other folds only (in-sample when there is a single fold).
 """
@@ -33,6 +40,8 @@ from restock.forecasting.settings import ForecastSettings
 
 WEEK = 7
 N_BANDS = 3
+# A cumulative level p is read from the finest pool with at least this many errors beyond it.
+MIN_TAIL = 5
 
 
 @dataclass
@@ -71,6 +80,34 @@ class Calibration:
             if key in tables:
                 return tables[key]
         raise KeyError("calibration has no pools")
+
+    def tail_table(self, unit: str, demand_class: str, model: str, band: int) -> np.ndarray:
+        """Cumulative quantile table with each level from the finest pool that has at least
+        MIN_TAIL errors beyond it (n (1 - p) >= MIN_TAIL), else the coarsest one.
+
+        A level p read from n errors is the ceil((n + 1) p)-th smallest: with under a handful
+        of errors beyond it (0.98 and up in a pool of 71), it is one of the few largest errors
+        of the pool, as noisy as a single draw from the tail, and the policy's stock at high
+        targets followed that noise.
+        """
+        keys = [k for k in self.keys_for(unit, demand_class, model, band)
+                if k in self.cumulative]
+        if not keys:
+            raise KeyError("calibration has no pools")
+        levels = self.cumulative_levels
+        out = np.array(self.cumulative[keys[-1]], dtype=float, copy=True)
+        chosen = np.full(levels.size, len(keys) - 1)
+        for j, p in enumerate(levels):
+            for i, key in enumerate(keys):
+                if self.counts.get(key, 0) * (1.0 - p) >= MIN_TAIL - 1e-9:
+                    chosen[j] = i
+                    break
+        for i in np.unique(chosen):
+            cols = chosen == i
+            table = self.cumulative[keys[i]]
+            rows = min(table.shape[0], out.shape[0])
+            out[:rows, cols] = table[:rows, cols]
+        return np.maximum.accumulate(out, axis=1)
 
     def to_frame(self) -> pd.DataFrame:
         """The calibration as a long table (kind, pool, step, level, z, n) for inspection."""
@@ -149,7 +186,7 @@ def fit_calibration(
         demand = np.where(np.isnan(actual[:, folds]), target[:, folds], actual[:, folds])
         z_day = (demand - fc) / s[:, :, None]
         cum_err = np.cumsum(target[:, folds], axis=2) - np.cumsum(fc, axis=2)
-        z_cum = cum_err / (s[:, :, None] * steps_k[None, None, :])
+        z_cum = cum_err / cumulative_scale(s, steps_k, horizon)
         bands = np.zeros_like(s, dtype=int)
         for unit in np.unique(units):
             m = units == unit
@@ -178,6 +215,22 @@ def fit_calibration(
         cal.daily[("all",)] = np.tile(_default_z(daily_levels), (n_weeks, 1))
         cal.cumulative[("all",)] = np.tile(_default_z(cum_levels), (horizon, 1))
     return cal
+
+
+def cumulative_scale(level: np.ndarray, k: np.ndarray, backtest_horizon: int) -> np.ndarray:
+    """Scale of the error of a k-day total: sqrt(s k) up to the backtest horizon Hb, then
+    sqrt(s Hb) k / Hb (``level`` (...) x ``k`` (K,) -> (..., K)).
+
+    Count demand's errors grow like the square root of the expected total: scaled by s k, the
+    errors of slow movers are several times wider than those of fast movers in the same pool
+    (M5 CA_1, k = 14: the 0.95 quantile of (A - F) / (s k) falls from 2.7 at s = 0.14 to 0.53
+    at s = 6.9; scaled by sqrt(s k) it stays within 3.2-6.1), so a pooled quantile was too
+    narrow for the slowest series and too wide for the fastest ones, which hold the stock.
+    """
+    s = np.asarray(level, dtype=float)[..., None]
+    k = np.asarray(k, dtype=float)
+    hb = float(backtest_horizon)
+    return np.sqrt(s * np.minimum(k, hb)) * np.maximum(k / hb, 1.0)
 
 
 def _default_z(levels: np.ndarray) -> np.ndarray:
@@ -240,14 +293,15 @@ def cumulative_quantiles(
     levels = cal.cumulative_levels
     total = np.cumsum(forecast, axis=1)
     k = np.arange(1, h + 1)
+    scale = cumulative_scale(level, k, cal.backtest_horizon)  # n x H
     out = np.zeros((n, h, len(levels)))
     keys = _series_pools(cal, assignments, level)
     for key, idx in keys.groupby(keys).groups.items():
         idx = np.asarray(idx)
-        table = cal.table("cumulative", *key)
+        table = cal.tail_table(*key)
         rows = np.minimum(np.arange(h), table.shape[0] - 1)
         z = table[rows]  # H x levels
-        out[idx] = total[idx, :, None] + (level[idx, None, None] * k[None, :, None]) * z[None]
+        out[idx] = total[idx, :, None] + scale[idx, :, None] * z[None]
     out = np.clip(out, 0.0, None)
     out = np.maximum.accumulate(out, axis=2)  # non-decreasing in the level
     out = np.maximum.accumulate(out, axis=1)  # and in k: a longer window never holds less

@@ -23,7 +23,9 @@ Simulation (every series at once, numpy arrays policies x series x days; the day
   per review and shared).
 * (b) Static ("static"): reorder point = average daily sales over the settings.static_window_days
   days up to t x (mean lead time + N days of buffer), order-up-to = reorder point + R x average,
-  for N in settings.static_buffer_days. Same pack / MOQ rounding and max_stock cap.
+  for N in settings.static_buffer_days. Same pack / MOQ rounding and max_stock cap, and the
+  same whole-unit rounding: for a series sold in whole units (all sales up to replay_start are
+  whole numbers) both policies order up to floor(order-up-to level).
 
 Measures (per policy, parameter, category and 'ALL')
 ----------------------------------------------------
@@ -61,6 +63,8 @@ from restock.inventory.policy import (
     order_quantity,
     policy_levels,
     resolve_lead_times,
+    whole_unit_level,
+    whole_units_of,
 )
 from restock.inventory.settings import ReplenishSettings
 
@@ -263,6 +267,9 @@ def replay_policies(
                        keys, dates, "_c", 0.0) > 0)
     true_demand = _true_demand(sales, censored, dates, t0)[:, t0 + 1:]  # S x n_days
     sales0 = np.nan_to_num(sales, nan=0.0)
+    # Series sold in whole units (judged on the history up to replay_start): both policies top
+    # up to whole units (restock.inventory.policy.whole_unit_level).
+    whole = whole_units_of(sales[:, :t0 + 1])
 
     lt = resolve_lead_times(keys, prod, lead_times, settings.lead_time_min_receipts)
     lt_mean = lt["lead_time_days"].to_numpy(dtype=float)
@@ -342,9 +349,11 @@ def replay_policies(
             s_up = np.where(s_up > cap, np.maximum(cap, s_rp), s_up)
             rp[n_rec:], up[n_rec:] = s_rp, s_up
             if day == 0:
-                on_hand = np.where(np.isnan(on_hand), up, on_hand)
+                on_hand = np.where(np.isnan(on_hand), whole_unit_level(up, whole[None, :]),
+                                   on_hand)
             position = on_hand + on_order
-            qty = order_quantity(position, rp, up, pack[None, :], moq[None, :])
+            qty = order_quantity(position, rp, up, pack[None, :], moq[None, :],
+                                 whole[None, :])
             arrive = day + lead_days[:, k] + 1  # sells from this day on
             placed = qty > 0
             orders += placed
