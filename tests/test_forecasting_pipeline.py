@@ -187,6 +187,33 @@ def test_replay_planner_updates_the_global_model_without_look_ahead(result, dema
     np.testing.assert_allclose(plans[0]["forecast"].to_numpy(), plans[1]["forecast"].to_numpy())
 
 
+def test_replay_planner_combination_uses_the_fitted_global_member(result, demand, settings,
+                                                                  caplog):
+    pytest.importorskip("restock.forecasting.global_model")
+    planner_demand = demand.drop(columns="true_demand")
+    combo = "combination(lightgbm_global+moving_average)"
+    start = demand["date"].max() - pd.Timedelta(days=42)
+    t = start + pd.Timedelta(days=14)
+    plans = {}
+    for name in (combo, "lightgbm_global", "moving_average"):
+        selection = result.model_selection.copy()
+        selection.loc[selection["category"] == "FOOD", "selected_model"] = name
+        planner = make_replay_planner(planner_demand, start, settings, selection=selection,
+                                      calibration=result.calibration)
+        with caplog.at_level("INFO", logger="restock.forecasting"):
+            caplog.clear()
+            plans[name] = planner(t).daily.set_index(["sku", "date"])
+        if name == combo:
+            # the member comes from the once-fitted model, not a per-review refit on the
+            # combination's few series
+            assert not any("lightgbm_global: fitted" in r.getMessage() for r in caplog.records)
+    food = plans[combo]["model"] == combo
+    assert food.sum() > 0
+    expected = (plans["lightgbm_global"].loc[food, "forecast"]
+                + plans["moving_average"].loc[food, "forecast"]) / 2
+    np.testing.assert_allclose(plans[combo].loc[food, "forecast"], expected, rtol=1e-9)
+
+
 # --- forecast combination -------------------------------------------------------------------
 
 COMBO_CANDIDATES = [*CANDIDATES, "combination"]

@@ -37,6 +37,7 @@ from restock.forecasting.backtest import (
     ExogenousInputs,
     _exogenous_builder,
     _to_wide,
+    combine,
     forecast_panel,
     series_level,
 )
@@ -48,6 +49,8 @@ from restock.forecasting.models import (
     GLOBAL_CANDIDATES,
     NAIVE_MODEL,
     build_candidate,
+    combination_members,
+    is_combination,
     make_panel_forecaster,
     uses_exogenous,
     wide_to_panel,
@@ -110,7 +113,7 @@ class ReplayPlanner:
                 self._fit_forwardable(model, rows, start_end)
         self._start_end = start_end
         self._global: dict[str, tuple[object, np.ndarray]] = {}
-        for model in sorted(set(assignments["model"]) & set(GLOBAL_CANDIDATES)):
+        for model in sorted(_global_members(set(assignments["model"]))):
             self._fit_global(model, np.flatnonzero(old_enough), start_end)
         logger.info("replay planner ready at %s: %d series, %d fitted for forward, in %.1f s",
                     self.as_of.date(), len(assignments), len(self._fitted),
@@ -171,14 +174,29 @@ class ReplayPlanner:
         return builder(index, ex.demand, ex.promotions, ex.events, ex.drivers, ex.products,
                        self.settings)
 
-    def _forecast_global(self, name: str, end: int, t: pd.Timestamp, h: int):
-        """(forecasts of the fitted series, their rows) from the as_of fit updated to ``t``."""
+    def _forecast_global(self, name: str, end: int, t: pd.Timestamp, h: int,
+                         need: np.ndarray):
+        """(forecasts, their rows) of the rows in ``need`` that the as_of fit knows, from the
+        fitted trees updated to ``t`` (no refit)."""
         from sktime.forecasting.base import ForecastingHorizon
 
         fitted, rows = self._global[name]
-        forecaster = copy.deepcopy(fitted)  # reviews may come in any order
-        panel = self.panel
-        ids = panel.series["series_id"].to_numpy()[rows]
+        panel, settings = self.panel, self.settings
+        if hasattr(fitted, "for_series"):
+            # a copy for just these series (their levels and history up to as_of, as in fit):
+            # updating and predicting every fitted series at each review cost the most
+            rows = np.intersect1d(rows, need)
+            ids = panel.series["series_id"].to_numpy()[rows]
+            first = panel.series["first_day"].to_numpy()[rows]
+            start = np.maximum(first, self._start_end + 1 - settings.train_window_days)
+            forecaster = fitted.for_series(wide_to_panel(
+                ids, panel.target[rows, : self._start_end + 1],
+                panel.dates[: self._start_end + 1], start))
+        else:
+            forecaster = copy.deepcopy(fitted)  # reviews may come in any order
+            ids = panel.series["series_id"].to_numpy()[rows]
+        if not len(rows):
+            return np.zeros((0, h)), rows
         if end > self._start_end:
             start = np.full(len(rows), self._start_end + 1)
             y_new = wide_to_panel(ids, panel.target[rows, : end + 1], panel.dates[: end + 1],
@@ -191,6 +209,24 @@ class ReplayPlanner:
         fh = ForecastingHorizon(np.arange(1, h + 1), is_relative=True)
         pred = forecaster.predict(fh=fh, X=self._exogenous_frame(forecaster, future, t))
         return _to_wide(pred.iloc[:, 0], ids, panel.dates[end], h), rows
+
+    def _combination(self, name: str, rows: np.ndarray, end: int, h: int,
+                     exogenous: ExogenousInputs | None,
+                     member_fc: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray | None:
+        """A combination's forecast for ``rows``: global members from their as_of fit (updated
+        to the review), the others refitted now, combined as in the nightly."""
+        got, local = [], []
+        for member in combination_members(name):
+            values, known = member_fc.get(member, (None, np.array([], dtype=int)))
+            if values is not None and np.isin(rows, known).all():
+                got.append(values[np.searchsorted(known, rows)])
+            else:
+                local.append(member)
+        if local:
+            fc = forecast_panel(self.panel, rows, end, local, self.settings, h, exogenous,
+                                n_jobs=1)
+            got.extend(fc[m] for m in local if m in fc)
+        return combine(got) if got else None
 
     def __call__(self, t: pd.Timestamp) -> PlanInputs:
         """Forecasts and cumulative quantiles from the demand dated on or before ``t``."""
@@ -215,36 +251,45 @@ class ReplayPlanner:
                 forecast[i] = self._fitted[i].forward(y=y, h=h)["mean"]
             except Exception:  # keep the replay going; a naive forecast for this one series
                 forwarded[i] = False
+        # global models: fitted once, updated to t; their forecasts serve the series that
+        # selected them and the combinations they are members of
+        member_fc: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name in list(self._global):
+            uses = {m: m == name or name in _members(m) for m in set(model)}
+            users = np.array([uses[m] for m in model], dtype=bool)
+            need = np.flatnonzero(users & ~cold & (first <= end))
             try:
-                values, rows = self._forecast_global(name, end, t, h)
+                values, rows = self._forecast_global(name, end, t, h, need)
             except Exception as exc:  # fall back to refitting this review
                 logger.warning("planner: %s update failed at %s (%s); refitting", name,
                                t.date(), exc)
                 continue
-            use = rows[(model[rows] == name) & ~cold[rows]]
+            member_fc[name] = (values, rows)
+            use = rows[model[rows] == name]
             forecast[use] = values[np.searchsorted(rows, use)]
             forwarded[use] = np.isfinite(values[np.searchsorted(rows, use)]).all(axis=1)
             # items that were too young at as_of are not in the fitted model: rather than
             # refitting it for a handful of them, they get the moving average until then
-            model[(model == name) & ~forwarded] = "moving_average"
+            model[(model == name) & ~forwarded & ~cold] = "moving_average"
         refit = np.zeros(panel.n_series, dtype=bool)
         refit[live] = True
         refit &= ~cold & ~forwarded
         exogenous = None
-        if set(model[refit]) & set(GLOBAL_CANDIDATES):
+        if _global_members(set(model[refit])):
             # features from demand up to t only (prices carried forward from t, not later)
             exogenous = self._exogenous_at(t)
         for name in sorted(set(model[refit])):
             rows = np.flatnonzero(refit & (model == name))
-            if name in GLOBAL_CANDIDATES:  # learns from every warm series, as in the backtest
+            if is_combination(name):
+                fc = {name: self._combination(name, rows, end, h, exogenous, member_fc)}
+            elif name in GLOBAL_CANDIDATES:  # learns from every warm series, as in the backtest
                 train = np.flatnonzero((first <= end) & ~cold)
                 fc = forecast_panel(panel, train, end, [name], settings, h, exogenous)
                 if name in fc:
                     fc = {name: fc[name][np.searchsorted(train, rows)]}
             else:
                 fc = forecast_panel(panel, rows, end, [name], settings, h, exogenous, n_jobs=1)
-            if name not in fc:
+            if name not in fc or fc[name] is None:
                 fc = {name: forecast_panel(panel, rows, end, [NAIVE_MODEL], settings, h,
                                            n_jobs=1)[NAIVE_MODEL]}
             forecast[rows] = fc[name]
@@ -281,6 +326,16 @@ class ReplayPlanner:
                     t.date(), n, int(forwarded.sum()), len(cold_live),
                     time.perf_counter() - started)
         return PlanInputs(daily=daily_table, cumulative=cumulative_table)
+
+
+def _members(model: str) -> list[str]:
+    return combination_members(model) if is_combination(model) else []
+
+
+def _global_members(models: set[str]) -> set[str]:
+    """Global candidates among ``models`` and their combinations' members."""
+    names = set(models) | {m for model in models for m in _members(model)}
+    return names & set(GLOBAL_CANDIDATES)
 
 
 def make_replay_planner(
