@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -239,12 +241,23 @@ def combo_backtest(demand, settings):
     return panel, combo, run_backtest(panel, assignments, combo, cands)
 
 
+def scored_rmsse(panel, bt, settings, pos, f, fc):
+    """RMSSE of forecasts ``fc`` of sample positions ``pos`` in fold ``f`` (backtest scale)."""
+    from restock.forecasting import metrics
+
+    end = panel.day_index(bt.cutoffs[f])
+    rows = bt.sample["row"].to_numpy()[pos]
+    history = panel.target[rows, max(0, end + 1 - settings.train_window_days) : end + 1]
+    return metrics.rmsse(bt.actual[pos, f], fc, metrics.one_step_naive_scale(history))
+
+
 def test_combination_backtest_score_is_the_score_of_the_averaged_predictions(combo_backtest):
     from restock.forecasting import metrics
     from restock.forecasting.models import combination_members
 
     panel, combo, bt = combo_backtest
     assert bt.combinations, "every unit has at least two base candidates"
+    checked = 0
     for unit, name in bt.combinations.items():
         members = combination_members(name)
         assert 2 <= len(members) <= combo.combination_size and "seasonal_naive" not in members
@@ -261,13 +274,44 @@ def test_combination_backtest_score_is_the_score_of_the_averaged_predictions(com
                                      metrics.one_step_naive_scale(history))
             got = scored.loc[[(p, f + 1) for p in pos]].to_numpy()
             np.testing.assert_allclose(got, expected, equal_nan=True)
-        # members are the unit's best base candidates by mean RMSSE
-        base = bt.scores[bt.scores["pos"].isin(pos)
+        # members come from forward selection: the best base candidate first, then each
+        # added one gives the lowest mean RMSSE of the average with those before it
+        # (a small unit chooses on its demand class pooled)
+        sel = pos
+        if len(pos) < combo.min_unit_sample:
+            dc = bt.sample["demand_class"].to_numpy()
+            sel = np.flatnonzero(dc == dc[pos[0]])
+        base = bt.scores[bt.scores["pos"].isin(sel)
                          & ~bt.scores["model"].str.startswith("combination")
                          & (bt.scores["model"] != "seasonal_naive")]
-        if len(pos) >= combo.min_unit_sample:
-            best = base.groupby("model")["rmsse"].mean().sort_values().index[: len(members)]
-            assert sorted(best) == sorted(members)
+        if len(sel) >= 2:
+            single = base.groupby("model")["rmsse"].mean()
+            assert set(members) <= set(single.index)
+
+            def score(ms, sel=sel):
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    fc = np.nanmean([bt.forecasts[m][sel] for m in ms], axis=0)
+                r = np.concatenate([
+                    scored_rmsse(panel, bt, combo, sel, f, fc[:, f])
+                    for f in range(len(bt.cutoffs))])
+                return np.nanmean(r)
+
+            # the first member is the best single model; each later one was the best addition
+            checked += 1
+            chosen = list(members)
+            first = min(chosen, key=lambda m: single[m])
+            assert single[first] == pytest.approx(single.min())
+            rest = [m for m in chosen if m != first]
+            so_far = [first]
+            while rest:
+                options = {m: score(so_far + [m]) for m in single.index if m not in so_far}
+                best_next = min(options.values())
+                pick = [m for m in rest if options[m] == pytest.approx(best_next)]
+                assert pick, (unit, so_far, options)
+                so_far.append(pick[0])
+                rest.remove(pick[0])
+    assert checked, "no unit large enough to check the forward selection"
 
 
 @pytest.fixture(scope="module")

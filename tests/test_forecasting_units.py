@@ -229,3 +229,83 @@ def test_small_unit_borrows_its_demand_class_choice():
     assert sel.loc["B/smooth", "reason"].startswith("Only 2 items")
     own = select_models(scores, units, ForecastSettings(min_unit_sample=1), folds=1)
     assert own.set_index("unit").loc["B/smooth", "selected_model"] == "moving_average"
+
+
+# --- combination members and ties -------------------------------------------------------------
+def _one_series(**levels: float) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Constant forecasts (1 series x 1 fold x 4 days) against an actual of 1 a day, scale 1."""
+    forecasts = {m: np.full((1, 1, 4), v) for m, v in levels.items()}
+    return forecasts, np.ones((1, 1, 4)), np.ones((1, 1))
+
+
+def test_mean_rmsse_scores_the_equal_weight_mean():
+    from restock.forecasting.backtest import mean_rmsse
+
+    fc, actual, scale = _one_series(auto_ets=1.2, tsb=0.75)
+    pos = np.array([0])
+    assert mean_rmsse(fc, ["auto_ets"], pos, actual, scale) == pytest.approx(0.2)
+    # mean forecast 0.975: error 0.025 every day
+    assert mean_rmsse(fc, ["auto_ets", "tsb"], pos, actual, scale) == pytest.approx(0.025)
+
+
+def test_forward_selection_adds_the_member_that_offsets_errors_not_the_runner_up():
+    from restock.forecasting.backtest import forward_members, mean_rmsse
+
+    # singles: auto_ets 0.20, moving_average 0.21 (a near-copy), tsb 0.30 (errs the other way)
+    fc, actual, scale = _one_series(auto_ets=1.2, moving_average=1.21, tsb=0.7)
+    pos = np.array([0])
+
+    def score(members: list[str]) -> float:
+        return mean_rmsse(fc, members, pos, actual, scale)
+
+    ranked = ["auto_ets", "moving_average", "tsb"]
+    # size 2: auto_ets+tsb (mean 0.95, 0.05) beats auto_ets+moving_average (1.205, 0.205)
+    assert forward_members(ranked, score, 2) == ["auto_ets", "tsb"]
+    # size 3: adding moving_average gives mean 1.0367 (0.0367 < 0.05), so it joins
+    assert forward_members(ranked, score, 3) == ["auto_ets", "tsb", "moving_average"]
+    # a third member that does not lower the score stays out: tsb at 0.8 makes auto_ets+tsb
+    # exact (mean 1.0), and nothing added to it can improve
+    fc["tsb"][:] = 0.8
+    assert forward_members(ranked, score, 3) == ["auto_ets", "tsb"]
+    assert forward_members(["auto_ets"], score, 3) == []
+
+
+def test_choose_members_uses_forward_selection_with_the_backtest_forecasts():
+    from restock.forecasting.backtest import choose_members
+
+    fc, actual, scale = _one_series(auto_ets=1.2, moving_average=1.21, tsb=0.7,
+                                    seasonal_naive=1.0)
+    scores = pd.DataFrame({"pos": 0, "fold": 1,
+                           "model": ["auto_ets", "moving_average", "tsb", "seasonal_naive"],
+                           "rmsse": [0.2, 0.21, 0.3, 0.0]})
+    sample = pd.DataFrame({"unit": ["A/smooth"], "demand_class": ["smooth"]})
+    settings = ForecastSettings(combination_size=2, min_unit_sample=1)
+    cands = ["seasonal_naive", "moving_average", "auto_ets", "tsb", "combination"]
+    # without forecasts: the two best by score; seasonal naive never a member
+    assert choose_members(scores, sample, cands, "A/smooth", settings) == [
+        "auto_ets", "moving_average"]
+    assert choose_members(scores, sample, cands, "A/smooth", settings, fc, actual,
+                          scale) == ["auto_ets", "tsb"]
+
+
+def test_a_tied_combination_wins_unless_a_single_model_is_reliably_better():
+    combo = "combination(auto_ets+tsb)"
+    table = pd.DataFrame({"model": ["auto_ets", "moving_average", combo, "seasonal_naive"],
+                          "score": [0.800, 0.806, 0.803, 0.95], "bias": 0.0})
+    assert choose(table, 0.01, combination_first=True) == (combo, "auto_ets", True)
+    assert choose(table, 0.01)[0] == "moving_average"  # old rule: simplest, combination last
+    # outside the margin the best single model still wins
+    table.loc[table["model"] == combo, "score"] = 0.82
+    assert choose(table, 0.01, combination_first=True)[0] == "moving_average"
+    # inside the margin, but auto_ets beats the combination on every series: not a tie
+    n = 100
+    base = np.linspace(0.5, 1.1, n)
+    paired = pd.DataFrame({
+        "pos": np.tile(np.arange(n), 2), "fold": 1,
+        "model": np.repeat(["auto_ets", combo], n),
+        "rmsse": np.concatenate([base, base * 1.004]),
+    })
+    table = paired.groupby("model")["rmsse"].mean().rename("score").reset_index()
+    table["bias"] = 0.0
+    assert choose(table, 0.01, paired, 2.0, combination_first=True)[0] == "auto_ets"
+    assert choose(table, 0.01, combination_first=True)[0] == combo

@@ -12,12 +12,19 @@
   models on the long window, costly ones on the short one); lightgbm_global is fitted once per
   fold on all sampled series, with exogenous features when it takes them.
 - Scores are per series and fold, on uncensored days only (metrics.py).
-- ``combination`` is not fitted: after all folds, each unit's members (its
-  ``settings.combination_size`` best base candidates by mean RMSSE, seasonal naive excluded;
-  small units rank on their demand class pooled) are averaged fold by fold, and the mean is
-  scored like any model under the name ``combination(a+b+c)``, which replaces ``combination``
-  in ``BacktestResult.candidates``. Choosing the members on the same folds that score the
-  mean flatters it slightly; the selection's tie rule asks it to win by a margin.
+- ``combination`` is not fitted: after all folds, each unit's members are chosen by forward
+  selection (:func:`forward_members`; seasonal naive excluded; small units choose on their
+  demand class pooled): start from the best base candidate by mean RMSSE, then add, one at a
+  time, the candidate whose equal-weight mean with those already chosen has the lowest mean
+  RMSSE, up to ``settings.combination_size`` members and, past two, only while the mean
+  improves. Their forecasts are averaged fold by fold, and the mean is scored like any model
+  under the name ``combination(a+b+c)``, which replaces ``combination`` in
+  ``BacktestResult.candidates``. Forward selection picks members whose errors offset each
+  other (a global model beside a local smoother) where ranking the members one by one picks
+  near-copies (three local smoothers); on M5 CA_1 it lowered the out-of-sample mean RMSSE at
+  two pseudo as-of dates before the evaluated one (README). Choosing the members on the same
+  folds that score the mean flatters it slightly; the selection's paired test still keeps a
+  single model that is reliably better.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -237,14 +245,62 @@ def combine(forecasts: list[np.ndarray]) -> np.ndarray:
         return np.nanmean(stack, axis=0)
 
 
+def forward_members(
+    ranked: list[str], score_of: Callable[[list[str]], float], size: int
+) -> list[str]:
+    """Forward selection of combination members (equal weights, no repeats).
+
+    ``ranked`` are the base candidates, best single score first; ``score_of(members)`` is the
+    mean RMSSE of the equal-weight mean of ``members``. Starts from ``ranked[0]`` and adds the
+    candidate giving the lowest combined score (ties: the earlier in ``ranked``) until ``size``
+    members; a third or later member is added only when it lowers the best score so far, the
+    second always (a combination has at least two). Fewer than two candidates: [].
+    """
+    if len(ranked) < 2:
+        return []
+    chosen = [ranked[0]]
+    best = score_of(chosen)
+    while len(chosen) < size:
+        trials = [(score_of(chosen + [m]), i, m) for i, m in enumerate(ranked)
+                  if m not in chosen]
+        trials = [t for t in trials if np.isfinite(t[0])]
+        if not trials:
+            break
+        score, _, model = min(trials)
+        if len(chosen) >= 2 and not score < best:
+            break
+        chosen.append(model)
+        best = min(best, score) if np.isfinite(best) else score
+    return chosen if len(chosen) >= 2 else []
+
+
+def mean_rmsse(
+    forecasts: dict[str, np.ndarray], members: list[str], pos: np.ndarray, actual: np.ndarray,
+    scale: np.ndarray,
+) -> float:
+    """Mean RMSSE over the series ``pos`` x folds of the equal-weight mean of ``members``.
+
+    ``forecasts[m]`` and ``actual`` are (sample x folds x horizon), ``scale`` (sample x folds).
+    """
+    fc = combine([forecasts[m][pos] for m in members])
+    k = fc.shape[1]
+    r = np.concatenate([metrics.rmsse(actual[pos, f], fc[:, f], scale[pos, f])
+                        for f in range(k)])
+    r = r[np.isfinite(r)]
+    return float(r.mean()) if len(r) else float("nan")
+
+
 def choose_members(
     scores: pd.DataFrame, sample: pd.DataFrame, candidates: list[str], unit: str,
-    settings: ForecastSettings,
+    settings: ForecastSettings, forecasts: dict[str, np.ndarray] | None = None,
+    actual: np.ndarray | None = None, scale: np.ndarray | None = None,
 ) -> list[str]:
-    """A unit's combination members: its best base candidates by mean RMSSE (module docstring).
+    """A unit's combination members (module docstring).
 
     ``scores`` has pos, model, rmsse for the base candidates; ``sample`` the unit and
-    demand_class of each position. Fewer than two scored candidates: no combination ([]).
+    demand_class of each position. With the backtest's ``forecasts``, ``actual`` and RMSSE
+    ``scale`` (sample x folds) the members come from :func:`forward_members`; without them,
+    the ``combination_size`` best by mean RMSSE. Fewer than two scored candidates: [].
     """
     base = [m for m in candidates if not is_combination(m) and m != NAIVE_MODEL]
     units = sample["unit"].to_numpy()
@@ -261,7 +317,13 @@ def choose_members(
         fixed = [m for m in settings.combination_members if m in set(ranked["model"])]
         if len(fixed) >= 2:
             return fixed
-    members = ranked["model"].tolist()[: settings.combination_size]
+    order = ranked["model"].tolist()
+    if forecasts is not None and actual is not None and scale is not None:
+        pos = np.asarray(positions, dtype=int)
+        return forward_members(
+            order, lambda ms: mean_rmsse(forecasts, ms, pos, actual, scale),
+            settings.combination_size)
+    members = order[: settings.combination_size]
     return members if len(members) >= 2 else []
 
 
@@ -478,7 +540,8 @@ def run_backtest(
         combo_frames = []
         units = sample["unit"].to_numpy()
         for unit in wanted:
-            members = choose_members(scores, sample, unit_candidates[unit], unit, settings)
+            members = choose_members(scores, sample, unit_candidates[unit], unit, settings,
+                                     forecasts, actual, scales[1])
             candidates[unit] = [m for m in candidates[unit] if not is_combination(m)]
             if not members:
                 continue

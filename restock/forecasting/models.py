@@ -23,10 +23,11 @@ seasonal_naive (the benchmark every score is compared with), moving_average and
 lightgbm_global are tried on every unit. auto_arima is off by default and, when on, only tried
 on units with at most ``settings.auto_arima_max_series`` series.
 
-``combination`` (on by default) is not fitted itself: it is the equal-weight mean of the unit's
-``settings.combination_size`` best base candidates by backtest mean RMSSE (seasonal naive, the
-benchmark, excluded; small units rank on their demand class pooled, as selection does; or the
-fixed ``settings.combination_members`` the unit tries, when at least two). Its
+``combination`` (on by default) is not fitted itself: it is the equal-weight mean of at most
+``settings.combination_size`` of the unit's base candidates chosen by forward selection on the
+backtest (the best one, then whichever lowers the mean's RMSSE most; backtest.py; seasonal
+naive, the benchmark, excluded; small units choose on their demand class pooled, as selection
+does; or the fixed ``settings.combination_members`` the unit tries, when at least two). Its
 backtest forecasts are the mean of the members' out-of-sample forecasts of each fold (no extra
 fit), so it is scored, selected and calibrated like any model, under the name
 ``combination(a+b+c)`` (:func:`combination_name`); a final or replay forecast fits the members

@@ -147,8 +147,15 @@ class ForecastSettings(BaseModel):
     combination_size: int = Field(
         3,
         ge=2,
-        description="base candidates averaged by the 'combination' candidate: the unit's best "
-        "ones by backtest mean RMSSE (seasonal naive excluded)",
+        description="most base candidates averaged by the 'combination' candidate, chosen by "
+        "forward selection on the backtest: the best one, then whichever lowers the mean's "
+        "RMSSE most (seasonal naive excluded; backtest.py)",
+    )
+    combination_wins_ties: bool = Field(
+        True,
+        description="a combination within the tie margin of the best score is selected (it "
+        "hedges between models the backtest cannot tell apart); False = ties go to the "
+        "simplest model and a combination ranks last (selection.py)",
     )
     combination_members: list[str] | None = Field(
         None,
