@@ -26,9 +26,10 @@ For each size it
    each series' first sale): ``StatsForecast(models=[SeasonalNaive(7),
    AutoETS(season_length=7), CrostonSBA()], freq="D", n_jobs=2).forecast(df=..., h=28)``.
 
-It prints total wall time, per-stage times, peak RSS, forecasting milliseconds per series and a
-final table with one row per size; ``--json FILE`` also writes the figures. Files go to
-``--out`` (default: a temporary folder) and are deleted afterwards unless ``--keep``.
+It prints total wall time, per-stage times, peak memory (PSS and summed RSS of the process
+tree), forecasting milliseconds per series and a final table with one row per size;
+``--json FILE`` also writes the figures. Files go to ``--out`` (default: a temporary folder) and
+are deleted afterwards unless ``--keep``.
 """
 
 from __future__ import annotations
@@ -173,7 +174,14 @@ def base_m5_feed(workdir: Path) -> Path:
 # ---------------------------------------------------------------------------------------------
 
 class PeakRss:
-    """Samples the summed RSS of a process and all its descendants every ``interval`` s."""
+    """Samples the memory of a process and all its descendants every ``interval`` s.
+
+    Two sums: RSS counts pages shared between processes (a forked worker pool shares the
+    parent's pages) once per process, so it overstates the machine's use; PSS (proportional
+    set size, from /proc/<pid>/smaps_rollup) splits each shared page between its sharers and
+    sums to what the tree really holds in RAM. ``peak`` is the PSS peak (RSS where PSS cannot be
+    read), ``peak_rss`` the RSS one.
+    """
 
     def __init__(self, pid: int, interval: float = 0.5) -> None:
         import psutil
@@ -183,6 +191,7 @@ class PeakRss:
         self.interval = interval
         self.peak = 0
         self.peak_at: datetime | None = None
+        self.peak_rss = 0
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -190,19 +199,24 @@ class PeakRss:
     def _loop(self) -> None:
         psutil = self._psutil
         while not self._stop.is_set():
-            total = 0
+            total = rss_total = 0
             try:
                 procs = [self._root, *self._root.children(recursive=True)]
             except psutil.Error:
                 procs = []
             for proc in procs:
                 try:
-                    total += proc.memory_info().rss
+                    info = proc.memory_full_info()
+                except psutil.AccessDenied:
+                    info = proc.memory_info()
                 except psutil.Error:
-                    pass
+                    continue
+                rss_total += info.rss
+                total += getattr(info, "pss", info.rss)
             if total:
                 if total > self.peak:
                     self.peak, self.peak_at = total, datetime.now(UTC)
+                self.peak_rss = max(self.peak_rss, rss_total)
                 self.samples += 1
             self._stop.wait(self.interval)
 
@@ -398,7 +412,8 @@ def run_nightly(feed: Path, warehouse: Path, as_of: str, config: Path | None, lo
         "exit_code": code,
         "wall_s": round(wall, 1),
         "cpu_s": round(cpu, 1),
-        "peak_rss_mb": round(rss.peak / 2**20),
+        "peak_pss_mb": round(rss.peak / 2**20),
+        "peak_rss_mb": round(rss.peak_rss / 2**20),
         "peak_rss_stage": stage_at(text, started_at, rss.peak_at) if rss.peak_at else None,
         "rss_samples": rss.samples,
         "steps": {k: round(v, 1) for k, v in steps.items()},
@@ -503,8 +518,8 @@ def bench_size(series: int, args, workdir: Path, base: Path) -> dict:
     run["forecast_ms_per_series"] = round(1000 * forecast_s / series, 1) if forecast_s else None
     status = "OK" if run["exit_code"] == 0 else f"FAILED (exit {run['exit_code']})"
     print(f"restock run: {status}; total wall {run['wall_s']} s (CPU {run['cpu_s']} s); "
-          f"peak RSS (process tree) "
-          f"{run['peak_rss_mb']} MB (during {run['peak_rss_stage']})", flush=True)
+          f"peak memory (process tree) PSS {run['peak_pss_mb']} MB (during "
+          f"{run['peak_rss_stage']}), summed RSS {run['peak_rss_mb']} MB", flush=True)
     print(f"  stages ({run['steps_measured_by']}): "
           f"{_fmt_steps(run['steps']) or '(no step times in the log)'}")
     if forecast_s:
@@ -527,7 +542,7 @@ def bench_size(series: int, args, workdir: Path, base: Path) -> dict:
 
 def _table(results: list[dict]) -> str:
     head = (f"{'series':>7} {'locs':>4} {'sales rows':>11} {'feed s':>6} {'run':>4} "
-            f"{'run s':>6} {'run cpu s':>9} {'peak RSS MB':>11} {'fcst s':>6} "
+            f"{'run s':>6} {'run cpu s':>9} {'peak PSS MB':>11} {'fcst s':>6} "
             f"{'fcst ms/ser':>11} {'sf s':>6} {'sf cpu s':>8} {'sf ms/ser':>9}")
     lines = [head, "-" * len(head)]
 
@@ -541,7 +556,7 @@ def _table(results: list[dict]) -> str:
         lines.append(
             f"{r['series']:>7} {r['feed']['locations']:>4} {r['feed']['sales_rows']:>11,} "
             f"{r['feed']['seconds']:>6} {state:>4} {cell(run.get('wall_s'), 6)} "
-            f"{cell(run.get('cpu_s'), 9)} {cell(run.get('peak_rss_mb'), 11)} "
+            f"{cell(run.get('cpu_s'), 9)} {cell(run.get('peak_pss_mb'), 11)} "
             f"{cell(run.get('forecast_s'), 6)} {cell(run.get('forecast_ms_per_series'), 11)} "
             f"{cell(sf.get('wall_s'), 6)} {cell(sf.get('cpu_s'), 8)} "
             f"{cell(sf.get('ms_per_series'), 9)}"
