@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy import optimize, stats
+from scipy import integrate, optimize, stats
 
 from restock.contract import PUBLISHED_TABLES
 from restock.inventory import ReplenishSettings, build_reorder_lines, round_order_qty
@@ -192,10 +192,24 @@ def test_reorder_lines_round_levels_down_for_whole_unit_series():
     rp = 42 + stats.norm.ppf(0.95) * 2 * np.sqrt(14)  # 54.31
     got = lines.set_index("sku")
     assert got.loc["a", "reorder_point"] == np.floor(rp) == 54.0  # sold in whole units
-    assert got.loc["b", "reorder_point"] == pytest.approx(rp)  # sold by the half unit
+    # Sold by the half unit but ordered in whole units: the position after ordering lies in
+    # [S, S + 1), so S is lowered until the service level averaged over that unit is 95%.
+    sd = 2 * np.sqrt(14)
+    lot_rp = optimize.brentq(
+        lambda x: integrate.quad(lambda u: stats.norm.cdf(x + u, 42, sd), 0, 1)[0] - 0.95,
+        40, 60)
+    assert lot_rp == pytest.approx(53.82, abs=0.01)
+    assert got.loc["b", "reorder_point"] == pytest.approx(lot_rp, abs=0.03)
+    assert got.loc["b", "protection_quantile"] == pytest.approx(rp)
+    assert "lowered to 53.8 for ordering in lots of 1" in got.loc["b", "explanation"]
     assert got.loc["a", "recommended_order_qty"] == 44.0  # 54 - 10
-    assert got.loc["b", "recommended_order_qty"] == 45.0  # 44.31 rounded up
+    assert got.loc["b", "recommended_order_qty"] == 44.0  # 43.84 rounded up
     assert got.loc["a", "safety_stock"] == pytest.approx(54.0 - 42.0)
+    plain = build_reorder_lines(products, stock, None, series, cq, daily, demand, AS_OF,
+                                ReplenishSettings(lot_adjustment=False),
+                                service_level_override=0.95).set_index("sku")
+    assert plain.loc["b", "reorder_point"] == pytest.approx(rp)
+    assert plain.loc["b", "recommended_order_qty"] == 45.0  # 44.31 rounded up
 
 
 def test_max_stock_caps_order_up_to_but_not_below_reorder_point():
@@ -261,7 +275,7 @@ def _inputs(stock_known: bool = True):
 
 def test_reorder_lines_hand_computed():
     products, sp, sa, cq, fc = _inputs()
-    settings = ReplenishSettings()
+    settings = ReplenishSettings(lot_adjustment=False)
     lines = build_reorder_lines(products, sp, None, sa, cq, fc, None, AS_OF, settings)
     assert list(lines.columns[:18]) == list(PUBLISHED_TABLES["reorder_recommendations"])
     for extra in ["abc_class", "xyz_class", "projected_stockout_date", "stock_known",
@@ -294,7 +308,7 @@ def test_reorder_lines_with_review_stock_and_max_stock_below_reorder_point():
     products, sp, sa, cq, fc = _inputs()
     products.loc[products["sku"] == "b", "max_stock"] = 30.0
     sp.loc[sp["sku"] == "b", "on_hand"] = 10.0
-    settings = ReplenishSettings(order_up_to_review_periods=1.0)
+    settings = ReplenishSettings(order_up_to_review_periods=1.0, lot_adjustment=False)
     lines = build_reorder_lines(products, sp, None, sa, cq, fc, None, AS_OF, settings)
     b = lines.set_index("sku").loc["b"]
     rp = 42 + stats.norm.ppf(0.95) * 2 * np.sqrt(14)
@@ -308,7 +322,7 @@ def test_reorder_lines_with_review_stock_and_max_stock_below_reorder_point():
 def test_reorder_lines_stock_unknown():
     products, sp, sa, cq, fc = _inputs(stock_known=False)
     lines = build_reorder_lines(products, sp, None, sa, cq, fc, None, AS_OF,
-                                ReplenishSettings())
+                                ReplenishSettings(lot_adjustment=False))
     assert lines["recommended_order_qty"].eq(0).all()
     assert lines["on_hand"].isna().all() and lines["inventory_position"].isna().all()
     assert lines["stockout_probability"].isna().all()
@@ -329,7 +343,7 @@ def test_reorder_lines_class_targets_from_demand():
         pd.DataFrame({"sku": "c", "location": "S1", "date": days,
                       "units_sold": (rng.random(days.size) < 0.02) * 1.0}),
     ])
-    settings = ReplenishSettings()
+    settings = ReplenishSettings(service_allocation="class")
     lines = build_reorder_lines(products, sp, None, sa, cq, fc, demand, AS_OF, settings)
     got = dict(zip(lines["sku"], lines["abc_class"] + lines["xyz_class"], strict=True))
     assert got["a"] == "AX" and got["c"][1] == "Z"

@@ -348,6 +348,7 @@ class PolicyLevels:
     order_up_to: np.ndarray  # (S, T)
     order_up_to_capped: np.ndarray  # (S, T) bool: max_stock lowered the order-up-to level
     max_stock_below_reorder_point: np.ndarray  # (S, T) bool
+    protection_quantile: np.ndarray | None = None  # (S, T) before the lot adjustment
 
 
 def policy_levels(
@@ -359,6 +360,7 @@ def policy_levels(
     mode: str = "cycle",
     max_stock: np.ndarray | None = None,
     review_periods_above: float = 1.0,
+    lot_spread: np.ndarray | None = None,
 ) -> PolicyLevels:
     """Reorder point, safety stock and order-up-to level for every series and target.
 
@@ -375,6 +377,10 @@ def policy_levels(
     mode : {"cycle", "fill_rate"}
     max_stock : ndarray (S,), optional
         Cap on the order-up-to level (NaN = none).
+    lot_spread : ndarray (S,), optional
+        How far above the order-up-to level pack and MOQ rounding leave the position after a
+        review (:func:`lot_spread`); cycle mode then lowers the level so that the service level
+        averaged over that spread meets the target (:func:`lot_adjusted_level`).
 
     Returns
     -------
@@ -388,10 +394,12 @@ def policy_levels(
     lead = demand_mixture(demand, lead_time_mean, lead_time_std, 0.0)
     review_demand = np.maximum(protection.mean - lead.mean, 0.0)
     if mode == "cycle":
-        reorder_point = protection.quantile(targets)
+        reorder_point = plain = protection.quantile(targets)
+        if lot_spread is not None:
+            reorder_point = lot_adjusted_level(protection, targets, plain, lot_spread)
     elif mode == "fill_rate":
         allowed = (1.0 - targets) * review_demand[:, None]
-        reorder_point = protection.fill_rate_point(allowed)
+        reorder_point = plain = protection.fill_rate_point(allowed)
     else:
         raise ValueError(f"unknown service_level_mode {mode!r}")
     reorder_point = np.maximum(reorder_point, 0.0)
@@ -410,7 +418,152 @@ def policy_levels(
         # max_stock caps the order-up-to level but never pushes it below the reorder point.
         order_up_to = np.where(capped, np.maximum(cap, reorder_point), order_up_to)
     return PolicyLevels(lead_time_demand, review_demand, lead, reorder_point, safety_stock,
-                        order_up_to, capped, below)
+                        order_up_to, capped, below, np.maximum(plain, 0.0))
+
+
+LOT_POINTS = 8  # quadrature points over the spread of the position after ordering
+
+
+def lot_spread(pack_size: np.ndarray, moq: np.ndarray, whole_units: np.ndarray | bool
+               ) -> np.ndarray:
+    """Spread of the inventory position after a review caused by ordering in lots.
+
+    Orders come in whole packs and at least the MOQ, so a review leaves the position not at the
+    order-up-to level S but anywhere in [S, S + Q), Q = max(pack, MOQ rounded up to packs): in
+    steady state about uniformly (the (R, s, nQ) policy's classic result). In whole units the
+    positions are S, S + 1, .. S + Q - 1 (spread Q - 1); pack 1 and MOQ 1 in whole units leave
+    no spread.
+    """
+    pack = np.maximum(np.nan_to_num(np.asarray(pack_size, dtype=float), nan=1.0), 1e-9)
+    minimum = np.nan_to_num(np.asarray(moq, dtype=float), nan=1.0)
+    lot = np.maximum(pack, np.ceil(minimum / pack - 1e-9) * pack)
+    whole = np.broadcast_to(np.asarray(whole_units, dtype=bool), lot.shape)
+    return np.where(whole, np.maximum(lot - 1.0, 0.0), lot)
+
+
+def lot_adjusted_level(
+    protection: Mixture, targets: np.ndarray, plain: np.ndarray, spread: np.ndarray,
+    iterations: int = 30,
+) -> np.ndarray:
+    """Smallest level S whose cycle service averaged over the lot spread meets the target.
+
+    With the position after a review uniform on [S, S + spread] the cycle service level is
+    the mean of F(S + u) over u, F the CDF of demand over the protection interval; S is found
+    by bisection between ``plain - spread`` and ``plain`` (the plain quantile: at spread 0
+    they agree). Floored at 0. Rows without spread keep ``plain``.
+
+    Parameters
+    ----------
+    protection : Mixture
+        Demand over L + R of the S series.
+    targets, plain : ndarray (S, T)
+        Targets and the plain quantiles at them.
+    spread : ndarray (S,)
+    """
+    spread = np.nan_to_num(np.asarray(spread, dtype=float), nan=0.0)
+    rows = np.flatnonzero(spread > 1e-9)
+    out = np.array(plain, dtype=float, copy=True)
+    if rows.size == 0:
+        return out
+    sub = Mixture(protection.levels, protection.knots[rows], protection.weights[rows],
+                  protection.mean[rows])
+    p = np.asarray(targets, dtype=float)[rows]
+    n_t = p.shape[1]
+    u = spread[rows, None] * (np.arange(LOT_POINTS) + 0.5)[None, :] / LOT_POINTS  # (s, M)
+    hi = out[rows].copy()
+    lo = np.maximum(hi - spread[rows, None], 0.0)
+
+    def mean_cdf(level: np.ndarray) -> np.ndarray:
+        x = (level[:, :, None] + u[:, None, :]).reshape(len(rows), -1)
+        return sub.cdf(x).reshape(len(rows), n_t, LOT_POINTS).mean(axis=2)
+
+    ok_lo = mean_cdf(lo) >= p - 1e-12
+    hi = np.where(ok_lo, lo, hi)
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        ok = mean_cdf(mid) >= p - 1e-12
+        hi = np.where(ok, mid, hi)
+        lo = np.where(ok, lo, mid)
+    out[rows] = hi
+    return out
+
+
+def allocate_service_levels(
+    protection: Mixture,
+    unit_cost: np.ndarray,
+    averages: np.ndarray,
+    lower: float,
+    upper: float,
+    free: np.ndarray | None = None,
+    grid_size: int = 24,
+) -> np.ndarray:
+    """Per-series cycle-service targets with a given average at the least inventory (value).
+
+    The exchange curve: every point of service costs stock, and it costs far more for some
+    items (volatile demand, dear units) than for others. Minimising sum_i c_i S_i(t_i)
+    (c = unit cost, S_i(t) the quantile of demand over L + R at level t) subject to
+    mean_i t_i = average is a Lagrangian problem: each item rises until the stock value one
+    more point of service costs it, c_i dS_i/dt, reaches a common price. Solved greedily on a
+    grid of levels between ``lower`` and ``upper`` (finer near the top): all grid steps of all
+    items sorted by their cost per point of service (made non-decreasing per item, a convex
+    hull of its curve) and taken cheapest first until the average is met; the step at the
+    boundary is taken in part.
+
+    Parameters
+    ----------
+    protection : Mixture
+        Demand over L + R of the S series.
+    unit_cost : ndarray (S,)
+        Cost per unit (NaN or <= 0: the median known cost, or 1 when none is known).
+    averages : ndarray (T,)
+        Wanted mean target over the free series, one allocation per entry. An average outside
+        [lower, upper] gives every free series that average.
+    lower, upper : float
+        Bounds of any one series' target.
+    free : ndarray (S,) bool, optional
+        Series to allocate (others, e.g. with a product's own service level, get NaN).
+
+    Returns
+    -------
+    ndarray (S, T)
+        Targets; NaN for series that are not free.
+    """
+    averages = np.atleast_1d(np.asarray(averages, dtype=float))
+    n = protection.knots.shape[0]
+    free = np.ones(n, dtype=bool) if free is None else np.asarray(free, dtype=bool)
+    out = np.full((n, averages.size), np.nan)
+    rows = np.flatnonzero(free)
+    if rows.size == 0:
+        return out
+    cost = np.asarray(unit_cost, dtype=float)[rows]
+    known = np.isfinite(cost) & (cost > 0)
+    cost = np.where(known, cost, np.median(cost[known]) if known.any() else 1.0)
+    grid = 1.0 - np.geomspace(1.0 - lower, 1.0 - upper, grid_size)
+    sub = Mixture(protection.levels, protection.knots[rows], protection.weights[rows],
+                  protection.mean[rows])
+    q = sub.quantile(np.broadcast_to(grid[None, :], (rows.size, grid.size)), iterations=30)
+    q = np.maximum.accumulate(q, axis=1)
+    step = np.diff(grid)  # (G - 1,)
+    slope = np.maximum.accumulate(cost[:, None] * np.diff(q, axis=1) / step[None, :], axis=1)
+    # cheapest first; equal prices go to an item's lower steps first (keeps each item's steps
+    # in order, so the taken steps of an item are always a prefix)
+    k_idx = np.broadcast_to(np.arange(step.size)[None, :], slope.shape)
+    order = np.lexsort((k_idx.ravel(), slope.ravel()))
+    taken_series = np.repeat(np.arange(rows.size), step.size)[order]
+    taken_step = np.broadcast_to(step[None, :], slope.shape).ravel()[order]
+    cum = np.cumsum(taken_step)
+    for j, avg in enumerate(averages):
+        if not lower < avg < upper:
+            out[rows, j] = avg
+            continue
+        need = (avg - lower) * rows.size
+        cut = int(np.searchsorted(cum, need, side="left"))
+        t = np.full(rows.size, lower)
+        np.add.at(t, taken_series[:cut], taken_step[:cut])
+        if cut < cum.size:  # the boundary step, in part
+            t[taken_series[cut]] += need - (cum[cut - 1] if cut else 0.0)
+        out[rows, j] = np.clip(t, lower, upper)
+    return out
 
 
 def round_order_qty(raw_qty: np.ndarray, pack_size: np.ndarray, moq: np.ndarray) -> np.ndarray:
@@ -613,18 +766,28 @@ def build_reorder_lines(
     series["abc_class"] = series["abc_class"].fillna("C")
     series["xyz_class"] = series["xyz_class"].fillna("Z")
     class_target = (series["abc_class"] + series["xyz_class"]).map(settings.service_levels)
-    target = _num(pcol("service_level"), np.nan, n)
-    target = np.where(np.isnan(target), class_target.fillna(0.9).to_numpy(dtype=float), target)
-    if service_level_override is not None:
-        target = np.full(n, float(service_level_override))
+    own_target = _num(pcol("service_level"), np.nan, n)
+    target = np.where(np.isnan(own_target), class_target.fillna(0.9).to_numpy(dtype=float),
+                      own_target)
+    target_source = np.where(np.isnan(own_target), "class", "product")
 
     cum = dense_cumulative(cumulative_quantiles, series[KEYS])
     if (lt_mean + settings.review_days > cum.horizon).any():
         log.warning("%d series need demand beyond the %d-day cumulative horizon: extrapolated",
                     int((lt_mean + settings.review_days > cum.horizon).sum()), cum.horizon)
-    levels = policy_levels(cum, lt_mean, lt_std, target[:, None], settings.review_days,
-                           settings.service_level_mode, max_stock,
-                           settings.order_up_to_review_periods)
+    if service_level_override is not None:
+        target = np.full(n, float(service_level_override))
+        target_source = np.full(n, "override")
+    elif settings.service_allocation == "exchange_curve" and settings.service_level_mode == "cycle":
+        free = np.isnan(own_target)
+        if free.any():
+            lower, upper = settings.service_level_bounds
+            alloc = allocate_service_levels(
+                demand_mixture(cum, lt_mean, lt_std, float(settings.review_days)),
+                _num(pcol("unit_cost"), np.nan, n), np.array([settings.service_level_average]),
+                lower, upper, free)[:, 0]
+            target = np.where(free, alloc, target)
+            target_source = np.where(free, "exchange_curve", target_source)
     # Whole units: demand sold in whole units is covered by floor(level) as well as by level.
     whole = np.zeros(n, dtype=bool)
     if demand is not None and len(demand) and "units_sold" in demand:
@@ -633,6 +796,11 @@ def build_reorder_lines(
         fractional = frac.groupby([past[k] for k in KEYS]).any()
         whole = ~series[KEYS].merge(fractional.rename("_f").reset_index(), on=KEYS,
                                     how="left")["_f"].fillna(True).to_numpy(dtype=bool)
+    spread = lot_spread(pack, moq, whole) if settings.lot_adjustment else None
+    levels = policy_levels(cum, lt_mean, lt_std, target[:, None], settings.review_days,
+                           settings.service_level_mode, max_stock,
+                           settings.order_up_to_review_periods, spread)
+    plain_point = whole_unit_level(levels.protection_quantile[:, 0], whole)
     reorder_point = whole_unit_level(levels.reorder_point[:, 0], whole)
     order_up_to = np.maximum(whole_unit_level(levels.order_up_to[:, 0], whole), reorder_point)
     safety_stock = np.minimum(np.maximum(reorder_point - levels.lead_time_demand, 0.0),
@@ -701,6 +869,9 @@ def build_reorder_lines(
     lines["backorders"] = backorders
     lines["next_possible_arrival"] = as_of + pd.to_timedelta(np.ceil(lt_mean), unit="D")
     lines["plan_date"] = as_of
+    lines["service_level_source"] = target_source
+    lines["protection_quantile"] = plain_point
+    lines["lot_spread"] = spread if spread is not None else np.zeros(n)
     lines["explanation"] = _explanations(lines, series, levels, settings)
     return lines[[*PUBLISHED_TABLES["reorder_recommendations"], *EXTRA_COLUMNS]]
 
@@ -709,6 +880,7 @@ EXTRA_COLUMNS = [
     "abc_class", "xyz_class", "projected_stockout_date", "stock_known", "demand_class",
     "pack_size", "moq", "lead_time_std_days", "lead_time_source", "review_period_demand",
     "mean_daily_forecast", "max_stock", "backorders", "next_possible_arrival", "plan_date",
+    "service_level_source", "protection_quantile", "lot_spread",
 ]
 
 
@@ -766,9 +938,21 @@ def _explanations(
             fit += ", cold start: little history"
         target = f"{r.service_level_target * 100:.3g}%"
         what = "quantile" if mode == "cycle" else "fill-rate target"
+        if r.service_level_source == "exchange_curve":
+            target += (f" (exchange curve: {settings.service_level_average * 100:.3g}% on "
+                       f"average over items, more where stock is cheap per point of service)")
+        elif r.service_level_source == "product":
+            target += " (the product's own service level)"
+        lot = ""
+        if r.protection_quantile - r.reorder_point > 0.05:
+            lot = (f", lowered to {_fmt(r.reorder_point)} for ordering in lots of "
+                   f"{_fmt(max(pack, math.ceil(moq / pack - 1e-9) * pack))}: stock after an "
+                   f"order lies up to {_fmt(r.lot_spread)} above it, which meets the target on "
+                   f"average")
         core = (f"{fit}. {lt} + review {r.review_days} days: {_fmt(protect)}-day demand "
-                f"{_fmt(r.lead_time_demand)}, {target} {what} {_fmt(r.reorder_point)} -> "
-                f"reorder point {_fmt(r.reorder_point)} (safety stock {_fmt(r.safety_stock)}).")
+                f"{_fmt(r.lead_time_demand)}, {target} {what} {_fmt(r.protection_quantile)}"
+                f"{lot} -> reorder point {_fmt(r.reorder_point)} (safety stock "
+                f"{_fmt(r.safety_stock)}).")
         if levels.max_stock_below_reorder_point[i, 0]:
             cap = (f" Max stock {_fmt(r.max_stock)} is below the reorder point: order-up-to "
                    f"held at the reorder point to keep the service target; raise max_stock.")

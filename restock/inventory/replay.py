@@ -20,7 +20,11 @@ Simulation (every series at once, numpy arrays policies x series x days; the day
 * (a) Restock ("recommended"): at each review, ``planner(t)`` gives daily forecasts and
   cumulative quantiles from data up to t; the reorder maths of restock.inventory.policy runs once
   per review for all service levels in settings.replay_service_levels (the planner is called once
-  per review and shared).
+  per review and shared). With settings.service_allocation = "exchange_curve" (cycle mode) each
+  replayed level is the AVERAGE of per-item targets allocated by the exchange curve
+  (restock.inventory.policy.allocate_service_levels) at that review; with "class" every item
+  gets the level itself. settings.lot_adjustment lowers levels for the pack/MOQ overshoot as in
+  the nightly.
 * (b) Static ("static"): reorder point = average daily sales over the settings.static_window_days
   days up to t x (mean lead time + N days of buffer), order-up-to = reorder point + R x average,
   for N in settings.static_buffer_days. Same pack / MOQ rounding and max_stock cap, and the
@@ -59,7 +63,10 @@ from scipy import stats
 
 from restock.inventory.policy import (
     KEYS,
+    allocate_service_levels,
+    demand_mixture,
     dense_cumulative,
+    lot_spread,
     order_quantity,
     policy_levels,
     resolve_lead_times,
@@ -293,6 +300,9 @@ def replay_policies(
     lead_days = np.maximum(np.rint(draws), 1).astype(int)
 
     levels = np.asarray(settings.replay_service_levels, dtype=float)
+    allocate = settings.service_allocation == "exchange_curve" \
+        and settings.service_level_mode == "cycle"
+    spread = lot_spread(pack, moq, whole) if settings.lot_adjustment else None
     buffers = np.asarray(settings.static_buffer_days, dtype=float)
     n_rec, n_pol = levels.size, levels.size + buffers.size
 
@@ -338,8 +348,13 @@ def replay_policies(
             timing["planner"] += time.perf_counter() - tick
             tick = time.perf_counter()
             cum = dense_cumulative(cumulative, keys)
-            pl = policy_levels(cum, lt_mean, lt_std, levels, R, settings.service_level_mode,
-                               max_stock, settings.order_up_to_review_periods)
+            targets = levels
+            if allocate:  # each replayed level is the average of the per-item targets
+                targets = allocate_service_levels(
+                    demand_mixture(cum, lt_mean, lt_std, float(R)), cost, levels,
+                    *settings.service_level_bounds)
+            pl = policy_levels(cum, lt_mean, lt_std, targets, R, settings.service_level_mode,
+                               max_stock, settings.order_up_to_review_periods, spread)
             rp[:n_rec], up[:n_rec] = pl.reorder_point.T, pl.order_up_to.T
             timing["policy"] += time.perf_counter() - tick
             avg = sales0[:, max(0, ti - settings.static_window_days + 1):ti + 1].mean(axis=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 def _default_service_levels() -> dict[str, float]:
@@ -20,6 +20,23 @@ class ReplenishSettings(BaseModel):
     review_days: int = Field(7, ge=1, description="days between order reviews")
     service_levels: dict[str, float] = Field(default_factory=_default_service_levels)
     service_level_mode: str = Field("cycle", pattern="^(cycle|fill_rate)$")
+    service_allocation: str = Field(
+        "exchange_curve", pattern="^(exchange_curve|class)$",
+        description="exchange_curve: per-item cycle-service targets averaging "
+        "service_level_average at the least stock value (cycle mode); class: the ABC x XYZ "
+        "class targets in service_levels. A product's own service_level wins in both",
+    )
+    service_level_average: float = Field(
+        0.95, gt=0, lt=1, description="mean target of the exchange-curve allocation"
+    )
+    service_level_bounds: tuple[float, float] = Field(
+        (0.6, 0.995), description="lowest and highest target the exchange curve gives an item"
+    )
+    lot_adjustment: bool = Field(
+        True,
+        description="cycle mode: lower the order-up-to level so that the service level "
+        "averaged over the pack/MOQ overshoot of the position meets the target",
+    )
     abc_thresholds: tuple[float, float] = (0.8, 0.95)
     xyz_thresholds: tuple[float, float] = (0.5, 1.0)
     replay_days: int = Field(91, ge=7)
@@ -67,3 +84,10 @@ class ReplenishSettings(BaseModel):
     static_window_days: int = Field(
         28, ge=7, description="trailing days of average sales used by the static policy"
     )
+
+    @field_validator("service_level_bounds")
+    @classmethod
+    def _bounds(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < v[0] < v[1] < 1:
+            raise ValueError("service_level_bounds must satisfy 0 < lower < upper < 1")
+        return v
