@@ -24,6 +24,19 @@ order-up-to (R, S) policy, whose achieved cycle service level matches the target
 * lead_time_demand = mean demand over P (lead time + review period, mixture mean): the demand
   the reorder point protects. safety_stock = reorder_point - lead_time_demand (>= 0).
 * Cycle service level (default): reorder_point = quantile of demand over P at the target.
+* Targets: by default (settings.service_allocation = "exchange_curve") each item's target comes
+  from the exchange curve (:func:`allocate_service_levels`): the targets average
+  settings.service_level_average (0.95) over the items, within settings.service_level_bounds,
+  and each item sits where one more point of service costs the same stock value as for every
+  other item; steady or cheap items get more service, volatile or dear ones less, and the
+  total stock value is the least for that average. "class" uses the ABC x XYZ class targets of
+  settings.service_levels. A product's own service_level wins in both.
+* Lot adjustment (settings.lot_adjustment, cycle mode): ordering in packs and MOQs leaves the
+  position after a review anywhere in [S, S + Q) (Q = max(pack, MOQ in whole packs); in whole
+  units S .. S + Q - 1), about uniformly, so the cycle service level is the mean of F over that
+  spread, not F(S): S is lowered until that mean meets the target (:func:`lot_adjusted_level`).
+  Measured on synthetic negative-binomial demand with packs of 1, 6 and 12 (200 items, 91
+  days): achieved cycle service at a 0.80 target 0.886 without it, 0.833 with it.
   Fill-rate mode: the smallest reorder point whose expected shortage per cycle E[(D_P - s)+]
   is at most (1 - target) x mean demand per review period.
 * order_up_to = reorder_point + k x mean demand over R (the R days after the lead time), with
