@@ -88,5 +88,6 @@ def restock_dbt_models(
     with restock.connect(read_only=True) as con:
         as_of = restock.run_as_of(con)
     # The work DB path travels in --vars (profiles.yml reads var('work_db')).
-    args = dbt_build_args(as_of, MAX_FORECAST_HORIZON_DAYS, work_db=restock.paths.work_db)
+    args = dbt_build_args(as_of, MAX_FORECAST_HORIZON_DAYS, work_db=restock.paths.work_db,
+                          memory_limit=restock.config.warehouse.duckdb_memory_limit)
     yield from dbt.cli(args, context=context).stream()

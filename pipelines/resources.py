@@ -45,7 +45,10 @@ class RestockResource(dg.ConfigurableResource):
 
     def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         """Open the work DB (one writer at a time)."""
-        return duckdb.connect(str(self.paths.work_db), read_only=read_only)
+        return duckdb.connect(
+            str(self.paths.work_db), read_only=read_only,
+            config={"memory_limit": self.config.warehouse.duckdb_memory_limit},
+        )
 
     def run_as_of(self, con: duckdb.DuckDBPyConnection) -> str:
         """The as_of (YYYY-MM-DD) that the ingest step resolved for this run."""

@@ -48,6 +48,18 @@ class SourceSettings(BaseModel):
     full_reload: bool = False
 
 
+class WarehouseSettings(BaseModel):
+    """How the work DB (DuckDB) may use the machine."""
+
+    duckdb_memory_limit: str = Field(
+        "3GB",
+        pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="DuckDB's memory_limit for every work-DB connection and dbt; DuckDB "
+        "spills to disk beyond it (its default, 80% of RAM, let the ingest of an M5-size feed "
+        "hold 10 GB)",
+    )
+
+
 class ScheduleSettings(BaseModel):
     """When the nightly job runs and where feed drops land."""
 
@@ -65,6 +77,7 @@ class RestockConfig(BaseModel):
     publish: PublishSettings = Field(default_factory=PublishSettings)
     source: SourceSettings = Field(default_factory=SourceSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
 
     @classmethod
     def load(cls, path: str | Path | None) -> RestockConfig:

@@ -47,16 +47,21 @@ def dbt_env(work_db: Path, as_of: str) -> dict[str, str]:
     }
 
 
-def dbt_vars(as_of: str, horizon_days: int = 28, work_db: Path | None = None) -> str:
-    """The ``--vars`` argument (JSON): as_of, horizon_days and optionally the work DB path."""
+def dbt_vars(as_of: str, horizon_days: int = 28, work_db: Path | None = None,
+             memory_limit: str | None = None) -> str:
+    """The ``--vars`` argument (JSON): as_of, horizon_days and optionally the work DB path and
+    DuckDB's memory limit."""
     values: dict[str, object] = {"as_of": str(as_of), "horizon_days": int(horizon_days)}
     if work_db is not None:
         values["work_db"] = str(Path(work_db).expanduser().resolve())
+    if memory_limit is not None:
+        values["duckdb_memory_limit"] = memory_limit
     return json.dumps(values)
 
 
 def dbt_build_args(
-    as_of: str, horizon_days: int = 28, work_db: Path | None = None
+    as_of: str, horizon_days: int = 28, work_db: Path | None = None,
+    memory_limit: str | None = None,
 ) -> list[str]:
     """Arguments of the nightly ``dbt build`` (models, data tests and unit tests)."""
-    return ["build", "--vars", dbt_vars(as_of, horizon_days, work_db)]
+    return ["build", "--vars", dbt_vars(as_of, horizon_days, work_db, memory_limit)]
