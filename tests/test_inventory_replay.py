@@ -246,3 +246,31 @@ def test_m5_reorder_lines_and_replay_on_real_items():
                           ReplenishSettings())
     assert set(res.rows["category"]) == {"ALL", *wide["cat_id"].unique()}
     assert res.rows["fill_rate"].between(0, 1).all()
+
+
+def test_deliveries_in_order_never_let_an_order_overtake_an_earlier_one():
+    from restock.inventory.replay import deliveries_in_order
+
+    last = np.zeros((1, 2), dtype=int)
+    # review 1: both series order, drawn arrivals 20 and 5
+    arrive, last = deliveries_in_order(np.array([[20, 5]]), np.array([[True, True]]), last)
+    assert arrive.tolist() == [[20, 5]] and last.tolist() == [[20, 5]]
+    # review 2: drawn 12 and 14; series 0's order waits for day 20, series 1's keeps its day
+    arrive, last = deliveries_in_order(np.array([[12, 14]]), np.array([[True, True]]), last)
+    assert arrive.tolist() == [[20, 14]] and last.tolist() == [[20, 14]]
+    # review 3: only series 1 orders; series 0's last delivery stays on record
+    arrive, last = deliveries_in_order(np.array([[16, 13]]), np.array([[False, True]]), last)
+    assert arrive[0, 1] == 14 and last.tolist() == [[20, 14]]
+
+
+def test_replay_with_deliveries_in_order_changes_the_stock_path(synthetic):
+    demand, products, dates, oracle = synthetic
+    spread = products.assign(lead_time_std_days=4.0)
+    base = ReplenishSettings(replay_service_levels=[0.9], static_buffer_days=[7])
+    rows = {}
+    for in_order in (False, True):
+        s = base.model_copy(update={"replay_deliveries_in_order": in_order})
+        rows[in_order] = replay_policies(demand, spread, None, oracle, dates[-92], dates[-1],
+                                         s).rows.set_index(["policy", "category"])
+    a, b = rows[False].loc[("static", "ALL")], rows[True].loc[("static", "ALL")]
+    assert a.avg_inventory_units != pytest.approx(b.avg_inventory_units, rel=1e-9)

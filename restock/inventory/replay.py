@@ -10,7 +10,9 @@ Simulation (every series at once, numpy arrays policies x series x days; the day
 * Lead times: with settings.replay_lead_time = "draw" (default) each (series, review) draws its
   lead time from the series' gamma(mean, std) with a fixed seed (settings.replay_seed), rounded
   to whole days (>= 1); the same draws serve every policy (common random numbers). "mean" uses
-  the rounded mean.
+  the rounded mean. With settings.replay_deliveries_in_order an order drawn to arrive before an
+  earlier order of the same series and policy arrives with it (a supplier ships in sequence);
+  by default orders may overtake each other.
 * Demand: history. Uncensored days as they are; censored days (stock-out) take the larger of the
   recorded sales and the mean of uncensored same-weekday days over the window and the 91 days
   before it, a neutral estimate that favours neither policy. Demand that finds no stock is lost.
@@ -315,6 +317,7 @@ def replay_policies(
     orders = np.zeros((n_pol, n))
     stockout = np.zeros((n_pol, n, n_days), dtype=bool)
     position_after = np.zeros((n_pol, n, reviews.size))  # inventory position after ordering
+    last_arrival = np.zeros((n_pol, n), dtype=int)  # replay_deliveries_in_order
 
     # Warm-up: a series' days before the first replayed order can arrive (its mean lead time
     # + 1) are played but not counted, because no policy can change them: both policies share
@@ -369,12 +372,14 @@ def replay_policies(
             position = on_hand + on_order
             qty = order_quantity(position, rp, up, pack[None, :], moq[None, :],
                                  whole[None, :])
-            arrive = day + lead_days[:, k] + 1  # sells from this day on
+            arrive = np.broadcast_to(day + lead_days[:, k] + 1, qty.shape)  # sells from then
             placed = qty > 0
+            if settings.replay_deliveries_in_order:
+                arrive, last_arrival = deliveries_in_order(arrive, placed, last_arrival)
             orders += placed
             on_order += qty
             position_after[:, :, k] = position + qty
-            cols = np.broadcast_to(np.minimum(arrive, n_days + 1)[None, :], qty.shape)
+            cols = np.minimum(arrive, n_days + 1)
             pol_idx, ser_idx = np.nonzero(placed)
             np.add.at(arrivals, (pol_idx, ser_idx, cols[pol_idx, ser_idx]),
                       qty[pol_idx, ser_idx])
@@ -391,6 +396,17 @@ def replay_policies(
     log.info("replay done in %.1fs (planner %.1fs, policy %.1fs)", timing["total"],
              timing["planner"], timing["policy"])
     return ReplayResult(rows, headline, comparisons, timing)
+
+
+def deliveries_in_order(arrive: np.ndarray, placed: np.ndarray, last_arrival: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Arrival days when a supplier delivers a series' orders in sequence.
+
+    An order placed now (``placed``) arrives on its drawn day or with the latest earlier order
+    of the same series, whichever is later; ``last_arrival`` is updated where orders were placed.
+    """
+    out = np.where(placed, np.maximum(arrive, last_arrival), arrive)
+    return out, np.where(placed, out, last_arrival)
 
 
 def _col(p: pd.DataFrame, keys: pd.DataFrame, name: str, default: float) -> np.ndarray:

@@ -81,6 +81,12 @@ class ReplenishSettings(BaseModel):
     replay_lead_time: str = Field(
         "draw", pattern="^(draw|mean)$", description="replay lead times: seeded draws or the mean"
     )
+    replay_deliveries_in_order: bool = Field(
+        False,
+        description="drawn lead times: a supplier delivers a series' orders in the order they "
+        "were placed (an order drawn to arrive before an earlier one waits for it); False lets "
+        "orders overtake each other",
+    )
     static_window_days: int = Field(
         28, ge=7, description="trailing days of average sales used by the static policy"
     )
