@@ -182,6 +182,9 @@ def main() -> None:
                         help="M5 CA_1 as bench/replay_bench.py --planner forecasting runs it")
     parser.add_argument("--as-of", default="2016-04-24", help="M5 only")
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--variant", action="append", default=None,
+                        help="replenish settings to change for one more replay on the same "
+                        "plans, 'key=value;key=value' (YAML values); repeatable")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(message)s")
@@ -229,20 +232,45 @@ def main() -> None:
         print("\ncoverage of the plans' quantiles of demand over L + R (true demand):")
         print(cov.round(4).to_string(index=False))
 
-    clock = time.perf_counter()
-    result = replay_policies(marts["fct_daily_demand"], marts["dim_products"],
-                             marts["fct_lead_times"], planner, replay_start, as_of, rs)
-    print(f"\nreplay in {time.perf_counter() - clock:.1f}s")
-    pd.set_option("display.width", 220)
-    cols = ["policy", "parameter", "avg_inventory_units", "avg_inventory_value",
-            "stockout_rate", "fill_rate", "orders", "achieved_cycle_service_level",
-            "protected_cycle_share"]
-    rows = result.rows[result.rows["category"] == "ALL"]
-    print(rows[cols].round(4).to_string(index=False))
-    print("\ncomparisons at equal average inventory:")
-    print(result.comparisons.round(4).to_string(index=False))
-    print("\nheadline:", {k: (round(v, 4) if isinstance(v, float) else v)
-                          for k, v in result.headline.items()})
+    variants = args.variant or [""]
+    summary = []
+    for variant in variants:
+        settings = rs.model_copy(update=parse_variant(variant))
+        clock = time.perf_counter()
+        result = replay_policies(marts["fct_daily_demand"], marts["dim_products"],
+                                 marts["fct_lead_times"], planner, replay_start, as_of, settings)
+        print(f"\n=== variant {variant or '(config as is)'}: replay in "
+              f"{time.perf_counter() - clock:.1f}s")
+        pd.set_option("display.width", 220)
+        cols = ["policy", "parameter", "avg_inventory_units", "avg_inventory_value",
+                "stockout_rate", "fill_rate", "orders", "achieved_cycle_service_level",
+                "protected_cycle_share"]
+        rows = result.rows[result.rows["category"] == "ALL"]
+        print(rows[cols].round(4).to_string(index=False))
+        print("\ncomparisons at equal average inventory:")
+        print(result.comparisons.round(4).to_string(index=False))
+        print("\nheadline:", {k: (round(v, 4) if isinstance(v, float) else v)
+                              for k, v in result.headline.items()})
+        rec = rows[rows["policy"] == "recommended"]
+        gap = (rec["achieved_cycle_service_level"] - rec["target"]).abs().max()
+        summary.append({"variant": variant or "(config)",
+                        "smallest_cut": result.headline.get("relative_cut"),
+                        "at_static": result.headline.get("static_parameter"),
+                        "max_service_gap": gap})
+    if len(summary) > 1:
+        print("\nsummary:")
+        print(pd.DataFrame(summary).round(4).to_string(index=False))
+
+
+def parse_variant(text: str) -> dict:
+    """'key=value;key=value' (values as YAML: numbers, booleans, [lists]) -> settings update."""
+    import yaml
+
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        key, _, value = part.partition("=")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
 
 
 if __name__ == "__main__":
