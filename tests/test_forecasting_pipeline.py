@@ -216,6 +216,40 @@ def test_replay_planner_combination_uses_the_fitted_global_member(result, demand
     np.testing.assert_allclose(plans[combo].loc[food, "forecast"], expected, rtol=1e-9)
 
 
+def test_replay_planner_forwards_a_combinations_costly_member(result, demand, settings,
+                                                              monkeypatch):
+    # combination(auto_ets+moving_average): auto_ets is fitted once at the replay start and
+    # forwarded at each review, as when auto_ets itself is selected, not refitted per review.
+    from restock.forecasting import planner as planner_module
+
+    planner_demand = demand.drop(columns="true_demand")
+    combo = "combination(auto_ets+moving_average)"
+    start = demand["date"].max() - pd.Timedelta(days=42)
+    t = start + pd.Timedelta(days=14)
+    plans = {}
+    for name in (combo, "auto_ets", "moving_average"):
+        selection = result.model_selection.copy()
+        selection.loc[selection["category"] == "FOOD", "selected_model"] = name
+        planner = make_replay_planner(planner_demand, start, settings, selection=selection,
+                                      calibration=result.calibration)
+        if name == combo:
+            assert planner._member_fitted.get("auto_ets")
+            real = planner_module.forecast_panel
+
+            def no_ets(panel, rows, end, models, *args, **kwargs):
+                assert "auto_ets" not in models, "auto_ets refitted at a review"
+                return real(panel, rows, end, models, *args, **kwargs)
+
+            monkeypatch.setattr(planner_module, "forecast_panel", no_ets)
+        plans[name] = planner(t).daily.set_index(["sku", "date"])
+        monkeypatch.undo()
+    food = plans[combo]["model"] == combo
+    assert food.sum() > 0
+    expected = (plans["auto_ets"].loc[food, "forecast"]
+                + plans["moving_average"].loc[food, "forecast"]) / 2
+    np.testing.assert_allclose(plans[combo].loc[food, "forecast"], expected, rtol=1e-9)
+
+
 # --- forecast combination -------------------------------------------------------------------
 
 COMBO_CANDIDATES = [*CANDIDATES, "combination"]

@@ -6,9 +6,10 @@ a planner would have had on the night of ``t``, using only demand dated on or be
 
 How it stays cheap (a re-plan of 3,049 M5 series is measured in bench/ and the report):
 
-- The costly models (auto_ets, auto_theta, auto_arima) are fitted once, at ``as_of``; at each
-  ``t`` their fitted parameters are re-applied to the history up to ``t`` with statsforecast's
-  ``forward`` (filtering only, no optimisation).
+- The costly models (auto_ets, auto_theta, auto_arima) are fitted once, at ``as_of``, for the
+  series that selected them and for the series whose selected combination has them as members;
+  at each ``t`` their fitted parameters are re-applied to the history up to ``t`` with
+  statsforecast's ``forward`` (filtering only, no optimisation).
 - The cheap models (seasonal naive, moving average, Croston, TSB, IMAPA, ADIDA) are simply
   refitted at each ``t``: one statsforecast call per model for all its series, milliseconds.
 - lightgbm_global is fitted once, at ``as_of``, on every warm series; at each ``t`` a copy of it
@@ -106,20 +107,31 @@ class ReplayPlanner:
         self.assignments = assignments
         # Fit the costly models once, at as_of, on the series old enough to be fitted.
         self._fitted: dict[int, object] = {}
+        # forwardable members of combinations, fitted once too: {member: {row: fitted}}
+        self._member_fitted: dict[str, dict[int, object]] = {}
         old_enough = ~assignments["is_cold_start"].to_numpy()
         for model in sorted(set(assignments["model"]) & FORWARDABLE):
             rows = np.flatnonzero((assignments["model"] == model).to_numpy() & old_enough)
             if len(rows):
-                self._fit_forwardable(model, rows, start_end)
+                self._fit_forwardable(model, rows, start_end, self._fitted)
+        for member in sorted({m for name in set(assignments["model"]) for m in _members(name)}
+                             & FORWARDABLE):
+            users = assignments["model"].map(lambda m, x=member: x in _members(m))
+            rows = np.flatnonzero(users.to_numpy(dtype=bool) & old_enough)
+            if len(rows):
+                self._fit_forwardable(member, rows, start_end,
+                                      self._member_fitted.setdefault(member, {}))
         self._start_end = start_end
         self._global: dict[str, tuple[object, np.ndarray]] = {}
         for model in sorted(_global_members(set(assignments["model"]))):
             self._fit_global(model, np.flatnonzero(old_enough), start_end)
-        logger.info("replay planner ready at %s: %d series, %d fitted for forward, in %.1f s",
-                    self.as_of.date(), len(assignments), len(self._fitted),
+        logger.info("replay planner ready at %s: %d series, %d fitted for forward (+%d "
+                    "combination members), in %.1f s", self.as_of.date(), len(assignments),
+                    len(self._fitted), sum(len(v) for v in self._member_fitted.values()),
                     time.perf_counter() - started)
 
-    def _fit_forwardable(self, model: str, rows: np.ndarray, end: int) -> None:
+    def _fit_forwardable(self, model: str, rows: np.ndarray, end: int,
+                         into: dict[int, object]) -> None:
         panel, settings = self.panel, self.settings
         first = panel.series["first_day"].to_numpy()[rows]
         start = np.maximum(first, end + 1 - settings.costly_window_days)
@@ -136,7 +148,7 @@ class ReplayPlanner:
             return
         position = pd.Index(ids).get_indexer(forecaster.series_ids_.astype(str))
         for p, fitted in zip(position, forecaster.fitted_models_[:, 0], strict=True):
-            self._fitted[int(rows[p])] = fitted
+            into[int(rows[p])] = fitted
 
     def _exogenous_at(self, t: pd.Timestamp) -> ExogenousInputs | None:
         """Exogenous inputs as known on the night of ``t`` (demand-derived ones up to t)."""
@@ -220,13 +232,33 @@ class ReplayPlanner:
             values, known = member_fc.get(member, (None, np.array([], dtype=int)))
             if values is not None and np.isin(rows, known).all():
                 got.append(values[np.searchsorted(known, rows)])
-            else:
-                local.append(member)
+                continue
+            fitted = self._member_fitted.get(member, {})
+            if fitted and all(int(r) in fitted for r in rows):
+                forwarded = self._forward(fitted, rows, end, h)
+                if forwarded is not None:
+                    got.append(forwarded)
+                    continue
+            local.append(member)
         if local:
             fc = forecast_panel(self.panel, rows, end, local, self.settings, h, exogenous,
                                 n_jobs=1)
             got.extend(fc[m] for m in local if m in fc)
         return combine(got) if got else None
+
+    def _forward(self, fitted: dict[int, object], rows: np.ndarray, end: int, h: int
+                 ) -> np.ndarray | None:
+        """Forecasts of ``rows`` from models fitted at as_of, re-applied to the history up to
+        ``end`` (statsforecast's forward: filtering, no optimisation); None if one fails."""
+        first = self.panel.series["first_day"].to_numpy()
+        out = np.zeros((len(rows), h))
+        for j, i in enumerate(rows):
+            lo = max(first[i], end + 1 - self.settings.costly_window_days)
+            try:
+                out[j] = fitted[int(i)].forward(y=self.panel.target[i, lo : end + 1], h=h)["mean"]
+            except Exception:  # the caller refits this member for these rows
+                return None
+        return out
 
     def __call__(self, t: pd.Timestamp) -> PlanInputs:
         """Forecasts and cumulative quantiles from the demand dated on or before ``t``."""
