@@ -7,11 +7,14 @@ import time
 import dagster as dg
 import pandas as pd
 
-from assets._tables import read_demand, read_mart, table_metadata, write_result
+from assets._tables import DEMAND_COLUMNS, read_demand, read_mart, table_metadata, write_result
 from pipelines.resources import RestockResource
 from pipelines.settings import MAX_FORECAST_HORIZON_DAYS, WAREHOUSE_POOL
 
 MART_DEPS = ["fct_daily_demand", "dim_products", "fct_promotion_days", "fct_events", "fct_drivers"]
+
+
+FORECAST_DEMAND_COLUMNS = tuple(c for c in DEMAND_COLUMNS if c != "on_hand")
 
 
 def forecast_horizon(products: pd.DataFrame, base_horizon: int, review_days: int) -> int:
@@ -79,7 +82,9 @@ def forecasts(context: dg.AssetExecutionContext, restock: RestockResource):
         products = read_mart(con, "dim_products")
         settings = run_forecast_settings(cfg, products)
         since = pd.Timestamp(as_of) - pd.Timedelta(days=settings.history_days_needed())
-        demand = read_demand(con, since)
+        # on_hand is for replenishment; forecasting reads stock-outs from is_censored and
+        # stockout_hours (at 30,490 series the column alone is 0.2 GB)
+        demand = read_demand(con, since, columns=FORECAST_DEMAND_COLUMNS)
         promotions = read_mart(con, "fct_promotion_days")
         events = read_mart(con, "fct_events")
         drivers = read_mart(con, "fct_drivers")

@@ -234,12 +234,21 @@ class ReplayPlanner:
                 got.append(values[np.searchsorted(known, rows)])
                 continue
             fitted = self._member_fitted.get(member, {})
-            if fitted and all(int(r) in fitted for r in rows):
-                forwarded = self._forward(fitted, rows, end, h)
-                if forwarded is not None:
-                    got.append(forwarded)
+            have = np.array([int(r) in fitted for r in rows], dtype=bool)
+            forwarded = self._forward(fitted, rows[have], end, h) if have.any() else None
+            if forwarded is None:
+                local.append(member)
+                continue
+            values = np.zeros((len(rows), h))
+            values[have] = forwarded
+            if not have.all():  # series too young at as_of to be in the once-fit
+                fc = forecast_panel(self.panel, rows[~have], end, [member], self.settings, h,
+                                    exogenous, n_jobs=1)
+                if member not in fc or fc[member] is None:
+                    local.append(member)
                     continue
-            local.append(member)
+                values[~have] = fc[member]
+            got.append(values)
         if local:
             fc = forecast_panel(self.panel, rows, end, local, self.settings, h, exogenous,
                                 n_jobs=1)
