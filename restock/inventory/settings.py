@@ -46,7 +46,9 @@ class ReplenishSettings(BaseModel):
         "metrics (no policy can change them)",
     )
     replay_service_levels: list[float] = Field(
-        default_factory=lambda: [0.8, 0.9, 0.95, 0.98, 0.99]
+        default_factory=lambda: [0.8, 0.85, 0.9, 0.925, 0.95, 0.98, 0.99],
+        description="Restock's frontier: the headline interpolates linearly between these "
+        "points, so gaps overstate Restock's stockout rate between them",
     )
     static_buffer_days: list[float] = Field(default_factory=lambda: [3, 7, 14, 21, 28])
     alert_webhook_url: str | None = None
