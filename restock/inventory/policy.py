@@ -681,6 +681,10 @@ def _num(s: pd.Series | None, default: float, n: int) -> np.ndarray:
     return pd.to_numeric(s, errors="coerce").fillna(default).to_numpy(dtype=float)
 
 
+def _plural(n: float, word: str) -> str:
+    return word if abs(n - 1) < 1e-9 else word + "s"
+
+
 def _fmt(x: float) -> str:
     """A quantity for a sentence: whole numbers without decimals, else one decimal."""
     if x is None or not np.isfinite(x):
@@ -987,11 +991,13 @@ def _explanations(
             raw = r.order_up_to - r.inventory_position
             packs = r.recommended_order_qty / pack
             head = (f"Order {_fmt(r.recommended_order_qty)}"
-                    + (f" ({_fmt(packs)} packs of {_fmt(pack)})" if pack > 1 else "") + ".")
+                    + (f" ({_fmt(packs)} {_plural(packs, 'pack')} of {_fmt(pack)})"
+                       if pack > 1 else "") + ".")
             rounding = f" {pos} <= {_fmt(r.reorder_point)}: order up to {_fmt(r.order_up_to)}" \
                        f" = {_fmt(raw)}"
             if pack > 1:
-                rounding += f", rounded up to {_fmt(packs)} packs = {_fmt(r.recommended_order_qty)}"
+                rounding += (f", rounded up to {_fmt(packs)} {_plural(packs, 'pack')} = "
+                             f"{_fmt(r.recommended_order_qty)}")
             if moq > 1:
                 in_packs = math.ceil(raw / pack - 1e-9) * pack
                 rounding += (f"; MOQ {_fmt(moq)} met" if in_packs >= moq - 1e-9
