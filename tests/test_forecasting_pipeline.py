@@ -112,6 +112,21 @@ def test_cold_start_flagged_and_forecast(result):
     assert new_food["is_cold_start"].all() and (new_food["forecast"] > 0).all()
 
 
+def test_select_and_calibrate_matches_run_forecasting(result, demand, settings):
+    """The planner's shortcut (no final forecasts) selects and calibrates exactly as the run."""
+    from restock.forecasting.pipeline import select_and_calibrate
+
+    history = demand[demand["date"] <= demand["date"].max() - pd.Timedelta(days=21)]
+    selection, calibration = select_and_calibrate(
+        history.drop(columns="true_demand"), history["date"].max(), settings)
+    pd.testing.assert_frame_equal(selection, result.model_selection)
+    assert calibration.cumulative.keys() == result.calibration.cumulative.keys()
+    for key, table in result.calibration.cumulative.items():
+        np.testing.assert_array_equal(calibration.cumulative[key], table)
+    for key, table in result.calibration.daily.items():
+        np.testing.assert_array_equal(calibration.daily[key], table)
+
+
 def test_cumulative_quantiles_monotone(result, settings):
     cq = result.cumulative_quantiles
     assert set(cq["horizon_days"]) == set(range(1, settings.horizon + 1))

@@ -168,7 +168,56 @@ def run_forecasting(
             client.close()
 
 
-def _run(
+@dataclass
+class _Selected:
+    """What selection and calibration leave for the final forecasts (``_select``)."""
+
+    panel: DemandPanel
+    end: int
+    assignments: pd.DataFrame
+    exogenous: ExogenousInputs
+    bt: BacktestResult
+    scores: pd.DataFrame
+    selection: pd.DataFrame
+    calibration: Calibration
+    timings: dict[str, float]
+    started: float
+
+
+def select_and_calibrate(
+    demand: pd.DataFrame,
+    as_of: pd.Timestamp | str,
+    settings: ForecastSettings | None = None,
+    promotions: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None,
+    drivers: pd.DataFrame | None = None,
+    products: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, Calibration]:
+    """Steps 1-5 of ``run_forecasting`` only: the model selection and the calibration at as_of.
+
+    For callers that forecast by themselves (the replay planner refits the selected models at
+    every review): the final forecasts of every series and the backtest tables are skipped.
+
+    Returns
+    -------
+    (model_selection, calibration)
+        As ``run_forecasting(...).model_selection`` and ``.calibration``.
+    """
+    settings = settings or ForecastSettings()
+    check_candidates(settings.candidates)
+    client = dask_client(settings)
+    try:
+        sel = _select(demand, as_of, settings, promotions, events, drivers, products)
+    finally:
+        if client is not None:
+            client.close()
+    logger.info("selection and calibration done in %.1f s (%s)",
+                time.perf_counter() - sel.started,
+                ", ".join(f"{k} {v:.1f} s" for k, v in sel.timings.items()))
+    return sel.selection.drop(columns="unit").reset_index(drop=True), sel.calibration
+
+
+def _select(
     demand: pd.DataFrame,
     as_of: pd.Timestamp | str,
     settings: ForecastSettings,
@@ -176,7 +225,7 @@ def _run(
     events: pd.DataFrame | None,
     drivers: pd.DataFrame | None,
     products: pd.DataFrame | None,
-) -> ForecastResult:
+) -> _Selected:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     as_of = pd.Timestamp(as_of).normalize()
@@ -212,16 +261,37 @@ def _run(
     if len(missing):
         selection = pd.concat([selection, fallback_selection(missing, selection)],
                               ignore_index=True)
-    chosen = dict(zip(selection["unit"], selection["selected_model"], strict=True))
 
-    # calibration (all folds) and out-of-fold quantiles for the backtest tables
     t2 = time.perf_counter()
     calibration = fit_calibration(bt.sample, bt.forecasts, bt.actual, bt.target, bt.level,
                                   settings)
+    timings["calibration"] = time.perf_counter() - t2
+    return _Selected(panel, end, assignments, exogenous, bt, scores, selection, calibration,
+                     timings, t0)
+
+
+def _run(
+    demand: pd.DataFrame,
+    as_of: pd.Timestamp | str,
+    settings: ForecastSettings,
+    promotions: pd.DataFrame | None,
+    events: pd.DataFrame | None,
+    drivers: pd.DataFrame | None,
+    products: pd.DataFrame | None,
+) -> ForecastResult:
+    sel = _select(demand, as_of, settings, promotions, events, drivers, products)
+    as_of = pd.Timestamp(as_of).normalize()
+    panel, end, assignments, exogenous = sel.panel, sel.end, sel.assignments, sel.exogenous
+    bt, scores, selection, calibration = sel.bt, sel.scores, sel.selection, sel.calibration
+    timings, t0 = sel.timings, sel.started
+    chosen = dict(zip(selection["unit"], selection["selected_model"], strict=True))
+
+    # out-of-fold quantiles for the backtest tables
+    t2 = time.perf_counter()
     oof = _out_of_fold_quantiles(bt, settings, calibration)
     metrics_table = _backtest_metrics(bt, scores, oof, settings)
     predictions = _backtest_predictions(bt, panel, oof)
-    timings["calibration"] = time.perf_counter() - t2
+    timings["backtest_tables"] = time.perf_counter() - t2
 
     # final forecasts
     t3 = time.perf_counter()

@@ -20,8 +20,9 @@ How it stays cheap (a re-plan of 3,049 M5 series is measured in bench/ and the r
   younger than ``settings.min_history_days`` at ``t`` (including items first sold after
   ``as_of``) gets the cold-start category profile.
 - Quantiles use the calibration passed in (normally ``run_forecasting(...).calibration``); when
-  ``selection`` or ``calibration`` is None, ``run_forecasting`` is run on the demand up to
-  ``as_of`` to get them (slow, but leak-free).
+  ``selection`` or ``calibration`` is None, the backtest, selection and calibration of
+  ``run_forecasting`` (``select_and_calibrate``, without its final forecasts) run on the
+  demand up to ``as_of`` to get them (slow, but leak-free).
 """
 
 from __future__ import annotations
@@ -410,14 +411,15 @@ def make_replay_planner(
     if unknown:
         raise TypeError(f"unexpected exogenous inputs: {sorted(unknown)}")
     if selection is None or calibration is None:
-        from restock.forecasting.pipeline import run_forecasting
+        from restock.forecasting.pipeline import select_and_calibrate
 
         logger.info("replay planner: no selection/calibration given, running the backtest at %s",
                     as_of.date())
         history = demand[pd.to_datetime(demand["date"]) <= as_of]
-        result = run_forecasting(history, as_of, settings, **exog)
-        selection = result.model_selection if selection is None else selection
-        calibration = result.calibration if calibration is None else calibration
+        # selection and calibration only: the planner fits the selected models itself
+        chosen, fitted = select_and_calibrate(history, as_of, settings, **exog)
+        selection = chosen if selection is None else selection
+        calibration = fitted if calibration is None else calibration
     exogenous = ExogenousInputs(demand, exog.get("promotions"), exog.get("events"),
                                 exog.get("drivers"), exog.get("products"))
     return ReplayPlanner(demand, as_of, settings, selection, calibration, exogenous)
