@@ -12,6 +12,7 @@ from scipy import integrate, optimize, stats
 from restock.contract import PUBLISHED_TABLES
 from restock.inventory import ReplenishSettings, build_reorder_lines, round_order_qty
 from restock.inventory.policy import (
+    covering_lead_time_atoms,
     dense_cumulative,
     lead_time_atoms,
     order_quantity,
@@ -83,6 +84,42 @@ def test_lead_time_atoms_keep_the_mean():
     assert (atoms[:, 1:] >= atoms[:, :-1]).all()
     atoms0, w0 = lead_time_atoms(np.array([7.0]), np.array([0.0]))
     assert atoms0.ravel() == pytest.approx([7.0] * atoms0.size)
+
+
+def test_covering_lead_time_matches_monte_carlo_of_overtaking_orders():
+    """M = max_i (L_i - i R): the time until every order placed up to a review has arrived."""
+    mean, std, review = np.array([21.0, 7.0]), np.array([9.45, 2.8]), 7.0
+    atoms, w = covering_lead_time_atoms(mean, std, review)
+    assert w.sum(axis=1) == pytest.approx([1.0, 1.0])
+    assert (atoms[:, 1:] >= atoms[:, :-1]).all()
+    rng = np.random.default_rng(1)
+    for i in range(2):
+        k, theta = (mean[i] / std[i]) ** 2, std[i] ** 2 / mean[i]
+        lead = rng.gamma(k, theta, size=(400_000, 10))
+        m = (lead - review * np.arange(10)).max(axis=1)
+        assert (atoms[i] * w[i]).sum() == pytest.approx(m.mean(), rel=0.005)
+        # the top atom is the mean of M's top 0.2%
+        top = np.sort(m)[-int(0.002 * m.size):].mean()
+        assert atoms[i, -1] == pytest.approx(top, rel=0.02)
+    # 21 +- 9.45 days against a weekly review: earlier orders are often still in transit
+    assert (atoms[0] * w[0]).sum() > 24.0
+    plain, _ = lead_time_atoms(mean, std)
+    assert (atoms >= plain - 1e-6).all()
+
+
+def test_covering_lead_time_is_the_lead_time_without_spread_or_overlap():
+    mean, std = np.array([7.0, 5.0]), np.array([0.0, 0.5])
+    atoms, w = covering_lead_time_atoms(mean, std, 7.0)
+    plain, pw = lead_time_atoms(mean, std)
+    assert atoms[0] == pytest.approx(plain[0])  # a fixed lead time: nothing overtakes
+    assert atoms[1] == pytest.approx(plain[1], abs=0.01)  # orders never overlap: M = L
+    keys = [("a", "L"), ("b", "L")]
+    cum = dense_cumulative(normal_cumulative(keys, 3.0, 2.0), keys_frame(keys))
+    base = policy_levels(cum, np.array([14.0, 14.0]), np.array([0.0, 6.0]), np.array([0.95]), 7)
+    covered = policy_levels(cum, np.array([14.0, 14.0]), np.array([0.0, 6.0]),
+                            np.array([0.95]), 7, cover_earlier_orders=True)
+    assert covered.reorder_point[0, 0] == pytest.approx(base.reorder_point[0, 0])
+    assert covered.reorder_point[1, 0] > base.reorder_point[1, 0] + 1.0
 
 
 def test_lead_time_mixture_zero_spread_equals_plain_and_spread_raises_it():

@@ -89,6 +89,38 @@ def test_replay_warmup_leaves_out_days_no_order_can_reach():
     assert rec.stockout_rate == 0 and rec.fill_rate == 1
 
 
+def test_replay_launch_counts_from_its_first_order():
+    """An item first sold inside the window is counted from when the first order placed after
+    its launch can arrive: before that no policy could have stocked it."""
+    demand, products, dates = _flat_demand()
+    start = dates[-15]
+    launch = demand[demand["date"] >= start + pd.Timedelta(days=4)].assign(sku="b")
+    demand = pd.concat([demand, launch], ignore_index=True)
+    products = pd.concat([products, products.assign(sku="b")], ignore_index=True)
+
+    def planner(t):
+        plan = _deterministic_planner(2.0)(t)
+        both = [plan.cumulative, plan.cumulative.assign(sku="b")]
+        if t <= start + pd.Timedelta(days=3):  # b has no sales yet: the planner does not know it
+            both = both[:1]
+        return PlanInputs(plan.daily, pd.concat(both, ignore_index=True))
+
+    # b sells from window day index 3; the first review after that is at offset 7, its order
+    # (18 units, lead time 2) sells from index 9, so b counts from index 10: no stockout there.
+    settings = ReplenishSettings(replay_service_levels=[0.9], static_buffer_days=[0])
+    res = replay_policies(demand, products, None, planner, start, dates[-1], settings)
+    rec = res.rows.set_index(["policy", "parameter", "category"]).loc[("recommended", 0.9, "ALL")]
+    assert rec.stockout_rate == 0 and rec.fill_rate == 1
+    # a counts 11 days (from index 3), b 4 days (10..13): 70 / 11 + (14 + 12 + 10 + 8) / 4
+    assert rec.avg_inventory_units == pytest.approx(70 / 11 + 44 / 4)
+    # Without the warm-up b's six empty days before its first delivery count as stockouts.
+    played = replay_policies(demand, products, None, planner, start, dates[-1],
+                             settings.model_copy(update={"replay_warmup": False}))
+    rec = played.rows.set_index(["policy", "parameter", "category"]).loc[
+        ("recommended", 0.9, "ALL")]
+    assert rec.stockout_rate == pytest.approx(6 / 28)
+
+
 def test_replay_lost_sales_on_a_spike():
     # Day 8 of the window wants 10 instead of 2: 4 on hand after day 7 -> 6 units lost, and
     # day 9 finds the shelf empty until the order lands at its end -> 2 more lost.

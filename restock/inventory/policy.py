@@ -268,6 +268,55 @@ def lead_time_atoms(mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.n
     return atoms, weights
 
 
+def covering_lead_time_atoms(
+    mean: np.ndarray, std: np.ndarray, review_days: float, grid: int = 512
+) -> tuple[np.ndarray, np.ndarray]:
+    """Atoms and weights of the time an order must cover after the next review, (S,) -> (S, A).
+
+    With variable lead times the stock ordered at review t lasts until every order placed up to
+    the next review (t + R) has arrived: an earlier order may still be in transit then, and a
+    supplier that delivers in order holds the next order back until it lands. That time is
+    M = max_i (L_i - i R) over the lead times L_0 (the next order), L_1, ... of the orders
+    before it, i.i.d. gamma(mean, std), so P(M <= x) = prod_i G(x + i R): M >= L, and M -> L as
+    the spread shrinks against R. Binned like :func:`lead_time_atoms` (conditional means in
+    LEAD_TIME_BIN_EDGES), from the CDF on a grid; each distinct (mean, std) is computed once.
+    """
+    mean = np.asarray(mean, dtype=float)
+    std = np.nan_to_num(np.asarray(std, dtype=float), nan=0.0)
+    std = np.where(std > 1e-3, std, 0.0)
+    if review_days <= 0 or not ((std > 0) & (mean > 0)).any():
+        return lead_time_atoms(mean, std)
+    atoms, weights = lead_time_atoms(mean, std)
+    var = (std > 0) & (mean > 0)
+    pairs, inverse = np.unique(np.stack([mean[var], std[var]], axis=1), axis=0,
+                               return_inverse=True)
+    edges = LEAD_TIME_BIN_EDGES
+    shape = (pairs[:, 0] / pairs[:, 1]) ** 2
+    scale = pairs[:, 1] ** 2 / pairs[:, 0]
+    top = stats.gamma.ppf(1 - 1e-9, shape, scale=scale)  # (P,)
+    x = np.linspace(0.0, 1.0, grid)[None, :] * top[:, None]  # (P, grid)
+    cdf = np.ones_like(x)
+    for i in range(int(np.ceil(top.max() / review_days)) + 1):
+        cdf *= stats.gamma.cdf(x + i * review_days, shape[:, None], scale=scale[:, None])
+    cdf[:, -1] = 1.0
+    cdf = np.maximum.accumulate(cdf, axis=1)
+    # partial expectation E[M; M <= x] by the trapezoid rule on the grid
+    partial = np.concatenate(
+        [np.zeros((len(pairs), 1)),
+         np.cumsum(0.5 * (x[:, 1:] + x[:, :-1]) * np.diff(cdf, axis=1), axis=1)], axis=1)
+    cond = np.empty((len(pairs), edges.size - 1))
+    for j in range(len(pairs)):
+        at = np.interp(edges, cdf[j], partial[j])
+        at[0] = 0.0
+        cond[j] = np.diff(at) / np.diff(edges)
+        # a bin the grid cannot resolve (all its mass at one grid step) gets its quantile
+        lo = np.interp(edges[:-1], cdf[j], x[j])
+        hi = np.interp(edges[1:], cdf[j], x[j])
+        cond[j] = np.clip(np.where(np.isfinite(cond[j]), cond[j], lo), lo, hi)
+    atoms[var] = cond[inverse.ravel()]
+    return atoms, weights
+
+
 @dataclass
 class Mixture:
     """Mixture of piecewise-linear quantile functions: knots (S, A, K), weights (S, A)."""
@@ -339,9 +388,19 @@ def demand_mixture(
     lead_time_mean: np.ndarray,
     lead_time_std: np.ndarray,
     extra_days: float,
+    cover_earlier_orders: bool = False,
 ) -> Mixture:
-    """Distribution of demand over L + ``extra_days`` with L ~ gamma(mean, std), per series."""
-    atoms, weights = lead_time_atoms(lead_time_mean, lead_time_std)
+    """Distribution of demand over L + ``extra_days`` with L ~ gamma(mean, std), per series.
+
+    ``cover_earlier_orders`` (with ``extra_days`` = the review period R): L becomes the time
+    until every order placed up to the next review has arrived
+    (:func:`covering_lead_time_atoms`), the protection interval of an order under variable lead
+    times.
+    """
+    if cover_earlier_orders:
+        atoms, weights = covering_lead_time_atoms(lead_time_mean, lead_time_std, extra_days)
+    else:
+        atoms, weights = lead_time_atoms(lead_time_mean, lead_time_std)
     knots, means = demand.at_horizon(atoms + extra_days)
     return Mixture(demand.levels, knots, weights, (means * weights).sum(axis=1))
 
@@ -374,6 +433,7 @@ def policy_levels(
     max_stock: np.ndarray | None = None,
     review_periods_above: float = 1.0,
     lot_spread: np.ndarray | None = None,
+    cover_earlier_orders: bool = False,
 ) -> PolicyLevels:
     """Reorder point, safety stock and order-up-to level for every series and target.
 
@@ -394,6 +454,9 @@ def policy_levels(
         How far above the order-up-to level pack and MOQ rounding leave the position after a
         review (:func:`lot_spread`); cycle mode then lowers the level so that the service level
         averaged over that spread meets the target (:func:`lot_adjusted_level`).
+    cover_earlier_orders : bool
+        Protection interval R + M, M the time until every order placed up to the next review
+        has arrived (:func:`covering_lead_time_atoms`), instead of R + L.
 
     Returns
     -------
@@ -403,7 +466,8 @@ def policy_levels(
     targets = np.asarray(targets, dtype=float)
     if targets.ndim == 1:
         targets = np.broadcast_to(targets[None, :], (n, targets.size))
-    protection = demand_mixture(demand, lead_time_mean, lead_time_std, float(review_days))
+    protection = demand_mixture(demand, lead_time_mean, lead_time_std, float(review_days),
+                                cover_earlier_orders)
     lead = demand_mixture(demand, lead_time_mean, lead_time_std, 0.0)
     review_demand = np.maximum(protection.mean - lead.mean, 0.0)
     if mode == "cycle":
@@ -800,7 +864,8 @@ def build_reorder_lines(
         if free.any():
             lower, upper = settings.service_level_bounds
             alloc = allocate_service_levels(
-                demand_mixture(cum, lt_mean, lt_std, float(settings.review_days)),
+                demand_mixture(cum, lt_mean, lt_std, float(settings.review_days),
+                               settings.cover_earlier_orders),
                 _num(pcol("unit_cost"), np.nan, n), np.array([settings.service_level_average]),
                 lower, upper, free)[:, 0]
             target = np.where(free, alloc, target)
@@ -816,7 +881,8 @@ def build_reorder_lines(
     spread = lot_spread(pack, moq, whole) if settings.lot_adjustment else None
     levels = policy_levels(cum, lt_mean, lt_std, target[:, None], settings.review_days,
                            settings.service_level_mode, max_stock,
-                           settings.order_up_to_review_periods, spread)
+                           settings.order_up_to_review_periods, spread,
+                           settings.cover_earlier_orders)
     plain_point = whole_unit_level(levels.protection_quantile[:, 0], whole)
     reorder_point = whole_unit_level(levels.reorder_point[:, 0], whole)
     order_up_to = np.maximum(whole_unit_level(levels.order_up_to[:, 0], whole), reorder_point)

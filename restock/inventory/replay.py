@@ -319,12 +319,25 @@ def replay_policies(
     position_after = np.zeros((n_pol, n, reviews.size))  # inventory position after ordering
     last_arrival = np.zeros((n_pol, n), dtype=int)  # replay_deliveries_in_order
 
-    # Warm-up: a series' days before the first replayed order can arrive (its mean lead time
+    # Warm-up: a series' days before the first replayed order can arrive (its drawn lead time
     # + 1) are played but not counted, because no policy can change them: both policies share
     # the starting stock there, and counting it dilutes the comparison with a common floor.
-    warm = np.maximum(np.rint(lt_mean), 1).astype(int) + 1 if settings.replay_warmup \
+    # A series first sold inside the window (a launch) has no order of either policy until the
+    # first review after its launch day, so its warm-up runs until that order can arrive.
+    first_review = np.zeros(n, dtype=int)
+    first_k = np.zeros(n, dtype=int)
+    launched = np.isnan(sales[:, :t0 + 1]).all(axis=1)
+    if settings.replay_warmup and launched.any():
+        first_day = np.argmax(~np.isnan(sales[:, t0 + 1:]), axis=1)  # window day index
+        nxt = np.searchsorted(reviews, first_day + 1)  # a review at the end of that day on
+        first_k = np.where(launched, np.minimum(nxt, reviews.size - 1), 0)
+        first_review = np.where(launched, np.where(nxt < reviews.size, reviews[first_k],
+                                                   n_days), 0)
+        log.info("replay: %d series launched inside the window; their days before the first "
+                 "order after launch can arrive are not counted", int(launched.sum()))
+    warm = first_review + lead_days[np.arange(n), first_k] + 1 if settings.replay_warmup \
         else np.zeros(n, dtype=int)
-    measured = np.arange(n_days)[None, :] >= np.minimum(warm, n_days - 1)[:, None]
+    measured = np.arange(n_days)[None, :] >= np.minimum(warm, n_days)[:, None]
     log.info("replay: %d series, %d days, %d reviews, %d policies", n, n_days, reviews.size,
              n_pol)
     review_days_set = set(reviews.tolist())
@@ -354,10 +367,12 @@ def replay_policies(
             targets = levels
             if allocate:  # each replayed level is the average of the per-item targets
                 targets = allocate_service_levels(
-                    demand_mixture(cum, lt_mean, lt_std, float(R)), cost, levels,
+                    demand_mixture(cum, lt_mean, lt_std, float(R),
+                                   settings.cover_earlier_orders), cost, levels,
                     *settings.service_level_bounds)
             pl = policy_levels(cum, lt_mean, lt_std, targets, R, settings.service_level_mode,
-                               max_stock, settings.order_up_to_review_periods, spread)
+                               max_stock, settings.order_up_to_review_periods, spread,
+                               settings.cover_earlier_orders)
             rp[:n_rec], up[:n_rec] = pl.reorder_point.T, pl.order_up_to.T
             timing["policy"] += time.perf_counter() - tick
             avg = sales0[:, max(0, ti - settings.static_window_days + 1):ti + 1].mean(axis=1)
@@ -389,7 +404,7 @@ def replay_policies(
     rows = _summarise(
         n_days, levels, buffers, category, cost, inv_sum, served_sum, true_demand, orders,
         stockout, reviews, np.maximum(np.rint(lt_mean), 1).astype(int), R, position_after,
-        measured,
+        measured, np.minimum(warm, n_days) if settings.replay_warmup else None,
     )
     comparisons, headline = _headline(rows, cost)
     timing["total"] = time.perf_counter() - clock
@@ -454,17 +469,20 @@ def _summarise(
     inv_sum: np.ndarray, served_sum: np.ndarray, true_demand: np.ndarray, orders: np.ndarray,
     stockout: np.ndarray, reviews: np.ndarray, lead: np.ndarray, review_days: int,
     position_after: np.ndarray, measured: np.ndarray | None = None,
+    first_measured: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """policy_replay rows per policy x parameter x category (and ALL).
 
     Inventory, fill rate and stockout rate count only the measured (post warm-up) days of each
     series; average inventory is the sum over series of each one's mean on-hand per measured
-    day.
+    day. A cycle counts when all its days are measured (from ``first_measured``, the day index
+    where each series' warm-up ends).
     """
     n_pol = inv_sum.shape[0]
     if measured is None:
         measured = np.ones(true_demand.shape, dtype=bool)
-    days_counted = np.maximum(measured.sum(axis=1), 1)
+    days_measured = measured.sum(axis=1)
+    days_counted = np.maximum(days_measured, 1)
     demand_sum = (true_demand * measured).sum(axis=1)
     # Cycle of review k: days reviews[k] + L + 1 .. reviews[k] + L + R (1-based sim days).
     csum = np.concatenate([np.zeros((*stockout.shape[:2], 1)),
@@ -472,6 +490,8 @@ def _summarise(
     first = reviews[None, :] + lead[:, None] + 1  # S x K
     last = first + review_days - 1
     valid = last <= n_days
+    if first_measured is not None:
+        valid &= (first - 1) >= first_measured[:, None]
     fi = np.clip(first - 1, 0, n_days)
     la = np.clip(last, 0, n_days)
     s_idx = np.arange(len(lead))[:, None]
@@ -501,7 +521,7 @@ def _summarise(
                 "avg_inventory_value": (inv_sum[j, m] * np.nan_to_num(cost[m])
                                         / days_counted[m]).sum()
                 if value_known[m].any() else np.nan,
-                "stockout_rate": stockout[j, m].sum() / max(days_counted[m].sum(), 1),
+                "stockout_rate": stockout[j, m].sum() / max(days_measured[m].sum(), 1),
                 "fill_rate": served_sum[j, m].sum() / dem if dem > 0 else np.nan,
                 "orders": int(orders[j, m].sum()),
                 "achieved_cycle_service_level": cycle_ok[j, m].sum() / n_cycles

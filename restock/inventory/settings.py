@@ -30,7 +30,8 @@ class ReplenishSettings(BaseModel):
         0.95, gt=0, lt=1, description="mean target of the exchange-curve allocation"
     )
     service_level_bounds: tuple[float, float] = Field(
-        (0.6, 0.995), description="lowest and highest target the exchange curve gives an item"
+        (0.6, 0.999), description="lowest and highest target the exchange curve gives an item "
+        "(the upper bound also caps the replay's highest average level)"
     )
     lot_adjustment: bool = Field(
         True,
@@ -46,9 +47,11 @@ class ReplenishSettings(BaseModel):
         "metrics (no policy can change them)",
     )
     replay_service_levels: list[float] = Field(
-        default_factory=lambda: [0.8, 0.85, 0.9, 0.925, 0.95, 0.98, 0.99],
+        default_factory=lambda: [0.8, 0.85, 0.9, 0.925, 0.95, 0.98, 0.99, 0.995, 0.998],
         description="Restock's frontier: the headline interpolates linearly between these "
-        "points, so gaps overstate Restock's stockout rate between them",
+        "points, so gaps overstate Restock's stockout rate between them; the top points reach "
+        "the stock of the static rule's longest buffers (static points outside the frontier "
+        "are not compared)",
     )
     static_buffer_days: list[float] = Field(default_factory=lambda: [3, 7, 14, 21, 28])
     alert_webhook_url: str | None = None
@@ -63,6 +66,15 @@ class ReplenishSettings(BaseModel):
     order_up_to_review_periods: float = Field(
         0.0, ge=0,
         description="order_up_to = reorder_point + this x mean demand over R (0: (R, S) policy)",
+    )
+    cover_earlier_orders: bool = Field(
+        False,
+        description="with variable lead times, an order covers demand until every order placed "
+        "up to the next review has arrived (an earlier one may still be in transit, or hold a "
+        "later one back when the supplier delivers in order): protection interval R + "
+        "max_i(L_i - i R) instead of R + L (policy.covering_lead_time_atoms). Off by default: "
+        "on the demo replay it bought a little less stockout for a little more stock and "
+        "overshot low targets",
     )
     # --- stockout alerts -----------------------------------------------------------------------
     alert_probability_threshold: float = Field(
