@@ -15,6 +15,7 @@ from restock.inventory.policy import (
     covering_lead_time_atoms,
     dense_cumulative,
     lead_time_atoms,
+    lost_sales_quantile,
     order_quantity,
     policy_levels,
     projected_stockout_dates,
@@ -84,6 +85,21 @@ def test_lead_time_atoms_keep_the_mean():
     assert (atoms[:, 1:] >= atoms[:, :-1]).all()
     atoms0, w0 = lead_time_atoms(np.array([7.0]), np.array([0.0]))
     assert atoms0.ravel() == pytest.approx([7.0] * atoms0.size)
+
+
+def test_lost_sales_quantile_hand_computed():
+    # p + (1 - p)^2 / 2 = t  ->  p = sqrt(2 t - 1)
+    got = lost_sales_quantile(np.array([0.8, 0.95, 0.99, 0.5, 0.3]))
+    assert got == pytest.approx([np.sqrt(0.6), np.sqrt(0.9), np.sqrt(0.98), 0.0, 0.0])
+    assert got[0] == pytest.approx(0.774597, abs=1e-6)
+    p = got[:3]
+    assert p + (1 - p) ** 2 / 2 == pytest.approx([0.8, 0.95, 0.99])
+    # Monte Carlo of the event it approximates: D <= S, or S < D <= D' (the previous cycle's
+    # excess, lost, left that much stock), D and D' independent.
+    rng = np.random.default_rng(3)
+    d, d_prev = rng.gamma(4.0, 2.5, (2, 500_000))
+    s = np.quantile(d, got[0])
+    assert ((d <= s) | ((d > s) & (d <= d_prev))).mean() == pytest.approx(0.8, abs=0.003)
 
 
 def test_covering_lead_time_matches_monte_carlo_of_overtaking_orders():
@@ -225,7 +241,8 @@ def test_reorder_lines_round_levels_down_for_whole_unit_series():
     daily = keys_frame(keys).merge(pd.DataFrame({"date": pd.date_range(AS_OF, periods=15)[1:]}),
                                    how="cross").assign(forecast=3.0)
     lines = build_reorder_lines(products, stock, None, series, cq, daily, demand, AS_OF,
-                                ReplenishSettings(), service_level_override=0.95)
+                                ReplenishSettings(lost_sales=False),
+                                service_level_override=0.95)
     rp = 42 + stats.norm.ppf(0.95) * 2 * np.sqrt(14)  # 54.31
     got = lines.set_index("sku")
     assert got.loc["a", "reorder_point"] == np.floor(rp) == 54.0  # sold in whole units
@@ -243,7 +260,7 @@ def test_reorder_lines_round_levels_down_for_whole_unit_series():
     assert got.loc["b", "recommended_order_qty"] == 44.0  # 43.84 rounded up
     assert got.loc["a", "safety_stock"] == pytest.approx(54.0 - 42.0)
     plain = build_reorder_lines(products, stock, None, series, cq, daily, demand, AS_OF,
-                                ReplenishSettings(lot_adjustment=False),
+                                ReplenishSettings(lot_adjustment=False, lost_sales=False),
                                 service_level_override=0.95).set_index("sku")
     assert plain.loc["b", "reorder_point"] == pytest.approx(rp)
     assert plain.loc["b", "recommended_order_qty"] == 45.0  # 44.31 rounded up
@@ -312,7 +329,7 @@ def _inputs(stock_known: bool = True):
 
 def test_reorder_lines_hand_computed():
     products, sp, sa, cq, fc = _inputs()
-    settings = ReplenishSettings(lot_adjustment=False)
+    settings = ReplenishSettings(lot_adjustment=False, lost_sales=False)
     lines = build_reorder_lines(products, sp, None, sa, cq, fc, None, AS_OF, settings)
     assert list(lines.columns[:18]) == list(PUBLISHED_TABLES["reorder_recommendations"])
     for extra in ["abc_class", "xyz_class", "projected_stockout_date", "stock_known",
@@ -345,7 +362,8 @@ def test_reorder_lines_with_review_stock_and_max_stock_below_reorder_point():
     products, sp, sa, cq, fc = _inputs()
     products.loc[products["sku"] == "b", "max_stock"] = 30.0
     sp.loc[sp["sku"] == "b", "on_hand"] = 10.0
-    settings = ReplenishSettings(order_up_to_review_periods=1.0, lot_adjustment=False)
+    settings = ReplenishSettings(order_up_to_review_periods=1.0, lot_adjustment=False,
+                                 lost_sales=False)
     lines = build_reorder_lines(products, sp, None, sa, cq, fc, None, AS_OF, settings)
     b = lines.set_index("sku").loc["b"]
     rp = 42 + stats.norm.ppf(0.95) * 2 * np.sqrt(14)
@@ -359,7 +377,7 @@ def test_reorder_lines_with_review_stock_and_max_stock_below_reorder_point():
 def test_reorder_lines_stock_unknown():
     products, sp, sa, cq, fc = _inputs(stock_known=False)
     lines = build_reorder_lines(products, sp, None, sa, cq, fc, None, AS_OF,
-                                ReplenishSettings(lot_adjustment=False))
+                                ReplenishSettings(lot_adjustment=False, lost_sales=False))
     assert lines["recommended_order_qty"].eq(0).all()
     assert lines["on_hand"].isna().all() and lines["inventory_position"].isna().all()
     assert lines["stockout_probability"].isna().all()

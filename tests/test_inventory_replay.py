@@ -206,14 +206,23 @@ def _check_targets(rows: pd.DataFrame, column: str = "achieved_cycle_service_lev
 
 
 def test_synthetic_oracle_hits_the_cycle_service_level(synthetic):
+    """With the true quantiles, lost-sales targets (the default) give the target's physical
+    cycle service at every level, 0.80 included (backorder quantiles overshoot it there by
+    about 4 points: a stockout leaves stock for the next cycle)."""
     demand, products, dates, oracle = synthetic
     res = replay_policies(demand, products, None, oracle, dates[-92], dates[-1],
                           ReplenishSettings())
     _check_targets(res.rows)
-    # The event the target is defined on (demand over L + R within the position after
-    # ordering) is hit within 3 points at every level: the quantile maths is calibrated.
     rec = res.rows[(res.rows["policy"] == "recommended") & (res.rows["category"] == "ALL")]
-    assert ((rec["protected_cycle_share"] - rec["target"]).abs() <= 0.03).all()
+    assert ((rec["achieved_cycle_service_level"] - rec["target"]).abs() <= 0.015).all(), rec
+    backorder = replay_policies(demand, products, None, oracle, dates[-92], dates[-1],
+                                ReplenishSettings(lost_sales=False)).rows
+    back = backorder[(backorder["policy"] == "recommended") & (backorder["category"] == "ALL")]
+    low = back["target"] == 0.8
+    assert (back.loc[low, "achieved_cycle_service_level"] - 0.8).iloc[0] > 0.03
+    # The event the backorder target is defined on (demand over L + R within the position
+    # after ordering) is hit within 3 points at every level: the quantile maths is calibrated.
+    assert ((back["protected_cycle_share"] - back["target"]).abs() <= 0.03).all()
 
 
 def test_synthetic_reference_planner_beats_static_at_equal_inventory(synthetic):

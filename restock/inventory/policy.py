@@ -405,6 +405,21 @@ def demand_mixture(
     return Mixture(demand.levels, knots, weights, (means * weights).sum(axis=1))
 
 
+def lost_sales_quantile(target: np.ndarray | float) -> np.ndarray:
+    """Quantile of protection-interval demand that gives cycle service ``target`` under lost sales.
+
+    When unmet demand is lost, a cycle also survives demand over the protection interval above
+    S as long as the excess is no more than the units lost before the order landed, and those
+    exist only after a stockout in the previous cycle. Taking that loss as (D' - S)+, D' an
+    independent copy of the protection demand D with CDF F:
+    P(no stockout) = P(D <= S) + P(S < D <= D') = p + (1 - p)^2 / 2 for p = F(S), so the
+    target t needs p = sqrt(2 t - 1): 0.80 -> 0.775, 0.95 -> 0.949, 0.99 -> 0.990 (t <= 0.5 is
+    met by any level under this approximation: p = 0).
+    """
+    t = np.asarray(target, dtype=float)
+    return np.sqrt(np.clip(2.0 * t - 1.0, 0.0, 1.0))
+
+
 # ------------------------------------------------------------------------------------------------
 # Policy levels and order rounding
 # ------------------------------------------------------------------------------------------------
@@ -434,6 +449,7 @@ def policy_levels(
     review_periods_above: float = 1.0,
     lot_spread: np.ndarray | None = None,
     cover_earlier_orders: bool = False,
+    lost_sales: bool = False,
 ) -> PolicyLevels:
     """Reorder point, safety stock and order-up-to level for every series and target.
 
@@ -457,6 +473,9 @@ def policy_levels(
     cover_earlier_orders : bool
         Protection interval R + M, M the time until every order placed up to the next review
         has arrived (:func:`covering_lead_time_atoms`), instead of R + L.
+    lost_sales : bool
+        Cycle mode: unmet demand is lost, so the level is the quantile
+        :func:`lost_sales_quantile` of the target (backorders: the target itself).
 
     Returns
     -------
@@ -471,9 +490,10 @@ def policy_levels(
     lead = demand_mixture(demand, lead_time_mean, lead_time_std, 0.0)
     review_demand = np.maximum(protection.mean - lead.mean, 0.0)
     if mode == "cycle":
-        reorder_point = plain = protection.quantile(targets)
+        quantiles = lost_sales_quantile(targets) if lost_sales else targets
+        reorder_point = plain = protection.quantile(quantiles)
         if lot_spread is not None:
-            reorder_point = lot_adjusted_level(protection, targets, plain, lot_spread)
+            reorder_point = lot_adjusted_level(protection, quantiles, plain, lot_spread)
     elif mode == "fill_rate":
         allowed = (1.0 - targets) * review_demand[:, None]
         reorder_point = plain = protection.fill_rate_point(allowed)
@@ -882,7 +902,7 @@ def build_reorder_lines(
     levels = policy_levels(cum, lt_mean, lt_std, target[:, None], settings.review_days,
                            settings.service_level_mode, max_stock,
                            settings.order_up_to_review_periods, spread,
-                           settings.cover_earlier_orders)
+                           settings.cover_earlier_orders, settings.lost_sales)
     plain_point = whole_unit_level(levels.protection_quantile[:, 0], whole)
     reorder_point = whole_unit_level(levels.reorder_point[:, 0], whole)
     order_up_to = np.maximum(whole_unit_level(levels.order_up_to[:, 0], whole), reorder_point)
@@ -1021,6 +1041,10 @@ def _explanations(
             fit += ", cold start: little history"
         target = f"{r.service_level_target * 100:.3g}%"
         what = "quantile" if mode == "cycle" else "fill-rate target"
+        if mode == "cycle" and settings.lost_sales:
+            level = float(lost_sales_quantile(r.service_level_target))
+            what = (f"cycle service (unmet demand is lost, so the {level * 100:.3g}% "
+                    f"quantile)")
         if r.service_level_source == "exchange_curve":
             target += (f" (exchange curve: {settings.service_level_average * 100:.3g}% on "
                        f"average over items, more where stock is cheap per point of service)")

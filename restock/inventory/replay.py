@@ -372,7 +372,7 @@ def replay_policies(
                     *settings.service_level_bounds)
             pl = policy_levels(cum, lt_mean, lt_std, targets, R, settings.service_level_mode,
                                max_stock, settings.order_up_to_review_periods, spread,
-                               settings.cover_earlier_orders)
+                               settings.cover_earlier_orders, settings.lost_sales)
             rp[:n_rec], up[:n_rec] = pl.reorder_point.T, pl.order_up_to.T
             timing["policy"] += time.perf_counter() - tick
             avg = sales0[:, max(0, ti - settings.static_window_days + 1):ti + 1].mean(axis=1)

@@ -67,6 +67,13 @@ class ReplenishSettings(BaseModel):
         0.0, ge=0,
         description="order_up_to = reorder_point + this x mean demand over R (0: (R, S) policy)",
     )
+    lost_sales: bool = Field(
+        True,
+        description="cycle mode: demand that finds no stock is lost (most retail, and the "
+        "replay's assumption), so a target t is met at the sqrt(2t - 1) quantile of demand "
+        "over the protection interval (policy.lost_sales_quantile); False = backorders, the "
+        "target quantile itself",
+    )
     cover_earlier_orders: bool = Field(
         False,
         description="with variable lead times, an order covers demand until every order placed "
