@@ -45,6 +45,22 @@ def test_allocation_meets_the_average_and_equalises_the_marginal_cost():
     assert allocated < uniform - 1.0
 
 
+def test_allocation_under_lost_sales_prices_the_lost_sales_quantile():
+    # Lost sales: a target t costs S_i(q(t)), q(t) = sqrt(2t - 1); the marginal price is
+    # c_i sd_i / phi(z(q(t))) x dq/dt, dq/dt = 1 / q(t); equal across items at the optimum.
+    sds = np.array([1.0, 3.0, 10.0])
+    mix = _normal_mixture([50.0, 50.0, 50.0], sds)
+    t = allocate_service_levels(mix, np.ones(3), np.array([0.9]), 0.6, 0.995,
+                                lost_sales=True)[:, 0]
+    back = allocate_service_levels(mix, np.ones(3), np.array([0.9]), 0.6, 0.995)[:, 0]
+    assert t.mean() == pytest.approx(0.9, abs=1e-9)
+    assert t[0] > t[1] > t[2]
+    q = np.sqrt(2 * t - 1)
+    price = sds / stats.norm.pdf(stats.norm.ppf(q)) / q
+    assert price.max() / price.min() < 1.35
+    assert not np.allclose(t, back, atol=1e-3)  # a different curve, a different optimum
+
+
 def test_allocation_gives_dear_items_less_service():
     mix = _normal_mixture([20.0, 20.0], [4.0, 4.0])
     t = allocate_service_levels(mix, np.array([1.0, 20.0]), np.array([0.9]), 0.6, 0.995)[:, 0]

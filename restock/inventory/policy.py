@@ -450,6 +450,7 @@ def policy_levels(
     lot_spread: np.ndarray | None = None,
     cover_earlier_orders: bool = False,
     lost_sales: bool = False,
+    protection: Mixture | None = None,
 ) -> PolicyLevels:
     """Reorder point, safety stock and order-up-to level for every series and target.
 
@@ -476,6 +477,10 @@ def policy_levels(
     lost_sales : bool
         Cycle mode: unmet demand is lost, so the level is the quantile
         :func:`lost_sales_quantile` of the target (backorders: the target itself).
+    protection : Mixture, optional
+        Demand over the protection interval when the caller has built it already
+        (``demand_mixture(demand, lead_time_mean, lead_time_std, review_days,
+        cover_earlier_orders)``).
 
     Returns
     -------
@@ -485,8 +490,9 @@ def policy_levels(
     targets = np.asarray(targets, dtype=float)
     if targets.ndim == 1:
         targets = np.broadcast_to(targets[None, :], (n, targets.size))
-    protection = demand_mixture(demand, lead_time_mean, lead_time_std, float(review_days),
-                                cover_earlier_orders)
+    if protection is None:
+        protection = demand_mixture(demand, lead_time_mean, lead_time_std,
+                                    float(review_days), cover_earlier_orders)
     lead = demand_mixture(demand, lead_time_mean, lead_time_std, 0.0)
     review_demand = np.maximum(protection.mean - lead.mean, 0.0)
     if mode == "cycle":
@@ -593,6 +599,7 @@ def allocate_service_levels(
     upper: float,
     free: np.ndarray | None = None,
     grid_size: int = 24,
+    lost_sales: bool = False,
 ) -> np.ndarray:
     """Per-series cycle-service targets with a given average at the least inventory (value).
 
@@ -619,6 +626,9 @@ def allocate_service_levels(
         Bounds of any one series' target.
     free : ndarray (S,) bool, optional
         Series to allocate (others, e.g. with a product's own service level, get NaN).
+    lost_sales : bool
+        A target t costs the stock of the :func:`lost_sales_quantile` of t, as in
+        :func:`policy_levels`.
 
     Returns
     -------
@@ -638,7 +648,8 @@ def allocate_service_levels(
     grid = 1.0 - np.geomspace(1.0 - lower, 1.0 - upper, grid_size)
     sub = Mixture(protection.levels, protection.knots[rows], protection.weights[rows],
                   protection.mean[rows])
-    q = sub.quantile(np.broadcast_to(grid[None, :], (rows.size, grid.size)), iterations=30)
+    levels = lost_sales_quantile(grid) if lost_sales else grid
+    q = sub.quantile(np.broadcast_to(levels[None, :], (rows.size, grid.size)), iterations=30)
     q = np.maximum.accumulate(q, axis=1)
     step = np.diff(grid)  # (G - 1,)
     slope = np.maximum.accumulate(cost[:, None] * np.diff(q, axis=1) / step[None, :], axis=1)
@@ -876,6 +887,8 @@ def build_reorder_lines(
     if (lt_mean + settings.review_days > cum.horizon).any():
         log.warning("%d series need demand beyond the %d-day cumulative horizon: extrapolated",
                     int((lt_mean + settings.review_days > cum.horizon).sum()), cum.horizon)
+    protection = demand_mixture(cum, lt_mean, lt_std, float(settings.review_days),
+                                settings.cover_earlier_orders)
     if service_level_override is not None:
         target = np.full(n, float(service_level_override))
         target_source = np.full(n, "override")
@@ -884,10 +897,9 @@ def build_reorder_lines(
         if free.any():
             lower, upper = settings.service_level_bounds
             alloc = allocate_service_levels(
-                demand_mixture(cum, lt_mean, lt_std, float(settings.review_days),
-                               settings.cover_earlier_orders),
-                _num(pcol("unit_cost"), np.nan, n), np.array([settings.service_level_average]),
-                lower, upper, free)[:, 0]
+                protection, _num(pcol("unit_cost"), np.nan, n),
+                np.array([settings.service_level_average]), lower, upper, free,
+                lost_sales=settings.lost_sales)[:, 0]
             target = np.where(free, alloc, target)
             target_source = np.where(free, "exchange_curve", target_source)
     # Whole units: demand sold in whole units is covered by floor(level) as well as by level.
@@ -902,7 +914,7 @@ def build_reorder_lines(
     levels = policy_levels(cum, lt_mean, lt_std, target[:, None], settings.review_days,
                            settings.service_level_mode, max_stock,
                            settings.order_up_to_review_periods, spread,
-                           settings.cover_earlier_orders, settings.lost_sales)
+                           settings.cover_earlier_orders, settings.lost_sales, protection)
     plain_point = whole_unit_level(levels.protection_quantile[:, 0], whole)
     reorder_point = whole_unit_level(levels.reorder_point[:, 0], whole)
     order_up_to = np.maximum(whole_unit_level(levels.order_up_to[:, 0], whole), reorder_point)

@@ -365,14 +365,15 @@ def replay_policies(
             tick = time.perf_counter()
             cum = dense_cumulative(cumulative, keys)
             targets = levels
+            protection = demand_mixture(cum, lt_mean, lt_std, float(R),
+                                        settings.cover_earlier_orders)
             if allocate:  # each replayed level is the average of the per-item targets
                 targets = allocate_service_levels(
-                    demand_mixture(cum, lt_mean, lt_std, float(R),
-                                   settings.cover_earlier_orders), cost, levels,
-                    *settings.service_level_bounds)
+                    protection, cost, levels, *settings.service_level_bounds,
+                    lost_sales=settings.lost_sales)
             pl = policy_levels(cum, lt_mean, lt_std, targets, R, settings.service_level_mode,
                                max_stock, settings.order_up_to_review_periods, spread,
-                               settings.cover_earlier_orders, settings.lost_sales)
+                               settings.cover_earlier_orders, settings.lost_sales, protection)
             rp[:n_rec], up[:n_rec] = pl.reorder_point.T, pl.order_up_to.T
             timing["policy"] += time.perf_counter() - tick
             avg = sales0[:, max(0, ti - settings.static_window_days + 1):ti + 1].mean(axis=1)
