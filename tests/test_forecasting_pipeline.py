@@ -435,3 +435,50 @@ def test_replay_planner_runs_with_a_combination(combo_result):
     plan = planner(start + pd.Timedelta(days=7))
     assert plan.daily["model"].str.startswith("combination(").any()
     assert np.isfinite(plan.daily["forecast"]).all() and (plan.daily["forecast"] >= 0).all()
+
+
+def test_replay_planner_refits_members_only_for_series_too_young_at_the_start(combo_result):
+    """A combination's forwardable members are fitted once at the replay start; a series too
+    young then (but warm at the review) gets its members fitted at the review, the others are
+    forwarded, and the two are stitched back in row order."""
+    from restock.forecasting.backtest import combine, forecast_panel
+    from restock.forecasting.models import combination_members
+
+    history, combo, result = combo_result
+    # the *_9 items are first sold 24 days before the history ends: 3 days old at the start
+    young = combo.model_copy(update={"min_history_days": 10})
+    start = history["date"].max() - pd.Timedelta(days=21)
+    planner = make_replay_planner(history, start, young, selection=result.model_selection,
+                                  calibration=result.calibration)
+    t = start + pd.Timedelta(days=14)  # the *_9 items have 17 days of history here: warm
+    end = planner.panel.day_index(t)
+    models = planner.assignments["model"].to_numpy()
+    new = planner.assignments["sku"].str.endswith("_9").to_numpy()
+    checked = 0
+    for name in sorted({m for m in models if m.startswith("combination(")}):
+        fitted = [m for m in combination_members(name) if m in planner._member_fitted]
+        old_rows = np.flatnonzero((models == name) & ~new)
+        new_rows = np.flatnonzero((models == name) & new)
+        if not fitted or not len(old_rows) or not len(new_rows):
+            continue
+        rows = np.sort(np.concatenate([old_rows[:2], new_rows]))
+        for m in fitted:  # the once-fit knows the old series only
+            assert all(int(r) in planner._member_fitted[m] for r in old_rows)
+            assert not any(int(r) in planner._member_fitted[m] for r in new_rows)
+        got = planner._combination(name, rows, end, young.horizon, None, {})
+        parts = []
+        for m in combination_members(name):
+            values = forecast_panel(planner.panel, rows, end, [m], young, young.horizon,
+                                    n_jobs=1)[m]
+            if m in planner._member_fitted:
+                is_old = ~np.isin(rows, new_rows)
+                values[is_old] = planner._forward(planner._member_fitted[m], rows[is_old], end,
+                                                  young.horizon)
+            parts.append(values)
+        np.testing.assert_allclose(got, combine(parts), rtol=1e-9, atol=1e-12)
+        checked += 1
+    assert checked, "no combination unit with both old and too-young series"
+    plan = planner(t)
+    newest = plan.daily[plan.daily["sku"].str.endswith("_9")]
+    assert len(newest) and newest["model"].str.startswith("combination(").any()
+    assert np.isfinite(newest["forecast"]).all()
