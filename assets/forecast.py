@@ -73,53 +73,99 @@ def selection_markdown(selection: pd.DataFrame) -> str:
     pool=WAREHOUSE_POOL,
 )
 def forecasts(context: dg.AssetExecutionContext, restock: RestockResource):
-    """Run the forecasting stage (restock.forecasting) on the demand marts."""
-    from restock.forecasting import run_forecasting
-
+    """Run the forecasting stage (restock.forecasting) on the demand marts, or join the
+    category_forecasts partitions of this as_of (``forecast.from_category_partitions``)."""
     cfg = restock.config
-    with restock.connect(read_only=True) as con:
-        as_of = restock.run_as_of(con)
-        products = read_mart(con, "dim_products")
-        settings = run_forecast_settings(cfg, products)
-        since = pd.Timestamp(as_of) - pd.Timedelta(days=settings.history_days_needed())
-        # on_hand is for replenishment; forecasting reads stock-outs from is_censored and
-        # stockout_hours (at 30,490 series the column alone is 0.2 GB)
-        demand = read_demand(con, since, columns=FORECAST_DEMAND_COLUMNS)
-        promotions = read_mart(con, "fct_promotion_days")
-        events = read_mart(con, "fct_events")
-        drivers = read_mart(con, "fct_drivers")
-    n_series = demand[["sku", "location"]].drop_duplicates().shape[0] if len(demand) else 0
-    context.log.info(
-        f"forecasting {n_series} series, {len(demand)} series-days, as_of {as_of}, "
-        f"horizon {settings.horizon} days"
-    )
     started = time.perf_counter()
-    result = run_forecasting(
-        demand, pd.Timestamp(as_of), settings, promotions=promotions, events=events,
-        drivers=drivers, products=products,
-    )
+    if cfg.forecast.from_category_partitions:
+        tables, n_series, horizon = _joined_partitions(context, restock)
+    else:
+        tables, n_series, horizon = _forecast_all(context, restock)
     elapsed = time.perf_counter() - started
     with restock.connect() as con:
-        write_result(con, "backtest_metrics", result.backtest_metrics)
-        write_result(con, "model_selection", result.model_selection)
-        write_result(con, "backtest_predictions", result.backtest_predictions)
-        write_result(con, "demand_forecasts", result.demand_forecasts)
-        write_result(con, "cumulative_demand_quantiles", result.cumulative_quantiles)
-        write_result(con, "series_assignments", result.series_assignments)
+        for name, frame in tables.items():
+            write_result(con, name, frame)
     yield dg.MaterializeResult(
         asset_key="forecast_backtest",
         metadata={
-            **table_metadata(result.backtest_metrics),
-            "leaderboard": dg.MetadataValue.md(selection_markdown(result.model_selection)),
+            **table_metadata(tables["backtest_metrics"]),
+            "leaderboard": dg.MetadataValue.md(selection_markdown(tables["model_selection"])),
             "seconds": round(elapsed, 1),
         },
     )
     yield dg.MaterializeResult(
         asset_key="demand_forecasts",
         metadata={
-            **table_metadata(result.demand_forecasts),
+            **table_metadata(tables["demand_forecasts"]),
             "series": n_series,
-            "horizon_days": settings.horizon,
+            "horizon_days": horizon,
             "ms_per_series": round(1000 * elapsed / max(n_series, 1), 1),
         },
     )
+
+
+def forecast_inputs(restock: RestockResource, category: str | None = None) -> dict:
+    """What run_forecasting reads from the work DB (one category's series, or all)."""
+    cfg = restock.config
+    with restock.connect(read_only=True) as con:
+        as_of = restock.run_as_of(con)
+        products = read_mart(con, "dim_products")
+        settings = run_forecast_settings(cfg, products)
+        since = pd.Timestamp(as_of) - pd.Timedelta(days=settings.history_days_needed())
+        series = None
+        if category is not None:
+            series = con.execute(
+                "select distinct sku, location from marts.fct_daily_demand where category = ?",
+                [category]).df()
+            if series.empty:
+                raise dg.Failure(f"category {category!r} has no demand in fct_daily_demand")
+        # on_hand is for replenishment; forecasting reads stock-outs from is_censored and
+        # stockout_hours (at 30,490 series the column alone is 0.2 GB)
+        demand = read_demand(con, since, series, columns=FORECAST_DEMAND_COLUMNS)
+        return {
+            "as_of": as_of, "settings": settings, "demand": demand, "products": products,
+            "promotions": read_mart(con, "fct_promotion_days"),
+            "events": read_mart(con, "fct_events"), "drivers": read_mart(con, "fct_drivers"),
+        }
+
+
+def run_forecasts(context, inputs: dict):
+    """run_forecasting on ``forecast_inputs``, logged."""
+    from restock.forecasting import run_forecasting
+
+    demand, settings = inputs["demand"], inputs["settings"]
+    n_series = demand[["sku", "location"]].drop_duplicates().shape[0] if len(demand) else 0
+    context.log.info(
+        f"forecasting {n_series} series, {len(demand)} series-days, as_of {inputs['as_of']}, "
+        f"horizon {settings.horizon} days"
+    )
+    result = run_forecasting(
+        demand, pd.Timestamp(inputs["as_of"]), settings, promotions=inputs["promotions"],
+        events=inputs["events"], drivers=inputs["drivers"], products=inputs["products"],
+    )
+    return result, n_series
+
+
+def _forecast_all(context, restock: RestockResource):
+    from restock.forecasting.partitions import RESULT_TABLES
+
+    inputs = forecast_inputs(restock)
+    result, n_series = run_forecasts(context, inputs)
+    tables = {table: getattr(result, attr) for attr, table in RESULT_TABLES.items()}
+    return tables, n_series, inputs["settings"].horizon
+
+
+def _joined_partitions(context, restock: RestockResource):
+    from restock.forecasting.partitions import read_category_results
+
+    with restock.connect(read_only=True) as con:
+        as_of = restock.run_as_of(con)
+        products = read_mart(con, "dim_products")
+        categories = [r[0] for r in con.execute(
+            "select distinct category from marts.fct_daily_demand order by 1").fetchall()]
+    tables = read_category_results(restock.paths.partitions_dir, as_of, categories)
+    n_series = len(tables["series_assignments"])
+    context.log.info(f"joined the category_forecasts partitions of {len(categories)} "
+                     f"categories for as_of {as_of}: {n_series} series")
+    settings = run_forecast_settings(restock.config, products)
+    return tables, n_series, settings.horizon

@@ -11,6 +11,11 @@ from dagster_dbt import DbtCliResource
 
 from assets.forecast import forecasts
 from assets.ingest import raw_feed
+from assets.partitioned import (
+    category_forecasts,
+    category_partitions_sensor,
+    forecast_by_category_job,
+)
 from assets.publish import published_tables
 from assets.quality import data_quality_results, quarantine
 from assets.replenish import policy_replay, reorder_recommendations, stockout_alerts
@@ -27,7 +32,8 @@ from pipelines.schedules import nightly_schedule
 from pipelines.sensors import feed_drop_sensor, stockout_alert_sensor
 from pipelines.settings import NIGHTLY_JOB_NAME, RETRY_POLICY
 
-ALL_ASSETS = [
+#: what the nightly job materializes, in one run
+NIGHTLY_ASSETS = [
     raw_feed,
     restock_dbt_models,
     quarantine,
@@ -39,6 +45,8 @@ ALL_ASSETS = [
     published_tables,
     run_report,
 ]
+#: plus the partitioned fan-out of forecasting (assets/partitioned.py), its own job
+ALL_ASSETS = [*NIGHTLY_ASSETS, category_forecasts]
 ALL_CHECKS = [
     gx_raw_suites,
     rows_accounted,
@@ -49,7 +57,8 @@ ALL_CHECKS = [
 
 nightly_job = dg.define_asset_job(
     NIGHTLY_JOB_NAME,
-    selection=dg.AssetSelection.all(),
+    # every stage; the partitioned fan-out (assets/partitioned.py) has its own job
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(category_forecasts),
     executor_def=dg.in_process_executor,
     op_retry_policy=RETRY_POLICY,
     description="The whole nightly run, one step at a time in one process (DuckDB has one writer).",
@@ -78,8 +87,8 @@ def build_resources(
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_CHECKS,
-    jobs=[nightly_job],
+    jobs=[nightly_job, forecast_by_category_job],
     schedules=[nightly_schedule(nightly_job)],
-    sensors=[feed_drop_sensor(nightly_job), stockout_alert_sensor],
+    sensors=[feed_drop_sensor(nightly_job), stockout_alert_sensor, category_partitions_sensor],
     resources=build_resources(),
 )

@@ -101,7 +101,7 @@ def run_nightly(
     """Materialize every asset and check of the nightly job for one feed and as_of."""
     import dagster as dg
 
-    from pipelines.definitions import ALL_ASSETS, ALL_CHECKS, build_resources
+    from pipelines.definitions import ALL_CHECKS, NIGHTLY_ASSETS, build_resources
 
     feed = Path(feed).expanduser().resolve()
     if not feed.is_dir():
@@ -114,7 +114,7 @@ def run_nightly(
     started = time.perf_counter()
     with warehouse_lock(paths):
         result = dg.materialize(
-            [*ALL_ASSETS, *ALL_CHECKS],
+            [*NIGHTLY_ASSETS, *ALL_CHECKS],
             resources=resources,
             instance=dg.DagsterInstance.ephemeral(),
             raise_on_error=False,

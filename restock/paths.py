@@ -37,6 +37,11 @@ class RunPaths:
         return self.root / f"{self.warehouse.stem}_parquet"
 
     @property
+    def partitions_dir(self) -> Path:
+        """Results of the category_forecasts partitions (restock.forecasting.partitions)."""
+        return self.root / f"{self.warehouse.stem}_partitions"
+
+    @property
     def state_dir(self) -> Path:
         """State kept between runs (previous volumes, watermarks)."""
         return self.root / f"{self.warehouse.stem}_state"

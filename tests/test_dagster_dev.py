@@ -1,5 +1,5 @@
 """`dagster dev` (through workspace.yaml) serves one asset graph with every stage, the asset
-checks, the nightly schedule and both sensors."""
+checks, the nightly schedule and the sensors."""
 
 from __future__ import annotations
 
@@ -79,8 +79,8 @@ def test_dagster_dev_serves_the_whole_graph(tmp_path):
         assert sum(n["hasAssetChecks"] for n in data["assetNodes"]) >= 10
         repo = data["repositoriesOrError"]["nodes"][0]
         assert [s["cronSchedule"] for s in repo["schedules"]] == ["0 2 * * *"]
-        assert {s["name"] for s in repo["sensors"]} == {"feed_drop_sensor",
-                                                        "stockout_alert_sensor"}
+        assert {s["name"] for s in repo["sensors"]} == {
+            "feed_drop_sensor", "stockout_alert_sensor", "category_partitions_sensor"}
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)

@@ -39,8 +39,19 @@ def test_checks_schedule_and_sensors_are_registered():
                for k in graph.asset_check_keys)
     schedule = defs.resolve_schedule_def(f"{NIGHTLY_JOB_NAME}_schedule")
     assert schedule.cron_schedule == "0 2 * * *"
-    assert {s.name for s in defs.sensors} == {"feed_drop_sensor", "stockout_alert_sensor"}
+    assert {s.name for s in defs.sensors} == {"feed_drop_sensor", "stockout_alert_sensor",
+                                              "category_partitions_sensor"}
     assert defs.resolve_job_def(nightly_job.name).name == NIGHTLY_JOB_NAME
+
+
+def test_nightly_job_runs_every_stage_but_the_partitioned_fan_out():
+    nightly = defs.resolve_job_def(NIGHTLY_JOB_NAME)
+    keys = {k.to_user_string() for k in nightly.asset_layer.executable_asset_keys}
+    assert EXPECTED_ASSETS <= keys and "category_forecasts" not in keys
+    fan_out = defs.resolve_job_def("forecast_by_category")
+    assert isinstance(fan_out.partitions_def, dg.DynamicPartitionsDefinition)
+    assert {k.to_user_string() for k in fan_out.asset_layer.executable_asset_keys} == {
+        "category_forecasts"}
 
 
 def test_mart_checks_block_publication():

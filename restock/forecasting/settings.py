@@ -49,6 +49,12 @@ class ForecastSettings(BaseModel):
     holiday_country: str | None = Field("US", description="country code for the holidays package")
     backend: str = Field("local", pattern="^(local|dask)$")
     dask_address: str | None = None
+    from_category_partitions: bool = Field(
+        False,
+        description="the nightly's forecasts step joins the category_forecasts partitions of "
+        "its as_of (one run per category, fanned out over the deployment's executor) instead "
+        "of forecasting every series itself; it fails if a category's partition is missing",
+    )
     # --- added by the forecasting core (all defaulted) ---
     censored_handling: str = Field(
         "impute",
