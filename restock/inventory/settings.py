@@ -30,8 +30,10 @@ class ReplenishSettings(BaseModel):
         0.95, gt=0, lt=1, description="mean target of the exchange-curve allocation"
     )
     service_level_bounds: tuple[float, float] = Field(
-        (0.6, 0.999), description="lowest and highest target the exchange curve gives an item "
-        "(the upper bound also caps the replay's highest average level)"
+        (0.7, 0.999), description="lowest and highest target the exchange curve gives an item "
+        "(the upper bound also caps the replay's highest average level). Under lost sales a "
+        "0.70 target is the 0.63 quantile; a 0.60 floor (0.45 quantile) left dear items with "
+        "many stockout days (M5 replay: 46.9% -> 51.8% smallest cut with 0.70)"
     )
     lot_adjustment: bool = Field(
         True,
