@@ -180,7 +180,7 @@ class PeakRss:
     parent's pages) once per process, so it overstates the machine's use; PSS (proportional
     set size, from /proc/<pid>/smaps_rollup) splits each shared page between its sharers and
     sums to what the tree really holds in RAM. ``peak`` is the PSS peak (RSS where PSS cannot be
-    read), ``peak_rss`` the RSS one.
+    read), ``peak_rss`` the RSS one, ``peak_process_rss`` the largest RSS of any one process.
     """
 
     def __init__(self, pid: int, interval: float = 0.5) -> None:
@@ -192,6 +192,7 @@ class PeakRss:
         self.peak = 0
         self.peak_at: datetime | None = None
         self.peak_rss = 0
+        self.peak_process_rss = 0
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -212,6 +213,7 @@ class PeakRss:
                 except psutil.Error:
                     continue
                 rss_total += info.rss
+                self.peak_process_rss = max(self.peak_process_rss, info.rss)
                 total += getattr(info, "pss", info.rss)
             if total:
                 if total > self.peak:
@@ -417,6 +419,7 @@ def run_nightly(feed: Path, warehouse: Path, as_of: str, config: Path | None, lo
         "cpu_s": round(cpu, 1),
         "peak_pss_mb": round(rss.peak / 2**20),
         "peak_rss_mb": round(rss.peak_rss / 2**20),
+        "peak_process_rss_mb": round(rss.peak_process_rss / 2**20),
         "peak_rss_stage": stage_at(text, started_at, rss.peak_at) if rss.peak_at else None,
         "rss_samples": rss.samples,
         "steps": {k: round(v, 1) for k, v in steps.items()},
@@ -523,7 +526,8 @@ def bench_size(series: int, args, workdir: Path, base: Path) -> dict:
     status = "OK" if run["exit_code"] == 0 else f"FAILED (exit {run['exit_code']})"
     print(f"restock run: {status}; total wall {run['wall_s']} s (CPU {run['cpu_s']} s); "
           f"peak memory (process tree) PSS {run['peak_pss_mb']} MB (during "
-          f"{run['peak_rss_stage']}), summed RSS {run['peak_rss_mb']} MB", flush=True)
+          f"{run['peak_rss_stage']}), summed RSS {run['peak_rss_mb']} MB, largest single "
+          f"process RSS {run['peak_process_rss_mb']} MB", flush=True)
     print(f"  stages ({run['steps_measured_by']}): "
           f"{_fmt_steps(run['steps']) or '(no step times in the log)'}")
     if forecast_s:
