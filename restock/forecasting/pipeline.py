@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -159,10 +161,18 @@ def run_forecasting(
     ForecastResult
     """
     settings = settings or ForecastSettings()
+    with _backend(settings):
+        sel = _select(demand, as_of, settings, promotions, events, drivers, products)
+        return _run(sel, settings)
+
+
+@contextmanager
+def _backend(settings: ForecastSettings) -> Iterator[None]:
+    """Checks the candidates; a dask.distributed client for the duration when configured."""
     check_candidates(settings.candidates)
     client = dask_client(settings)  # None unless settings.backend == "dask"
     try:
-        return _run(demand, as_of, settings, promotions, events, drivers, products)
+        yield
     finally:
         if client is not None:
             client.close()
@@ -172,6 +182,7 @@ def run_forecasting(
 class _Selected:
     """What selection and calibration leave for the final forecasts (``_select``)."""
 
+    as_of: pd.Timestamp
     panel: DemandPanel
     end: int
     assignments: pd.DataFrame
@@ -204,13 +215,8 @@ def select_and_calibrate(
         As ``run_forecasting(...).model_selection`` and ``.calibration``.
     """
     settings = settings or ForecastSettings()
-    check_candidates(settings.candidates)
-    client = dask_client(settings)
-    try:
+    with _backend(settings):
         sel = _select(demand, as_of, settings, promotions, events, drivers, products)
-    finally:
-        if client is not None:
-            client.close()
     logger.info("selection and calibration done in %.1f s (%s)",
                 time.perf_counter() - sel.started,
                 ", ".join(f"{k} {v:.1f} s" for k, v in sel.timings.items()))
@@ -266,21 +272,13 @@ def _select(
     calibration = fit_calibration(bt.sample, bt.forecasts, bt.actual, bt.target, bt.level,
                                   settings)
     timings["calibration"] = time.perf_counter() - t2
-    return _Selected(panel, end, assignments, exogenous, bt, scores, selection, calibration,
-                     timings, t0)
+    return _Selected(as_of, panel, end, assignments, exogenous, bt, scores, selection,
+                     calibration, timings, t0)
 
 
-def _run(
-    demand: pd.DataFrame,
-    as_of: pd.Timestamp | str,
-    settings: ForecastSettings,
-    promotions: pd.DataFrame | None,
-    events: pd.DataFrame | None,
-    drivers: pd.DataFrame | None,
-    products: pd.DataFrame | None,
-) -> ForecastResult:
-    sel = _select(demand, as_of, settings, promotions, events, drivers, products)
-    as_of = pd.Timestamp(as_of).normalize()
+def _run(sel: _Selected, settings: ForecastSettings) -> ForecastResult:
+    """Steps 5-6 after ``_select``: backtest tables, final forecasts and their quantiles."""
+    as_of = sel.as_of
     panel, end, assignments, exogenous = sel.panel, sel.end, sel.assignments, sel.exogenous
     bt, scores, selection, calibration = sel.bt, sel.scores, sel.selection, sel.calibration
     timings, t0 = sel.timings, sel.started

@@ -405,7 +405,7 @@ def replay_policies(
     rows = _summarise(
         n_days, levels, buffers, category, cost, inv_sum, served_sum, true_demand, orders,
         stockout, reviews, np.maximum(np.rint(lt_mean), 1).astype(int), R, position_after,
-        measured, np.minimum(warm, n_days) if settings.replay_warmup else None,
+        measured,
     )
     comparisons, headline = _headline(rows, cost)
     timing["total"] = time.perf_counter() - clock
@@ -470,14 +470,12 @@ def _summarise(
     inv_sum: np.ndarray, served_sum: np.ndarray, true_demand: np.ndarray, orders: np.ndarray,
     stockout: np.ndarray, reviews: np.ndarray, lead: np.ndarray, review_days: int,
     position_after: np.ndarray, measured: np.ndarray | None = None,
-    first_measured: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """policy_replay rows per policy x parameter x category (and ALL).
 
     Inventory, fill rate and stockout rate count only the measured (post warm-up) days of each
     series; average inventory is the sum over series of each one's mean on-hand per measured
-    day. A cycle counts when all its days are measured (from ``first_measured``, the day index
-    where each series' warm-up ends).
+    day. A cycle counts when all its days are measured (they start where the warm-up ends).
     """
     n_pol = inv_sum.shape[0]
     if measured is None:
@@ -491,8 +489,8 @@ def _summarise(
     first = reviews[None, :] + lead[:, None] + 1  # S x K
     last = first + review_days - 1
     valid = last <= n_days
-    if first_measured is not None:
-        valid &= (first - 1) >= first_measured[:, None]
+    first_measured = np.where(measured.any(axis=1), measured.argmax(axis=1), n_days)
+    valid &= (first - 1) >= first_measured[:, None]
     fi = np.clip(first - 1, 0, n_days)
     la = np.clip(last, 0, n_days)
     s_idx = np.arange(len(lead))[:, None]
