@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+import signal
 import subprocess
 import sys
 
@@ -63,6 +65,35 @@ def test_panel_forecaster_keeps_models_for_forward():
     again = forecaster.fitted_models_[position, 0].forward(y=series, h=7)["mean"]
     direct = forecaster.predict(fh=np.arange(1, 8)).xs("SKU0|S1")["demand"].to_numpy()
     np.testing.assert_allclose(again, direct, rtol=1e-8)
+
+
+def _sigterm_is_default(_) -> bool:
+    return signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_pool_workers_die_on_sigterm_under_a_flag_only_handler():
+    """Dagster maps SIGTERM to an interrupt handler that in some phases only sets a flag. Pool
+    workers forked under it ignored Pool.terminate's SIGTERM, and a worker left waiting on the
+    task-queue lock made the fit hang in Pool.__exit__ (a nightly run stalled this way)."""
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        forecaster = make_panel_forecaster(["auto_ets"], ForecastSettings(), n_jobs=2,
+                                           keep_models=True)
+        pool_class, kwargs = forecaster._statsforecast()._get_pool()
+        with pool_class(2, **kwargs) as pool:
+            assert all(pool.map(_sigterm_is_default, range(8)))
+        forecaster.fit(_panel())  # statsforecast's own fit pool (n_jobs=2) starts and ends
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert forecaster.fitted_models_.shape == (6, 1)
+    # The fitted statsforecast object unpickles in a fresh process (its class is built lazily).
+    done = subprocess.run(
+        [sys.executable, "-c", "import pickle, sys; sf = pickle.loads(sys.stdin.buffer.read()); "
+         "print(type(sf).__name__, len(sf.uids))"],
+        input=pickle.dumps(forecaster._sf_fitted), capture_output=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert done.stdout.decode().split() == ["RestockStatsForecast", "6"]
 
 
 def test_unknown_candidate_is_a_clear_error():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +90,7 @@ def test_replay_warmup_leaves_out_days_no_order_can_reach():
     assert rec.stockout_rate == 0 and rec.fill_rate == 1
 
 
-def test_replay_launch_counts_from_its_first_order():
+def test_replay_launch_counts_from_its_first_order(caplog):
     """An item first sold inside the window is counted from when the first order placed after
     its launch can arrive: before that no policy could have stocked it."""
     demand, products, dates = _flat_demand()
@@ -108,7 +109,10 @@ def test_replay_launch_counts_from_its_first_order():
     # b sells from window day index 3; the first review after that is at offset 7, its order
     # (18 units, lead time 2) sells from index 9, so b counts from index 10: no stockout there.
     settings = ReplenishSettings(replay_service_levels=[0.9], static_buffer_days=[0])
-    res = replay_policies(demand, products, None, planner, start, dates[-1], settings)
+    with caplog.at_level(logging.WARNING, logger="restock"):
+        res = replay_policies(demand, products, None, planner, start, dates[-1], settings)
+    # b has no forecast before its first sale, as expected: no warning about it
+    assert not [r for r in caplog.records if "no cumulative quantiles" in r.getMessage()]
     rec = res.rows.set_index(["policy", "parameter", "category"]).loc[("recommended", 0.9, "ALL")]
     assert rec.stockout_rate == 0 and rec.fill_rate == 1
     # a counts 11 days (from index 3), b 4 days (10..13): 70 / 11 + (14 + 12 + 10 + 8) / 4
@@ -119,6 +123,13 @@ def test_replay_launch_counts_from_its_first_order():
     rec = played.rows.set_index(["policy", "parameter", "category"]).loc[
         ("recommended", 0.9, "ALL")]
     assert rec.stockout_rate == pytest.approx(6 / 28)
+    # A planner that still lacks b after b has sold is warned about (zero demand assumed).
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="restock"):
+        replay_policies(demand, products, None, _deterministic_planner(2.0),
+                        start, dates[-1], settings)
+    assert [r for r in caplog.records if "1 of 2 series have no cumulative quantiles"
+            in r.getMessage()]
 
 
 def test_replay_lost_sales_on_a_spike():

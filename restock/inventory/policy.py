@@ -150,7 +150,9 @@ class CumulativeDemand:
         return q, m
 
 
-def dense_cumulative(cumulative: pd.DataFrame, keys: pd.DataFrame) -> CumulativeDemand:
+def dense_cumulative(
+    cumulative: pd.DataFrame, keys: pd.DataFrame, expected_missing: np.ndarray | None = None
+) -> CumulativeDemand:
     """Turn the long cumulative-quantile table into dense arrays aligned with ``keys``.
 
     Parameters
@@ -160,6 +162,9 @@ def dense_cumulative(cumulative: pd.DataFrame, keys: pd.DataFrame) -> Cumulative
     keys : DataFrame
         sku, location of the wanted series; series missing from ``cumulative`` get zero
         demand (logged as a warning).
+    expected_missing : bool array aligned with ``keys``, optional
+        Series known to have no forecast yet (the replay's items not launched by the review
+        day): their zero demand is logged at debug level, not warned about.
 
     Returns
     -------
@@ -172,10 +177,15 @@ def dense_cumulative(cumulative: pd.DataFrame, keys: pd.DataFrame) -> Cumulative
     idx = pd.MultiIndex.from_frame(keys).get_indexer(pd.MultiIndex.from_frame(c[KEYS]))
     c = c.loc[idx >= 0]
     idx = idx[idx >= 0]
-    n_missing = len(keys) - np.unique(idx).size
-    if n_missing:
+    missing = np.ones(len(keys), dtype=bool)
+    missing[idx] = False
+    if expected_missing is not None:
+        log.debug("%d series not launched yet: zero demand", int((missing & expected_missing)
+                                                                 .sum()))
+        missing &= ~np.asarray(expected_missing, dtype=bool)
+    if missing.any():
         log.warning("%d of %d series have no cumulative quantiles: zero demand assumed",
-                    n_missing, len(keys))
+                    int(missing.sum()), len(keys))
     horizon = int(c["horizon_days"].max()) if len(c) else 1
     grid = np.sort(c.loc[c["level"] > 0, "level"].unique())
     if len(grid) == 0:

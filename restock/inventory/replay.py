@@ -326,7 +326,9 @@ def replay_policies(
     # first review after its launch day, so its warm-up runs until that order can arrive.
     first_review = np.zeros(n, dtype=int)
     first_k = np.zeros(n, dtype=int)
-    launched = np.isnan(sales[:, :t0 + 1]).all(axis=1)
+    sold = ~np.isnan(sales)
+    first_sold = np.where(sold.any(axis=1), np.argmax(sold, axis=1), sales.shape[1])
+    launched = first_sold > t0
     if settings.replay_warmup and launched.any():
         first_day = np.argmax(~np.isnan(sales[:, t0 + 1:]), axis=1)  # window day index
         nxt = np.searchsorted(reviews, first_day + 1)  # a review at the end of that day on
@@ -363,7 +365,9 @@ def replay_policies(
             cumulative = plan.cumulative if hasattr(plan, "cumulative") else plan[1]
             timing["planner"] += time.perf_counter() - tick
             tick = time.perf_counter()
-            cum = dense_cumulative(cumulative, keys)
+            # an item whose first sale is after this review has no forecast yet: expected
+            cum = dense_cumulative(cumulative, keys,
+                                   expected_missing=first_sold > ti)
             targets = levels
             protection = demand_mixture(cum, lt_mean, lt_std, float(R),
                                         settings.cover_earlier_orders)
