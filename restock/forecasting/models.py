@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import signal
 from collections.abc import Callable, Sequence
 
@@ -182,36 +183,21 @@ def statsforecast_model(name: str, settings: ForecastSettings):
     return makers[name]()
 
 
-def _default_signals_in_worker() -> None:
-    """Pool initializer: a worker dies on SIGTERM, as a pool worker should.
+def _default_signals_in_child() -> None:
+    """After a fork, the child dies on SIGTERM and raises KeyboardInterrupt on SIGINT.
 
-    ``multiprocessing.Pool`` (statsforecast's ``fit``) forks its workers and ends them with
-    SIGTERM. Under Dagster the parent's SIGTERM handler is Dagster's interrupt handler, which in
-    some phases only sets a flag; a worker forked then ignores the SIGTERM, stays blocked on the
-    pool's task-queue lock, and the parent waits for it forever (seen as a nightly run that
-    hangs in ``Pool.__exit__``)."""
+    statsforecast forks process pools (``multiprocessing.Pool`` for ``fit``, a
+    ``ProcessPoolExecutor`` for ``forecast``); ``Pool.terminate`` ends its workers with SIGTERM.
+    Under Dagster the parent's SIGTERM handler is Dagster's interrupt handler, which in some
+    phases only sets a flag: a worker forked then ignored the SIGTERM, stayed blocked on the
+    pool's task-queue lock and the parent waited for it forever (a nightly run hung in
+    ``Pool.__exit__``, seen in make test and CI). Registered once, for every fork of a process
+    that forecasts."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _statsforecast_class():
-    """``StatsForecast`` whose process pools reset the workers' signal handlers.
-
-    Built on first use (statsforecast is imported lazily) and kept as the module attribute
-    ``RestockStatsForecast``, so a pickled fitted model unpickles in a fresh process."""
-    cls = globals().get("RestockStatsForecast")
-    if cls is None:
-        from statsforecast import StatsForecast
-
-        class RestockStatsForecast(StatsForecast):
-            def _get_pool(self):
-                pool, kwargs = super()._get_pool()
-                return pool, {**kwargs, "initializer": _default_signals_in_worker}
-
-        RestockStatsForecast.__module__ = __name__
-        RestockStatsForecast.__qualname__ = "RestockStatsForecast"
-        globals()["RestockStatsForecast"] = cls = RestockStatsForecast
-    return cls
+os.register_at_fork(after_in_child=_default_signals_in_child)
 
 
 def _fallback_model(settings: ForecastSettings):
@@ -309,8 +295,10 @@ def _panel_class():
             )
 
         def _statsforecast(self):
+            from statsforecast import StatsForecast
+
             settings = self._settings()
-            return _statsforecast_class()(
+            return StatsForecast(
                 models=[statsforecast_model(m, settings) for m in self.models],
                 freq="D",
                 n_jobs=self.n_jobs,
@@ -397,8 +385,6 @@ def __getattr__(name: str):
     # importing this module does not import sktime.
     if name == "StatsForecastPanel":
         return _panel_class()
-    if name == "RestockStatsForecast":  # unpickling a fitted model looks the class up here
-        return _statsforecast_class()
     raise AttributeError(name)
 
 
