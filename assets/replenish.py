@@ -135,6 +135,7 @@ def policy_replay(context: dg.AssetExecutionContext, restock: RestockResource):
     with restock.connect() as con:
         write_result(con, "policy_replay", replay.rows)
         write_result(con, "policy_replay_headline", headline)
+        write_result(con, "policy_replay_comparison", replay.comparison_frame())
     text = headline_text(replay.headline)
     context.log.info(text)
     return dg.MaterializeResult(

@@ -206,6 +206,13 @@ PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
         "policy", "parameter", "category", "avg_inventory_units", "avg_inventory_value",
         "stockout_rate", "fill_rate", "orders",
     ),
+    # Added (session 5): each static policy against Restock's frontier at the same average
+    # inventory; is_headline marks the row the headline quotes (the smallest cut).
+    "policy_replay_comparison": (
+        "static_parameter", "inventory_measure", "static_avg_inventory", "static_stockout_rate",
+        "restock_stockout_rate_at_same_inventory", "relative_cut", "within_frontier",
+        "is_headline",
+    ),
     "data_quality_results": ("source", "check", "severity", "passed", "failed_rows", "detail"),
     "quarantine": ("source", "reason", "row", "loaded_at"),
 }

@@ -18,6 +18,7 @@ from restock.inventory import (
     make_reference_planner,
     replay_policies,
 )
+from restock.inventory import replay as replay_module
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 LEVELS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995)
@@ -75,6 +76,34 @@ def test_replay_hand_computed():
     assert rows.loc[("recommended", 0.9, "food")].orders == 1
     # Cycles: review 0 protects days 3..9, review 7 days 10..16 (beyond the window).
     assert rec.achieved_cycle_service_level == 1.0
+
+
+def test_comparison_frame_flags_the_headline_and_keeps_its_columns_when_empty():
+    """Every static policy against the frontier (published as policy_replay_comparison)."""
+    # Frontier: 100 units -> 4%, 200 -> 1%. Static 3 d at 150 units, 6%: Restock 2.5% there
+    # (cut 58.3%); static 7 d at 200 units, 2%: Restock 1% (cut 50%, the smallest: quoted);
+    # static 28 d at 400 units is outside the frontier and not compared.
+    rows = pd.DataFrame({
+        "policy": ["recommended", "recommended", "static", "static", "static"],
+        "parameter": [0.8, 0.95, 3, 7, 28], "category": "ALL",
+        "avg_inventory_units": [100.0, 200.0, 150.0, 200.0, 400.0],
+        "stockout_rate": [0.04, 0.01, 0.06, 0.02, 0.001],
+    })
+    comparisons, headline = replay_module._headline(rows, np.array([np.nan]))
+    result = replay_module.ReplayResult(rows, headline, comparisons)
+    frame = result.comparison_frame()
+    assert list(frame.columns) == list(PUBLISHED_TABLES["policy_replay_comparison"])
+    by = frame.set_index("static_parameter")
+    assert by.loc[3, "restock_stockout_rate_at_same_inventory"] == pytest.approx(0.025)
+    assert by.loc[3, "relative_cut"] == pytest.approx(1 - 0.025 / 0.06)
+    assert by.loc[7, "relative_cut"] == pytest.approx(0.5)
+    assert not by.loc[28, "within_frontier"]
+    assert by["is_headline"].tolist() == [False, True, False]
+    assert headline["static_parameter"] == 7 and headline["inventory_measure"] == \
+        "avg_inventory_units"
+    empty = replay_module.ReplayResult(rows.iloc[:0], {}).comparison_frame()
+    assert list(empty.columns) == list(PUBLISHED_TABLES["policy_replay_comparison"])
+    assert empty.empty
 
 
 def test_replay_warmup_leaves_out_days_no_order_can_reach():

@@ -39,8 +39,32 @@ def test_every_published_table_has_the_contract_columns(e2e_run):
         missing -= set(frame.columns)
         assert not missing, f"marts.{table} lacks {missing}"
     for table in ("demand_forecasts", "backtest_metrics", "model_selection",
-                  "reorder_recommendations", "policy_replay", "data_quality_results"):
+                  "reorder_recommendations", "policy_replay", "policy_replay_comparison",
+                  "data_quality_results"):
         assert len(_published(e2e_run, table)) > 0, f"marts.{table} is empty"
+
+
+def test_published_comparison_quotes_the_headline(e2e_run):
+    """BI reads the replay's proof: each static policy against Restock at the same inventory,
+    the headline's row (the smallest cut within the frontier) flagged."""
+    comparison = _published(e2e_run, "policy_replay_comparison")
+    work = RunPaths.from_warehouse(e2e_run).work_db
+    with duckdb.connect(str(work), read_only=True) as con:
+        headline = con.execute("select * from results.policy_replay_headline").df().iloc[0]
+    [quoted] = comparison[comparison["is_headline"]].itertuples()
+    assert quoted.static_parameter == headline["static_parameter"]
+    assert quoted.relative_cut == pytest.approx(headline["relative_cut"])
+    inside = comparison[comparison["within_frontier"]]
+    assert quoted.relative_cut == pytest.approx(inside["relative_cut"].min())
+    static = _published(e2e_run, "policy_replay").query("policy == 'static' and category == 'ALL'")
+    assert sorted(comparison["static_parameter"]) == sorted(static["parameter"])
+    # the terminal summary of `restock run` says it in a sentence
+    from pipelines.runner import published_summary
+
+    summary = published_summary(e2e_run)
+    assert (f"static policy with {quoted.static_parameter:g} buffer days, Restock's stockout "
+            f"rate is {100 * quoted.restock_stockout_rate_at_same_inventory:.2f}% against "
+            f"{100 * quoted.static_stockout_rate:.2f}%") in summary
 
 
 def test_quantities_are_finite_and_non_negative(e2e_run):

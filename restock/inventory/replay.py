@@ -63,6 +63,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from restock.contract import PUBLISHED_TABLES
 from restock.inventory.policy import (
     KEYS,
     allocate_service_levels,
@@ -102,6 +103,16 @@ class ReplayResult:
     def headline_frame(self) -> pd.DataFrame:
         """The headline as a one-row DataFrame (results.policy_replay_headline)."""
         return pd.DataFrame([self.headline])
+
+    def comparison_frame(self) -> pd.DataFrame:
+        """Every static policy against the frontier, the headline's row flagged
+        (results.policy_replay_comparison, published); the contract columns even when empty."""
+        columns = list(PUBLISHED_TABLES["policy_replay_comparison"])
+        frame = self.comparisons.reindex(columns=columns[:-1])
+        quoted = self.headline.get("static_parameter")
+        frame["is_headline"] = frame["static_parameter"].eq(quoted) if quoted is not None \
+            else False
+        return frame.astype({"is_headline": bool})
 
 
 # ------------------------------------------------------------------------------------------------
