@@ -180,9 +180,9 @@ def dense_cumulative(
     missing = np.ones(len(keys), dtype=bool)
     missing[idx] = False
     if expected_missing is not None:
-        log.debug("%d series not launched yet: zero demand", int((missing & expected_missing)
-                                                                 .sum()))
-        missing &= ~np.asarray(expected_missing, dtype=bool)
+        expected = np.asarray(expected_missing, dtype=bool)
+        log.debug("%d series not launched yet: zero demand", int((missing & expected).sum()))
+        missing &= ~expected
     if missing.any():
         log.warning("%d of %d series have no cumulative quantiles: zero demand assumed",
                     int(missing.sum()), len(keys))

@@ -341,7 +341,7 @@ def replay_policies(
     first_sold = np.where(sold.any(axis=1), np.argmax(sold, axis=1), sales.shape[1])
     launched = first_sold > t0
     if settings.replay_warmup and launched.any():
-        first_day = np.argmax(~np.isnan(sales[:, t0 + 1:]), axis=1)  # window day index
+        first_day = first_sold - (t0 + 1)  # window day index of the first sale
         nxt = np.searchsorted(reviews, first_day + 1)  # a review at the end of that day on
         first_k = np.where(launched, np.minimum(nxt, reviews.size - 1), 0)
         first_review = np.where(launched, np.where(nxt < reviews.size, reviews[first_k],
