@@ -71,18 +71,6 @@ def stockout_alerts(context: dg.AssetExecutionContext, restock: RestockResource)
     )
 
 
-def headline_text(headline: dict | None) -> str:
-    """The replay's one-line promise, in a buyer's words."""
-    if not headline or headline.get("restock_stockout_rate_at_same_inventory") is None:
-        return "No comparable replay point (see policy_replay rows)."
-    return (
-        f"At the same average inventory as the static policy "
-        f"({headline.get('static_parameter')} buffer days), the stockout rate goes "
-        f"{100 * headline['static_stockout_rate']:.1f}% -> "
-        f"{100 * headline['restock_stockout_rate_at_same_inventory']:.1f}%."
-    )
-
-
 @dg.asset(
     deps=["forecast_backtest", "fct_daily_demand", "fct_lead_times", "dim_products"],
     group_name="replenish",
@@ -94,6 +82,7 @@ def policy_replay(context: dg.AssetExecutionContext, restock: RestockResource):
     the window before as_of, Restock's policy against the static one."""
     from restock.forecasting import make_replay_planner
     from restock.inventory import replay_policies, sample_replay_series
+    from restock.inventory.replay import headline_text
 
     cfg = restock.config
     with restock.connect(read_only=True) as con:

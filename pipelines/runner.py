@@ -177,15 +177,10 @@ def published_summary(warehouse: Path, top_alerts: int = 10) -> str:
                 lines.append(f"  {r[0]:<12} {r[1]:>6g}  avg inventory {r[2]:>10,.0f}  "
                              f"stockout rate {100 * r[3]:5.2f}%  fill rate {100 * r[4]:5.1f}%")
         if "policy_replay_comparison" in tables:
+            from restock.inventory.replay import headline_text
+
             quoted = con.execute(
-                "select static_parameter, inventory_measure, static_stockout_rate, "
-                "restock_stockout_rate_at_same_inventory, relative_cut, within_frontier "
-                "from marts.policy_replay_comparison where is_headline").fetchone()
-            if quoted:
-                measure = "value" if quoted[1] == "avg_inventory_value" else "units"
-                lines.append(
-                    f"Headline: at the average inventory {measure} of the static policy with "
-                    f"{quoted[0]:g} buffer days, Restock's stockout rate is {100 * quoted[3]:.2f}% "
-                    f"against {100 * quoted[2]:.2f}% ({100 * quoted[4]:.0f}% lower"
-                    + ("" if quoted[5] else "; outside Restock's frontier") + ")")
+                "select * from marts.policy_replay_comparison where is_headline").df()
+            if len(quoted):
+                lines.append(headline_text(quoted.iloc[0].to_dict()))
     return "\n".join(lines)

@@ -115,6 +115,24 @@ class ReplayResult:
         return frame.astype({"is_headline": bool})
 
 
+def headline_text(headline: dict[str, Any] | None) -> str:
+    """The replay's promise in one sentence, in a buyer's words (the policy_replay asset's log
+    and ``restock run``'s summary). ``headline``: a policy_replay_comparison row as a dict."""
+    if not headline or pd.isna(headline.get("restock_stockout_rate_at_same_inventory")):
+        return "No comparable replay point (see policy_replay rows)."
+    measure = "value" if headline.get("inventory_measure") == "avg_inventory_value" else "units"
+    cut = headline.get("relative_cut")
+    said = f"{100 * cut:.0f}% lower" if pd.notna(cut) else "the static policy had none"
+    if not headline.get("within_frontier", True):
+        said += "; outside Restock's frontier"
+    return (
+        f"Headline: at the average inventory {measure} of the static policy with "
+        f"{headline['static_parameter']:g} buffer days, Restock's stockout rate is "
+        f"{100 * headline['restock_stockout_rate_at_same_inventory']:.2f}% against "
+        f"{100 * headline['static_stockout_rate']:.2f}% ({said})"
+    )
+
+
 # ------------------------------------------------------------------------------------------------
 # Demand arrays
 # ------------------------------------------------------------------------------------------------
