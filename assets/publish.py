@@ -40,7 +40,7 @@ def published_tables(context: dg.AssetExecutionContext, restock: RestockResource
     Runs only when every blocking check upstream passed, so a bad run never replaces what was
     published before.
     """
-    from restock.publish import publish_tables
+    from restock.publishing import publish_tables
 
     with restock.connect() as con:
         as_of = restock.run_as_of(con)

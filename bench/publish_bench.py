@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from restock.config import PublishSettings  # noqa: E402
 from restock.contract import PUBLISHED_TABLES  # noqa: E402
 from restock.paths import RunPaths  # noqa: E402
-from restock.publish import publish_tables, verify_published  # noqa: E402
+from restock.publishing import publish_tables, verify_published  # noqa: E402
 
 ROWS = {  # rows per table as a multiple of the series count, or a fixed count
     "demand_forecasts": 28.0,

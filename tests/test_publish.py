@@ -21,7 +21,7 @@ import pytest
 from restock.config import PublishSettings
 from restock.contract import PUBLISHED_TABLES, RUN_COLUMNS
 from restock.paths import RunPaths
-from restock.publish import publish_tables, verify_published
+from restock.publishing import publish_tables, verify_published
 
 REPO = Path(__file__).resolve().parents[1]
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -200,7 +200,7 @@ _KILLED_PUBLISH = textwrap.dedent(
     from pathlib import Path
     from restock.config import PublishSettings
     from restock.paths import RunPaths
-    from restock.publish import publish_tables
+    from restock.publishing import publish_tables
     def hold():
         print("ready", flush=True)
         time.sleep(120)
@@ -497,7 +497,7 @@ def test_postgres_reader_mid_transaction_keeps_old_tables_and_publish_waits(setu
 def test_postgres_failure_leaves_every_target_unchanged_and_hides_password(
     setup, monkeypatch, caplog
 ):
-    from restock.publish import PublishError
+    from restock.publishing import PublishError
 
     paths, work, counts = setup
     publish_tables(work, paths, "run-1", "2024-03-28", PublishSettings())

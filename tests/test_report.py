@@ -12,7 +12,8 @@ import pytest
 from restock.contract import PUBLISHED_TABLES
 from restock.report import ReportLimits, build_report
 from restock.report import data as prep
-from restock.report.html import SECTIONS, fmt_pct
+from restock.report.formatting import fmt_pct
+from restock.report.html import SECTIONS
 from restock.report.sample import make_report_inputs
 
 HOSTILE = "<script>alert('sku')</script>"

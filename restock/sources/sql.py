@@ -43,6 +43,7 @@ import sqlalchemy as sa
 import yaml
 
 from restock.contract import INPUT_TABLES, InputTable
+from restock.fsync import fsync_file
 
 log = logging.getLogger("restock.sources")
 
@@ -431,7 +432,7 @@ def _extract_table(conn, name: str, plan: _Plan, previous, out_dir: Path, chunk_
         if writer is not None:
             writer.close()
             writer = None
-            _fsync(tmp)
+            fsync_file(tmp)
             os.replace(tmp, final)
         else:
             final = None
@@ -620,11 +621,3 @@ def _reset(state_db: Path, out_dir: Path, tables: list[str]) -> None:
         if folder.is_dir():
             shutil.rmtree(folder)
     log.info("full reload: cleared watermarks and folders of %s", ", ".join(tables))
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -1,0 +1,127 @@
+"""The published DuckDB file: built beside the old one, then renamed over it.
+
+The tables are built in a new file beside ``paths.warehouse`` (``<name>.tmp-<run_id>``) in
+storage version ``settings.duckdb_storage_version`` (DuckDB 1.x clients bundled in BI drivers
+cannot open 2.0's default format), checkpointed, fsynced and renamed over the old file. The
+writer never opens the published file, so a BI tool holding it open neither blocks the run nor
+sees a half-written file: it keeps reading the old inode until it reopens.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from restock.contract import RUN_COLUMNS
+from restock.fsync import fsync_dir, fsync_file
+from restock.paths import RunPaths
+from restock.publishing.common import PUBLISHED_SCHEMA, log, sql_string
+from restock.warehouse import quote_identifier
+
+STORAGE_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
+
+
+def build_published_file(
+    work_db: Path,
+    tmp_db: Path,
+    run_id: str,
+    as_of: date,
+    storage_version: str,
+    tables: Mapping[str, Sequence[str]],
+) -> dict[str, int]:
+    """Write every table into the new file ``tmp_db``; return rows per table."""
+    for leftover in (tmp_db, tmp_db.with_name(tmp_db.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    rows: dict[str, int] = {}
+    # An in-memory connection attaches both files, so the writer never opens the published
+    # file and only reads the work DB.
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach {sql_string(work_db)} as work (read_only)")
+        con.execute(
+            f"attach {sql_string(tmp_db)} as pub (storage_version {sql_string(storage_version)})"
+        )
+        con.execute(f"create schema pub.{PUBLISHED_SCHEMA}")
+        for table, contract_columns in tables.items():
+            present = [
+                r[0]
+                for r in con.execute(
+                    "select column_name from duckdb_columns() where database_name = 'work' "
+                    "and schema_name = 'results' and table_name = ? order by column_index",
+                    [table],
+                ).fetchall()
+            ]
+            if not present:
+                raise ValueError(f"results.{table} is missing from the work DB {work_db}")
+            missing = [c for c in contract_columns if c not in present]
+            if missing:
+                raise ValueError(f"results.{table} lacks contract column(s) {', '.join(missing)}")
+            extras = [c for c in present if c not in contract_columns and c not in RUN_COLUMNS]
+            select = ", ".join(quote_identifier(c) for c in [*contract_columns, *extras])
+            con.execute(
+                f"create table pub.{PUBLISHED_SCHEMA}.{quote_identifier(table)} as "
+                f"select {select}, ?::varchar as run_id, ?::date as as_of "
+                f"from work.results.{quote_identifier(table)}",
+                [run_id, as_of],
+            )
+            count = con.execute(
+                f"select count(*) from pub.{PUBLISHED_SCHEMA}.{quote_identifier(table)}"
+            ).fetchone()
+            rows[table] = int(count[0]) if count else 0
+        con.execute("checkpoint pub")
+        con.execute("detach pub")
+        con.execute("detach work")
+    finally:
+        con.close()
+    wal = tmp_db.with_name(tmp_db.name + ".wal")
+    if wal.exists():
+        raise RuntimeError(f"{wal} left after checkpoint: refusing to publish a file needing it")
+    fsync_file(tmp_db)
+    return rows
+
+
+def replace_published_file(tmp_db: Path, warehouse: Path) -> None:
+    """Rename the finished ``tmp_db`` over the published file, durably (the DuckDB swap)."""
+    os.replace(tmp_db, warehouse)
+    fsync_dir(warehouse.parent)
+
+
+def remove_stale_files(warehouse: Path) -> None:
+    """Delete tmp files of killed publishes (safe: we hold the publish lock)."""
+    for stale in warehouse.parent.glob(f"{_glob_escape(warehouse.name)}.tmp-*"):
+        log.warning("removing %s left by an interrupted publish", stale.name)
+        stale.unlink(missing_ok=True)
+
+
+def verify_published(paths: RunPaths) -> dict[str, int]:
+    """Rows per table of ``marts`` in the published DuckDB file (opened read-only)."""
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    try:
+        names = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = ? "
+                "order by table_name",
+                [PUBLISHED_SCHEMA],
+            ).fetchall()
+        ]
+        counts = {}
+        for name in names:
+            row = con.execute(
+                f"select count(*) from {quote_identifier(PUBLISHED_SCHEMA)}."
+                f"{quote_identifier(name)}"
+            ).fetchone()
+            counts[name] = int(row[0]) if row else 0
+        return counts
+    finally:
+        con.close()
+
+
+def _glob_escape(name: str) -> str:
+    """Escape glob wildcards in a literal file name."""
+    return re.sub(r"([*?\[])", r"[\1]", name)

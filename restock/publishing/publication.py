@@ -1,0 +1,212 @@
+"""One publication: every target written, then swapped in order, under the publish lock.
+
+Nothing is switched until everything is written; a failure before the first swap leaves every
+target as it was and removes this run's tmp file and Parquet version. Swap order: Postgres (the
+only swap that may wait or fail), then the DuckDB file, then the Parquet link.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import date
+from pathlib import Path
+
+from restock.config import PublishSettings
+from restock.contract import PUBLISHED_TABLES
+from restock.paths import RunPaths
+from restock.publishing.common import log
+from restock.publishing.duckdb_file import (
+    STORAGE_VERSION,
+    build_published_file,
+    remove_stale_files,
+    replace_published_file,
+)
+from restock.publishing.parquet import flip_parquet_link, write_parquet_version
+from restock.publishing.postgres import (
+    hide_password,
+    load_postgres_stage,
+    postgres_url,
+    swap_postgres_schema,
+)
+from restock.warehouse import quote_identifier
+
+_UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def publish_tables(
+    work_db: Path,
+    paths: RunPaths,
+    run_id: str,
+    as_of: str,
+    settings: PublishSettings,
+    tables: Mapping[str, Sequence[str]] = PUBLISHED_TABLES,
+    before_swap: Callable[[], None] | None = None,
+) -> dict:
+    """Publish ``results.<table>`` of the work DB to every configured target.
+
+    Parameters
+    ----------
+    work_db : Path
+        The run's work DuckDB (opened read-only).
+    paths : RunPaths
+        Gives the published DuckDB file and the Parquet folder.
+    run_id, as_of : str
+        Added to every published row (``as_of`` as a DATE, ISO ``YYYY-MM-DD``).
+    settings : PublishSettings
+        Which targets, storage version, Postgres URL variable and schema.
+    tables : mapping
+        Table -> contract columns; published columns are these in order, then any extra
+        columns of the results table.
+    before_swap : callable, optional
+        Called after everything is written and before the first swap (tests kill the process
+        here to prove a crash leaves the old outputs untouched). Swap order: Postgres, then the
+        DuckDB file, then the Parquet link; a failure before them leaves every target as it was
+        and removes this run's tmp file and Parquet version.
+
+    Returns
+    -------
+    dict
+        ``tables`` (rows per table), ``duckdb``/``parquet``/``postgres`` (path or URL, seconds),
+        ``seconds`` in total.
+    """
+    started = time.perf_counter()
+    as_of_date = date.fromisoformat(as_of)
+    storage_version = settings.duckdb_storage_version
+    _check_names(storage_version, tables)
+    pg_url = postgres_url(settings)
+    work_db = Path(work_db)
+    if not work_db.is_file():
+        raise FileNotFoundError(f"work DB not found: {work_db}")
+
+    warehouse = paths.warehouse
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    safe_run = _safe_name(run_id)
+    tmp_db = warehouse.with_name(f"{warehouse.name}.tmp-{safe_run}")
+    summary: dict = {"run_id": run_id, "as_of": as_of, "tables": {}}
+
+    with _publish_lock(warehouse):
+        remove_stale_files(warehouse)
+        parquet_version: Path | None = None
+        pg_engine = None
+        try:
+            t0 = time.perf_counter()
+            summary["tables"] = build_published_file(
+                work_db, tmp_db, run_id, as_of_date, storage_version, tables
+            )
+            build_seconds = time.perf_counter() - t0
+            log.info("built %s with %d tables in %.2f s", tmp_db.name, len(tables), build_seconds)
+            if settings.parquet:
+                t0 = time.perf_counter()
+                parquet_version = write_parquet_version(
+                    tmp_db, paths.parquet_dir, safe_run, tables
+                )
+                summary["parquet"] = {
+                    "path": str(paths.parquet_dir),
+                    "version": str(parquet_version),
+                    "seconds": round(time.perf_counter() - t0, 3),
+                }
+            if pg_url is not None:
+                import sqlalchemy as sa
+
+                t0 = time.perf_counter()
+                pg_engine = sa.create_engine(pg_url)
+                with hide_password(pg_url):
+                    load_postgres_stage(pg_engine, tmp_db, settings.postgres_schema, tables)
+                summary["postgres"] = {
+                    "url": pg_url.render_as_string(hide_password=True),
+                    "schema": settings.postgres_schema,
+                    "load_seconds": round(time.perf_counter() - t0, 3),
+                }
+            if before_swap is not None:
+                before_swap()
+            # Postgres first: its swap may wait for readers or fail, and if it fails nothing
+            # has been switched anywhere. The local renames after it cannot fail in practice.
+            if pg_engine is not None:
+                t0 = time.perf_counter()
+                with hide_password(pg_url):
+                    swap_postgres_schema(pg_engine, settings.postgres_schema, tables)
+                summary["postgres"]["swap_seconds"] = round(time.perf_counter() - t0, 3)
+        except BaseException:
+            # Leave the old outputs exactly as they were and no half-built new ones.
+            tmp_db.unlink(missing_ok=True)
+            if parquet_version is not None:
+                shutil.rmtree(parquet_version, ignore_errors=True)
+            raise
+        finally:
+            if pg_engine is not None:
+                pg_engine.dispose()
+
+        summary.update(
+            _swap_local_targets(tmp_db, paths, settings, build_seconds, parquet_version)
+        )
+
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    log.info(
+        "published run %s (as_of %s): %s in %.2f s",
+        run_id,
+        as_of,
+        ", ".join(f"{t}={n}" for t, n in summary["tables"].items()),
+        summary["seconds"],
+    )
+    return summary
+
+
+@contextlib.contextmanager
+def _publish_lock(warehouse: Path) -> Iterator[None]:
+    """Serialise publishes of one warehouse (released by the OS if the process dies)."""
+    lock_path = warehouse.with_name(warehouse.name + ".publish.lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _safe_name(run_id: str) -> str:
+    """``run_id`` reduced to characters safe in a file name."""
+    cleaned = _UNSAFE_FILE_CHARS.sub("_", run_id).strip("._")[:64]
+    return cleaned or "run"
+
+
+def _swap_local_targets(
+    tmp_db: Path,
+    paths: RunPaths,
+    settings: PublishSettings,
+    build_seconds: float,
+    parquet_version: Path | None,
+) -> dict:
+    """The DuckDB rename, then the Parquet link flip (after Postgres: these cannot fail)."""
+    swapped: dict = {}
+    warehouse = paths.warehouse
+    if settings.duckdb:
+        t0 = time.perf_counter()
+        replace_published_file(tmp_db, warehouse)
+        swapped["duckdb"] = {
+            "path": str(warehouse),
+            "storage_version": settings.duckdb_storage_version,
+            "bytes": warehouse.stat().st_size,
+            "seconds": round(build_seconds + time.perf_counter() - t0, 3),
+        }
+    else:
+        tmp_db.unlink()
+    if parquet_version is not None:
+        flip_parquet_link(paths.parquet_dir, parquet_version)
+    return swapped
+
+
+def _check_names(storage_version: str, tables: Mapping[str, Sequence[str]]) -> None:
+    """Refuse a bad storage version or table/column name before anything is written."""
+    if not STORAGE_VERSION.match(storage_version):
+        raise ValueError(f"invalid duckdb_storage_version {storage_version!r} (e.g. 'v1.0.0')")
+    for table, columns in tables.items():
+        quote_identifier(table)
+        for column in columns:
+            quote_identifier(column)
