@@ -430,7 +430,7 @@ def choose_sheet(path: Path, opts: SparePartsOptions) -> tuple[str, str, pd.Data
         fitting, why = [], []
         for name in candidates:
             where = _Where(path, name)
-            head = book.parse(name, header=None, nrows=HEAD_ROWS)
+            head = book.parse(name, header=None, nrows=HEAD_ROWS, keep_default_na=False)
             try:
                 header = _locate(head, opts, where)
             except SourceFormatError as exc:
@@ -453,7 +453,8 @@ def choose_sheet(path: Path, opts: SparePartsOptions) -> tuple[str, str, pd.Data
             raise SourceFormatError(f"{path.name}: no sheet holds a spare-parts table "
                                     f"({'; '.join(why)})")
         name = fitting[0]
-        sheet = book.parse(name, header=None)
+        # keep_default_na=False: a cell saying "n/a" is text (quarantined), not an empty cell
+        sheet = book.parse(name, header=None, keep_default_na=False)
     header = _locate(sheet, opts, _Where(path, name))
     assert header is not None
     return name, _fits(header, opts) or "wide", sheet, header
@@ -592,8 +593,9 @@ def _products(parts: pd.DataFrame, header: _Header, opts: SparePartsOptions, ste
         unreadable += int(bad.sum())
         days = value * DAYS_PER_UNIT[unit]
         # a lead time we cannot read stays as the file has it, for the reader to reject
-        out["lead_time_days"] = [(int(d) if float(d).is_integer() else round(float(d), 4))
-                                 if pd.notna(d) else r for d, r in zip(days, raw, strict=True)]
+        out["lead_time_days"] = pd.Series(
+            [(int(d) if float(d).is_integer() else round(float(d), 4)) if pd.notna(d) else r
+             for d, r in zip(days, raw, strict=True)], dtype=object, index=out.index)
     elif opts.lead_time_days is not None:
         out["lead_time_days"] = opts.lead_time_days
     else:
