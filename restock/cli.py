@@ -16,6 +16,26 @@ IMPORTERS = {
 }
 
 
+SPARE_PARTS_OPTIONS = {
+    "--sheet": "sheet name (default: the one sheet that fits)",
+    "--layout": "wide (one column per period) or long (one row per part and period)",
+    "--grain": "week, month or day (default: from the headers or dates)",
+    "--end": "date of the latest period, for relative columns (latest, last -1, ...)",
+    "--sku-column": "header of the SKU column",
+    "--date-column": "long tables: header of the date column",
+    "--quantity-column": "long tables: header of the quantity column",
+    "--location-column": "header of the location column",
+    "--lead-time-column": "header of the lead time column",
+    "--lead-time-unit": "days, weeks or months (default: the unit in the lead time header)",
+    "--lead-time-days": "lead time of every part when the file has no lead time column",
+    "--cost-column": "header of the unit cost column",
+    "--price-column": "header of the unit price column",
+    "--moq-column": "header of the minimum order quantity column",
+    "--category-column": "header of the category column",
+    "--location": "location code (default: the workbook's file name)",
+}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="restock",
@@ -46,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--out", required=True, type=Path, help="feed directory to write")
     imp.add_argument("--max-series", type=int, default=None,
                      help="freshretailnet only: sample this many series")
+    parts = imp.add_argument_group(
+        "spare-parts options", "SRC is a .xlsx/.xls workbook or a folder holding one; the sheet, "
+        "header, layout (wide or long) and grain are found unless given")
+    for flag, help_text in SPARE_PARTS_OPTIONS.items():
+        parts.add_argument(flag, default=None, help=help_text,
+                           type=float if flag == "--lead-time-days" else str)
     return parser
 
 
@@ -73,10 +99,22 @@ def _import(args) -> int:
         if args.dataset != "freshretailnet":
             raise SystemExit("--max-series applies to freshretailnet only")
         kwargs["max_series"] = args.max_series
+    for flag in SPARE_PARTS_OPTIONS:
+        name = flag[2:].replace("-", "_")
+        if getattr(args, name) is not None:
+            if args.dataset != "spare-parts":
+                raise SystemExit(f"{flag} applies to spare-parts only")
+            kwargs[name] = getattr(args, name)
     if not args.src.exists():
         raise SystemExit(f"source not found: {args.src}")
+    from restock.importers.common import SourceFormatError
+
     started = time.perf_counter()
-    summary = func(args.src, args.out, **kwargs)
+    try:
+        summary = func(args.src, args.out, **kwargs)
+    except SourceFormatError as exc:
+        print(f"restock import {args.dataset}: {exc}", file=sys.stderr)
+        return 2
     print(f"{args.dataset} imported to {args.out} in {time.perf_counter() - started:.1f}s")
     for key, value in summary.items():
         print(f"  {key}: {value}")

@@ -61,7 +61,7 @@ INPUT_TABLES: dict[str, InputTable] = {
             (
                 C("sku", "text", True, rule="unique, non-empty"),
                 C("category", "text", True, rule="non-empty"),
-                C("lead_time_days", "number", True, rule="> 0"),
+                C("lead_time_days", "number", True, rule=">= 0"),
                 C("lead_time_std_days", "number", rule=">= 0"),
                 C("name", "text"),
                 C("subcategory", "text"),

@@ -7,7 +7,7 @@ from datetime import date
 
 import duckdb
 import pytest
-from feedkit import run_dbt, write_feed
+from feedkit import base_feed, run_dbt, write_feed
 
 from restock.feed.reader import load_feed
 
@@ -171,3 +171,18 @@ def test_build_args_alone_point_dbt_at_the_work_db(built, tmp_path):
     )
     assert done.returncode == 0, done.stdout[-2000:]
     assert "PASS=" in done.stdout and "ERROR=0" in done.stdout
+
+
+def test_lead_time_zero_passes_the_staging_and_mart_tests(tmp_path):
+    """Same-day supply (lead_time_days = 0) is a valid product, through dim_products."""
+    tables = base_feed()
+    tables["products"][0]["lead_time_days"] = "0"
+    work_db = tmp_path / "work.duckdb"
+    with duckdb.connect(str(work_db)) as con:
+        load_feed(write_feed(tmp_path / "feed", tables), con)
+    build = run_dbt(work_db, AS_OF, "build", "--select", "+dim_products",
+                    "--indirect-selection", "cautious",
+                    target_dir=tmp_path / "target")
+    assert build.returncode == 0, build.stdout[-3000:]
+    assert _query(work_db, "select lead_time_days from marts.dim_products where sku = 'A'"
+                  ) == [(0,)]

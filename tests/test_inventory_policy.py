@@ -179,6 +179,23 @@ def test_stockout_probability_over_the_lead_time():
     assert p_out == pytest.approx(stats.norm.sf(25, 21, 2 * np.sqrt(7)), abs=0.01)
 
 
+
+def test_lead_time_zero_protects_the_review_period_only():
+    """Same-day supply: P = R, nothing is at risk before the order lands, no 1-day fallback."""
+    keys = [("a", "L")]
+    cum = dense_cumulative(normal_cumulative(keys, 3.0, 2.0), keys_frame(keys))
+    lv = policy_levels(cum, np.array([0.0]), np.array([0.0]), np.array([0.95]), 7)
+    assert lv.lead_time_demand[0] == pytest.approx(21.0)
+    assert lv.review_demand[0] == pytest.approx(21.0)
+    assert lv.reorder_point[0, 0] == pytest.approx(stats.norm.ppf(0.95, 21, 2 * np.sqrt(7)),
+                                                   abs=1e-6)
+    assert lv.lead_demand.mean[0] == 0.0
+    assert lv.lead_demand.cdf(np.array([[0.0]]))[0, 0] == 1.0  # no stockout before arrival
+    products = pd.DataFrame({"sku": ["a", "b"], "lead_time_days": [0.0, -2.0]})
+    out = resolve_lead_times(keys_frame([("a", "L"), ("b", "L")]), products, None, 3)
+    assert out["lead_time_days"].tolist() == [0.0, 1.0]  # only a negative one falls back
+
+
 # ---------------------------------------------------------------- rounding and caps
 @pytest.mark.parametrize(
     ("raw", "pack", "moq", "expected"),

@@ -78,6 +78,25 @@ def test_replay_hand_computed():
     assert rec.achieved_cycle_service_level == 1.0
 
 
+
+def test_replay_with_lead_time_zero():
+    """Same-day supply: the order placed at the end of day 7 sells from day 8."""
+    demand, products, dates = _flat_demand()
+    products["lead_time_days"] = 0.0
+    settings = ReplenishSettings(replay_service_levels=[0.9], static_buffer_days=[0, 1],
+                                 replay_warmup=False)
+    res = replay_policies(demand, products, None, _deterministic_planner(2.0), dates[-15],
+                          dates[-1], settings)
+    rows = res.rows.set_index(["policy", "parameter", "category"])
+    # Restock: S = s = 2 x (0 + 7) = 14: on hand 12 10 .. 0, order 14 at the end of day 7,
+    # 12 10 .. 0 again -> mean 6, the cycle stock alone, and never out of stock.
+    rec = rows.loc[("recommended", 0.9, "ALL")]
+    assert rec.avg_inventory_units == pytest.approx(6.0)
+    assert rec.stockout_rate == 0 and rec.fill_rate == 1 and rec.orders == 1
+    # Static, 1 buffer day: 2 / 16 -> 14 .. 2 twice -> mean 8.
+    assert rows.loc[("static", 1.0, "ALL")].avg_inventory_units == pytest.approx(8.0)
+
+
 def test_comparison_frame_flags_the_headline_and_keeps_its_columns_when_empty():
     """Every static policy against the frontier (published as policy_replay_comparison)."""
     # Frontier: 100 units -> 4%, 200 -> 1%. Static 3 d at 150 units, 6%: Restock 2.5% there

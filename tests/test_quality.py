@@ -223,3 +223,22 @@ def test_gx_catches_a_bad_value_that_bypassed_the_reader(tmp_path):
     failed = results[~results["passed"]]
     assert set(zip(failed["source"], failed["check"], failed["severity"], strict=True)) == {
         ("sales", "types", "error"), ("inventory", "ranges", "error")}
+
+
+def test_lead_time_zero_is_accepted_and_a_negative_one_quarantined(tmp_path):
+    """lead_time_days = 0 is same-day supply (contract v1.1): valid in the reader and GX."""
+    from restock.quality.gx_suites import run_raw_suites
+
+    tables = base_feed()
+    tables["products"][0]["lead_time_days"] = "0"  # A, sold at S1 and S2
+    tables["products"].append({**tables["products"][2], "sku": "D", "lead_time_days": "-1"})
+    con = duckdb.connect()
+    result = load_feed(write_feed(tmp_path / "feed", tables), con)
+    products = result.tables["products"]
+    assert products.rows_accepted == 3
+    assert products.reject_reasons == {"negative lead_time_days": 1}
+    assert con.execute("select lead_time_days from raw.products where sku = 'A'"
+                       ).fetchone() == ("0",)
+    results, _ = run_raw_suites(con, None, None, None, QualitySettings())
+    errors = results[results["severity"] == "error"]
+    assert errors["passed"].all(), errors[~errors["passed"]].to_string()

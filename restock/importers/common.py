@@ -127,3 +127,8 @@ def require_columns(frame_columns: list[str], needed: list[str], where: str) -> 
     missing = [c for c in needed if c not in frame_columns]
     if missing:
         raise ValueError(f"{where} lacks column(s) {missing}; found {list(frame_columns)}")
+
+
+class SourceFormatError(ValueError):
+    """A source file does not fit its importer; the message is one line naming the place
+    (file, sheet, row, column) and what to do. ``restock import`` prints it and exits 2."""

@@ -107,8 +107,8 @@ def import_freshretailnet(
         series in the source), ``files``, ``seconds``.
     """
     started = time.perf_counter()
-    if not lead_time_days > 0:
-        raise ValueError(f"lead_time_days must be > 0, got {lead_time_days!r}")
+    if not lead_time_days >= 0:  # 0 = same-day supply
+        raise ValueError(f"lead_time_days must be >= 0, got {lead_time_days!r}")
     if max_series is not None and max_series < 1:
         raise ValueError(f"max_series must be >= 1 or None, got {max_series!r}")
     files = city_files(Path(src), cities)

@@ -59,8 +59,8 @@ def import_m5(src: Path, out: Path, lead_time_days: float = 7) -> dict:
         ``tables`` (table -> rows written), ``source_rows`` (items), ``days``, ``seconds``.
     """
     started = time.perf_counter()
-    if not lead_time_days > 0:
-        raise ValueError(f"lead_time_days must be > 0, got {lead_time_days!r}")
+    if not lead_time_days >= 0:  # 0 = same-day supply
+        raise ValueError(f"lead_time_days must be >= 0, got {lead_time_days!r}")
     src = Path(src)
     wide = require_file(src / "sales_wide.parquet", "M5 import")
     prices = require_file(src / "sell_prices.parquet", "M5 import")

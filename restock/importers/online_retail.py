@@ -112,8 +112,8 @@ def import_online_retail(src: Path, out: Path, lead_time_days: float = 14) -> di
         codes left out of products), ``seconds``.
     """
     started = time.perf_counter()
-    if not lead_time_days > 0:
-        raise ValueError(f"lead_time_days must be > 0, got {lead_time_days!r}")
+    if not lead_time_days >= 0:  # 0 = same-day supply
+        raise ValueError(f"lead_time_days must be >= 0, got {lead_time_days!r}")
     src = Path(src)
     source = require_file(src if src.is_file() else src / SOURCE_FILE, "Online Retail import")
     feed = prepare_feed_dir(out)

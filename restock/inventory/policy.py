@@ -773,9 +773,10 @@ def resolve_lead_times(
         out.loc[use, "lead_time_std_days"] = m.loc[use, "lead_time_std_days_po"].fillna(0.0) \
             .to_numpy()
         out.loc[use, "lead_time_source"] = "purchase_orders"
-    missing = out["lead_time_days"].isna() | (out["lead_time_days"] <= 0)
+    # 0 is valid (same-day supply: the order protects the review period only)
+    missing = out["lead_time_days"].isna() | (out["lead_time_days"] < 0)
     if missing.any():
-        log.warning("%d series without a positive lead time: using 1 day", int(missing.sum()))
+        log.warning("%d series without a valid lead time: using 1 day", int(missing.sum()))
         out.loc[missing, "lead_time_days"] = 1.0
     return out
 

@@ -9,8 +9,9 @@ Simulation (every series at once, numpy arrays policies x series x days; the day
   the protection interval the policy maths uses.
 * Lead times: with settings.replay_lead_time = "draw" (default) each (series, review) draws its
   lead time from the series' gamma(mean, std) with a fixed seed (settings.replay_seed), rounded
-  to whole days (>= 1); the same draws serve every policy (common random numbers). "mean" uses
-  the rounded mean. With settings.replay_deliveries_in_order an order drawn to arrive before an
+  to whole days (>= 1; >= 0 for a mean lead time of 0, same-day supply, whose order arrives at
+  the end of the review day); the same draws serve every policy (common random numbers). "mean"
+  uses the rounded mean. With settings.replay_deliveries_in_order an order drawn to arrive before an
   earlier order of the same series and policy arrives with it (a supplier ships in sequence);
   by default orders may overtake each other.
 * Demand: history. Uncensored days as they are; censored days (stock-out) take the larger of the
@@ -321,14 +322,15 @@ def replay_policies(
     rng = np.random.default_rng(settings.replay_seed)
     if settings.replay_lead_time == "draw":
         draws = np.empty((n, reviews.size))
-        var = lt_std > 0
+        var = (lt_std > 0) & (lt_mean > 0)
         shape = np.where(var, (lt_mean / np.where(var, lt_std, 1)) ** 2, 1.0)
-        scale = np.where(var, lt_std ** 2 / lt_mean, 1.0)
+        scale = np.where(var, lt_std ** 2 / np.where(var, lt_mean, 1), 1.0)
         g = rng.gamma(shape[:, None], scale[:, None], size=(n, reviews.size))
         draws[:] = np.where(var[:, None], g, lt_mean[:, None])
     else:
         draws = np.repeat(lt_mean[:, None], reviews.size, axis=1)
-    lead_days = np.maximum(np.rint(draws), 1).astype(int)
+    floor = np.where(lt_mean > 0, 1, 0)[:, None]  # lead time 0 = same-day supply
+    lead_days = np.maximum(np.rint(draws), floor).astype(int)
 
     levels = np.asarray(settings.replay_service_levels, dtype=float)
     allocate = settings.service_allocation == "exchange_curve" \
@@ -437,7 +439,7 @@ def replay_policies(
 
     rows = _summarise(
         n_days, levels, buffers, category, cost, inv_sum, served_sum, true_demand, orders,
-        stockout, reviews, np.maximum(np.rint(lt_mean), 1).astype(int), R, position_after,
+        stockout, reviews, np.maximum(np.rint(lt_mean), floor[:, 0]).astype(int), R, position_after,
         measured,
     )
     comparisons, headline = _headline(rows, cost)

@@ -96,7 +96,7 @@ def _suite_for(gx: Any, table: str, frame: pd.DataFrame) -> Any:
     for col in spec.required_columns:
         add(gxe.ExpectColumnValuesToNotBeNull(column=col), "types")
     ranges = {
-        ("products", "lead_time_days"): {"min_value": 0, "strict_min": True},
+        ("products", "lead_time_days"): {"min_value": 0},  # 0 = same-day supply
         ("products", "unit_cost"): {"min_value": 0},
         ("products", "unit_price"): {"min_value": 0},
         ("products", "moq"): {"min_value": 1},

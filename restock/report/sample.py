@@ -352,7 +352,7 @@ def _data_quality_results() -> pd.DataFrame:
         ("sales", "sku exists in products", "error", True, 0, "all sales SKUs known"),
         ("sales", "quantity is numeric", "error", True, 0, ""),
         ("sales", "no rows dated after as_of", "warning", False, 12, "12 rows dated after as_of"),
-        ("products", "lead_time_days > 0", "error", True, 0, ""),
+        ("products", "lead_time_days >= 0", "error", True, 0, ""),
         ("inventory", "stockout_hours in 0..24", "warning", False, 3, "3 rows out of range"),
         ("inventory", "on_hand >= 0", "error", False, 1, "1 negative on_hand row quarantined"),
     ], columns=["source", "check", "severity", "passed", "failed_rows", "detail"])
