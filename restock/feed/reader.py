@@ -228,25 +228,58 @@ def _first_line(path: Path) -> str:
     return line.decode("latin-1").lstrip("\ufeff").lstrip("\xef\xbb\xbf").rstrip("\r\n")
 
 
+_CSV_SOURCE = (
+    "read_csv(?, all_varchar = true, header = true, delim = ',', quote = '\"', escape = '\"', "
+    "encoding = ?)"
+)
+
+
+def _check_delimiter(table: str, path: Path, label: str) -> None:
+    header = _first_line(path)
+    if "," not in header:
+        for delim, word in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
+            if delim in header:
+                raise FeedError(
+                    f"{table}: file {label} uses a {word} ({delim!r}) delimiter; the feed "
+                    "contract requires comma-separated CSV"
+                )
+
+
+def probe_file(con: duckdb.DuckDBPyConnection, table: str, path: Path, label: str) -> list[str]:
+    """Column names of one feed file after parsing all of it (nothing is kept; preflight).
+
+    Raises the same :class:`FeedError` as :func:`load_feed` would for the file.
+    """
+    if path.suffix.lower() == ".csv":
+        _check_delimiter(table, path, label)
+        sql = f"select * from {_CSV_SOURCE}"
+        for encoding in ("utf-8", "latin-1"):
+            try:
+                con.execute(f"select count(*) from ({sql})", [str(path), encoding]).fetchone()
+                described = con.execute(f"describe {sql}", [str(path), encoding]).fetchall()
+                return [d[0] for d in described]
+            except duckdb.Error as exc:
+                text = str(exc).lower()
+                if encoding == "latin-1" or ("utf-8" not in text and "unicode" not in text):
+                    raise _unreadable_csv(table, path, label, encoding, exc) from exc
+    try:
+        described = con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()
+    except duckdb.Error as exc:
+        raise FeedError(
+            f"{table}: cannot read file {label}: not a readable Parquet file "
+            f"({_first_message_line(exc)}); re-export it and re-send the feed"
+        ) from exc
+    return [d[0] for d in described]
+
+
 def _read_file(
     con: duckdb.DuckDBPyConnection, table: str, path: Path, label: str, target: str
 ) -> tuple[list[str], list[str]]:
     """Read one file into temp table ``target`` (all VARCHAR); return (file columns, warnings)."""
     warnings: list[str] = []
     if path.suffix.lower() == ".csv":
-        header = _first_line(path)
-        if "," not in header:
-            for delim, word in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
-                if delim in header:
-                    raise FeedError(
-                        f"{table}: file {label} uses a {word} ({delim!r}) delimiter; the feed "
-                        "contract requires comma-separated CSV"
-                    )
-        sql = (
-            f"create or replace temp table {target} as select * from read_csv(?, "
-            "all_varchar = true, header = true, delim = ',', quote = '\"', escape = '\"', "
-            "encoding = ?)"
-        )
+        _check_delimiter(table, path, label)
+        sql = f"create or replace temp table {target} as select * from {_CSV_SOURCE}"
         try:
             con.execute(sql, [str(path), "utf-8"])
         except duckdb.Error as exc:
