@@ -7,7 +7,7 @@ built once with dbt (module fixture); error cases use their own tiny feeds.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import duckdb
 import pytest
@@ -532,3 +532,209 @@ def test_corrupt_work_db_is_named_as_derived_and_safe_to_delete(tmp_path):
     assert "derived from the feed and safe to delete" in problem and "\n" not in problem
     report = preflight(write_feed(tmp_path / "feed"), warehouse, None, None)
     assert report.problems == [problem]
+
+
+# ---- further hostile cases of the same classes ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """A base feed with implausible dates and magnitudes in every table, ingested without as_of."""
+    tables = base_feed()
+    product = {"category": "food", "lead_time_days": "2"}
+    tables["products"] += [{**product, "sku": "F", "lead_time_days": "1e9"},   # row 4
+                           {**product, "sku": "G", "pack_size": "1e19"}]       # row 5
+    sale = dict(tables["sales"][0], order_id="H")
+    tables["sales"] += [{**sale, "line_id": "1", "date": "2099-01-01"},        # row 30
+                        {**sale, "line_id": "2", "quantity": "1e300"}]         # row 31
+    tables["inventory"].append({"date": "1900-01-01", "sku": "A", "location": "S1",
+                                "on_hand": "5", "on_order": "0"})              # row 4
+    tables["purchase_orders"].append(dict(tables["purchase_orders"][2], po_id="P9",
+                                          expected_date="9999-12-31"))         # row 5
+    promo = {"sku": "A", "category": "", "location": "S1", "discount_pct": "10", "type": "x"}
+    tables["promotions"] += [{**promo, "start_date": "2024-06-01", "end_date": "2024-06-02"},
+                             {**promo, "start_date": "2001-01-01", "end_date": "2001-02-01"}]
+    tables["drivers"].append({"date": "9999-12-31", "location": "", "driver": "temperature",
+                              "value": "1"})                                   # row 3
+    tables["events"] += [{"date": "3000-01-01", "location": "", "name": "Y3K", "type": "x"},
+                         {"date": "1900-01-01", "location": "", "name": "Old", "type": "x"}]
+    root = tmp_path_factory.mktemp("hostile")
+    feed = write_feed(root / "feed", tables)
+    con = duckdb.connect(str(root / "work.duckdb"))
+    result = load_feed(feed, con)
+    yield con, result
+    con.close()
+
+
+def _reason(con, table: str, row: int) -> str | None:
+    return con.execute(f"select _reject_reason from raw.{table} where _row_number = ?",
+                       [row]).fetchone()[0]
+
+
+def test_a_sale_dated_2099_does_not_become_the_default_as_of(hostile):
+    con, result = hostile
+    assert result.as_of == AS_OF
+    assert _reason(con, "sales", 30) == "dated after as_of"
+
+
+def test_drivers_and_events_beyond_the_horizon_or_window_quarantined(hostile):
+    con, _ = hostile
+    ahead = "date after 2024-04-07 (as_of + 28 days, the forecast horizon)"
+    assert _reason(con, "drivers", 3) == ahead
+    assert _reason(con, "events", 2) == ahead
+    assert _reason(con, "events", 3) == "date before 2014-03-10 (as_of - 3653 days)"
+    assert _reason(con, "drivers", 2) is None  # tomorrow's forecast temperature is fine
+
+
+def test_inventory_dated_1900_quarantined(hostile):
+    con, _ = hostile
+    assert _reason(con, "inventory", 4) == "date before 2014-03-10 (as_of - 3653 days)"
+
+
+def test_po_expected_in_year_9999_quarantined_long_lead_times_kept(hostile):
+    con, _ = hostile
+    far = (AS_OF + timedelta(days=3653)).isoformat()
+    assert _reason(con, "purchase_orders", 5) == f"expected_date after {far} (as_of + 3653 days)"
+    assert _reason(con, "purchase_orders", 4) is None
+
+
+def test_promotions_wholly_outside_the_window_quarantined(hostile):
+    con, _ = hostile
+    assert _reason(con, "promotions", 3) == (
+        "start_date after 2024-04-07 (as_of + 28 days, the forecast horizon)")
+    assert _reason(con, "promotions", 4) == "end_date before 2014-03-10 (as_of - 3653 days)"
+
+
+def test_lead_time_of_a_billion_days_quarantined(hostile):
+    con, _ = hostile
+    assert _reason(con, "products", 4) == "lead_time_days above 3653 days"
+
+
+def test_pack_size_1e19_quarantined_naming_the_column(hostile):
+    con, _ = hostile
+    assert _reason(con, "products", 5) == "pack_size out of range (above 9007199254740992)"
+
+
+def test_quantity_1e300_quarantined_before_sums_overflow(hostile):
+    con, _ = hostile
+    assert _reason(con, "sales", 31) == "quantity out of range (above 1e+15)"
+
+
+def test_hostile_feed_keeps_the_accounting_invariant(hostile):
+    con, result = hostile
+    checks = accounting_results(con, result)
+    assert checks["passed"].all(), checks.to_string()
+    assert sum(result.rows_rejected.values()) == 11  # every planted row, nothing else
+
+
+def test_unquoted_comma_names_the_line_and_field_counts(tmp_path):
+    write_feed(tmp_path, base_feed())
+    with (tmp_path / "locations.csv").open("a") as handle:
+        handle.write("S3,Store 3, the big one,north,store\n")
+    with pytest.raises(FeedError, match=r"^locations: cannot read file locations.csv: line 4 has "
+                                        r"5 fields, the header has 4"):
+        load_feed(tmp_path, duckdb.connect())
+
+
+def test_broken_parquet_is_one_line(tmp_path):
+    tables = base_feed()
+    del tables["events"]
+    write_feed(tmp_path, tables)
+    (tmp_path / "events.parquet").write_text("date,name\n2024-03-01,x\n")
+    with pytest.raises(FeedError) as info:
+        load_feed(tmp_path, duckdb.connect())
+    message = str(info.value)
+    assert message.startswith("events: cannot read file events.parquet: not a readable Parquet")
+    assert "\n" not in message
+
+
+def test_feed_path_that_is_a_file_is_named(tmp_path):
+    from restock.preflight import preflight
+
+    (tmp_path / "feed.csv").write_text("x\n")
+    report = preflight(tmp_path / "feed.csv", None, None, None)
+    assert report.problems == [f"feed {tmp_path / 'feed.csv'} is a file, not a folder; pass the "
+                               "folder holding products.csv and sales.csv"]
+    with pytest.raises(FeedError, match="feed directory not found"):
+        load_feed(tmp_path / "nope", duckdb.connect())
+
+
+@pytest.mark.parametrize("name", ["o'brien.duckdb", "a;b.duckdb", "we ird.duckdb",
+                                  "restock.db", "$HOME.duckdb"])
+def test_unsafe_warehouse_names_refused_by_preflight(tmp_path, name):
+    from restock.preflight import preflight
+
+    report = preflight(write_feed(tmp_path / "feed"), tmp_path / name, None, None)
+    assert len(report.problems) == 1 and "warehouse" in report.problems[0]
+    assert not (tmp_path / name).exists()
+
+
+def test_nested_config_typo_and_non_mapping_config(tmp_path):
+    from restock.config import RestockConfig
+    from restock.errors import ConfigError
+
+    path = tmp_path / "c.yml"
+    path.write_text("replenish:\n  service_levls: {AX: 0.99}\n")
+    with pytest.raises(ConfigError, match=r"'replenish.service_levls' \(did you mean "
+                                          r"'replenish.service_levels'\?\)"):
+        RestockConfig.load(path)
+    path.write_text("- forecast\n- quality\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        RestockConfig.load(path)
+    with pytest.raises(FileNotFoundError, match="config file not found"):
+        RestockConfig.load(tmp_path / "nope.yml")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:p%40ss@h/db?sslmode=require&password=Q", "postgresql://u:***@h/db?"
+         "sslmode=require&password=***"),
+        ("mysql+pymysql://root@h/db?pwd=Q&charset=utf8", "mysql+pymysql://root@h/db?pwd=***&"
+         "charset=utf8"),
+        ("https://hooks.example.com/x?token=Q&api-key=Q&channel=ops", "https://hooks.example.com/"
+         "x?token=***&api-key=***&channel=ops"),
+        ("https://bot:Q@alerts.example.com/post#frag", "https://bot:***@alerts.example.com/post"
+         "#frag"),
+        ("https://s3.example.com/b?X-Amz-Signature=Q&X-Amz-Credential=Q", "https://s3.example"
+         ".com/b?X-Amz-Signature=***&X-Amz-Credential=***"),
+        ("sqlite:////var/erp.sqlite", "sqlite:////var/erp.sqlite"),
+    ],
+)
+def test_mask_url_masks_userinfo_and_query_secrets(url, shown):
+    from restock.secrets import mask_url, scrub, url_secrets
+
+    assert mask_url(url) == shown
+    assert "Q" not in scrub(f"failed: {url}", url_secrets(url)).replace("Query", "")
+
+
+def test_state_file_holding_a_list_is_set_aside(tmp_path):
+    from restock.derived import read_state_json
+
+    state = tmp_path / "volumes.json"
+    state.write_text("[1, 2]")
+    assert read_state_json(state) is None and not state.exists()
+    assert read_state_json(tmp_path / "absent.json") is None
+
+
+def test_work_db_locked_by_another_process_names_it(tmp_path):
+    import subprocess
+    import sys
+
+    from restock.derived import check_work_db
+
+    work = tmp_path / "restock.work.duckdb"
+    duckdb.connect(str(work)).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('ready', flush=True); time.sleep(60)", str(work)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        problem = check_work_db(work)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert problem.startswith(f"work DB {work} is locked by process {holder.pid}")
+    assert check_work_db(work) is None
