@@ -7,7 +7,7 @@ built once with dbt (module fixture); error cases use their own tiny feeds.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import duckdb
 import pytest
@@ -27,6 +27,13 @@ def _messy_tables() -> dict[str, list[dict]]:
     tables = base_feed()
     tables["products"].append({"sku": "D", "category": "food", "lead_time_days": "2",
                                "name": "Crème brûlée"})
+    # issue 17: passed the reader and crashed dbt's BIGINT cast under a not-null test's name
+    tables["products"].append({"sku": "E", "category": "food", "lead_time_days": "2",
+                               "moq": "1e19"})
+    # issue 17: expanded to 26.6 M rows (every day from year 1 to as_of + horizon)
+    tables["promotions"].append({"sku": "C", "category": "", "location": "S2",
+                                 "start_date": "0001-01-01", "end_date": "9999-12-31",
+                                 "discount_pct": "5", "type": "forever"})
     return tables
 
 
@@ -47,6 +54,8 @@ def _bad_sales_rows() -> list[dict]:
         line("X8", "1", "2024-13-01"),                                   # 9 bad date
         line("X9", "", "2024-03-07", sku="D", loc="S1", qty="3"),        # 10 no line_id
         line("X9", "", "2024-03-07", sku="D", loc="S1", qty="3"),        # 11 exact duplicate
+        line("Y1", "1", "0001-01-01", sku="D", loc="S1"),                # 12 year 1 (issue 17)
+        line("Y2", "1", "1970-01-01", sku="D", loc="S1"),                # 13 epoch (issue 17)
     ]
 
 
@@ -319,3 +328,413 @@ def test_parquet_zoned_timestamps_use_the_utc_date(tmp_path):
     written = [r[0] for r in con.execute("select date from raw.sales order by _row_number")
                .fetchall()]
     assert [w[:10] for w in written] == ["2024-03-06", "2024-03-05"]
+
+
+# ---- issue 17: bounds, right baselines, readable errors, preflight, derived state ----------
+
+
+def test_sales_in_year_1_and_1970_are_quarantined(messy):
+    work_db, _, _ = messy
+    reasons = _reasons(work_db, "sales")
+    assert reasons[("sales/part-003.csv", 12)] == "date before 2014-03-10 (as_of - 3653 days)"
+    assert reasons[("sales/part-003.csv", 13)] == "date before 2014-03-10 (as_of - 3653 days)"
+    with duckdb.connect(str(work_db), read_only=True) as con:
+        first = con.execute("select min(date) from marts.fct_daily_demand "
+                            "where sku = 'D' and location = 'S1'").fetchone()[0]
+    assert first == date(2024, 3, 5)  # the series was not blown up to 739,067 days
+
+
+def test_promotion_over_all_time_is_clipped_not_expanded(messy):
+    work_db, result, build = messy
+    assert build.returncode == 0
+    assert _reasons(work_db, "promotions")[("promotions.csv", 3)] is None  # kept, clipped
+    with duckdb.connect(str(work_db), read_only=True) as con:
+        days, first, last = con.execute(
+            "select count(*), min(date), max(date) "
+            "from intermediate.int_promotions_expanded_to_days "
+            "where sku = 'C' and location = 'S2' and type = 'forever'"
+        ).fetchone()
+    assert (first, last) == (date(2014, 3, 10), date(2024, 4, 7))
+    assert days == 3653 + 28 + 1
+    warnings = result.tables["promotions"].warnings
+    assert any("start before 2014-03-10" in w and "clipped" in w for w in warnings)
+    assert any("end after" in w and "clipped to the forecast horizon 2024-04-07" in w
+               for w in warnings)
+
+
+def test_moq_1e19_quarantined_naming_the_column_before_dbt(messy):
+    work_db, _, build = messy
+    assert _reasons(work_db, "products")[("products.csv", 5)] == (
+        "moq out of range (above 9007199254740992)")
+    assert build.returncode == 0, build.stdout[-3000:]  # no BIGINT cast error in staging
+
+
+def test_spike_warns_on_a_warehouse_with_an_earlier_run(tmp_path):
+    """The spike baseline is this feed's own history, not the previous run's mart."""
+    from restock.quality.gx_suites import _spikes
+
+    tables = base_feed()
+    spike = dict(tables["sales"][-2], order_id="S", line_id="1", quantity="999")
+    assert (spike["sku"], spike["location"], spike["date"]) == ("A", "S2", "2024-03-10")
+    tables["sales"].append(spike)  # A/S2 sells 1 a day: 1,000 on the 10th
+    feed = write_feed(tmp_path / "feed", tables)
+    for earlier_run in (False, True):
+        con = duckdb.connect()
+        if earlier_run:  # the previous run's mart, built from a feed without the spike
+            con.execute("create schema marts")
+            con.execute("create table marts.fct_daily_demand as select 'A' as sku, "
+                        "'S2' as location, cast(d as date) as date, 1.0 as units_sold "
+                        "from range(date '2024-01-01', date '2024-03-10', interval 1 day) t(d)")
+        load_feed(feed, con, as_of=AS_OF)
+        _, check, severity, passed, failed, detail = _spikes(con, AS_OF, QualitySettings())
+        assert (check, severity, passed, failed) == ("outlier_spikes", "warning", False, 1)
+        assert "A/S2 2024-03-10 1000 (median 1)" in detail
+
+
+def test_unterminated_quote_names_file_line_and_cause(tmp_path):
+    write_feed(tmp_path, base_feed())
+    lines = (tmp_path / "products.csv").read_text().splitlines()
+    lines[2] = lines[2].replace("B,food", 'B,"food', 1)
+    (tmp_path / "products.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(FeedError) as info:
+        load_feed(tmp_path, duckdb.connect())
+    message = str(info.value)
+    assert message.startswith("products: cannot read file products.csv: line 3: unterminated "
+                              "quote")
+    assert "\n" not in message and "sniffing" not in message
+
+
+def test_line_of_spaces_names_file_line_and_cause(tmp_path):
+    write_feed(tmp_path, base_feed())
+    with (tmp_path / "sales.csv").open("a") as handle:
+        handle.write("        \n")
+    with pytest.raises(FeedError) as info:
+        load_feed(tmp_path, duckdb.connect())
+    message = str(info.value)
+    assert message.startswith("sales: cannot read file sales.csv: line 31 is blank but for "
+                              "spaces")
+    assert "\n" not in message
+
+
+def test_missing_products_is_one_user_error_naming_file_and_what_to_do(tmp_path):
+    from restock.errors import UserError
+
+    tables = base_feed()
+    del tables["products"]
+    write_feed(tmp_path, tables)
+    with pytest.raises(UserError) as info:
+        load_feed(tmp_path, duckdb.connect())
+    message = str(info.value)
+    assert "\n" not in message and "no products.csv" in message
+    assert "add it (required columns: sku, category, lead_time_days)" in message
+
+
+def test_unknown_config_keys_rejected_with_did_you_mean(tmp_path):
+    from restock.config import RestockConfig
+    from restock.errors import ConfigError
+
+    path = tmp_path / "c.yml"
+    path.write_text("forcast:\n  horizon: 7\nforecast:\n  horizn: 14\n")
+    with pytest.raises(ConfigError) as info:
+        RestockConfig.load(path)
+    message = str(info.value)
+    assert "unknown key 'forcast' (did you mean 'forecast'?)" in message
+    assert "unknown key 'forecast.horizn' (did you mean 'forecast.horizon'?)" in message
+    assert str(path) in message and "\n" not in message
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    from restock.config import RestockConfig
+    from restock.errors import ConfigError
+
+    path = tmp_path / "c.yml"
+    path.write_text("forecast:\n  horizon: 7\n  folds: [3\nquality: {}\n")
+    with pytest.raises(ConfigError, match=r"c\.yml: line \d+, column \d+: YAML syntax error"):
+        RestockConfig.load(path)
+
+
+def test_as_of_far_past_the_feed_is_refused_by_preflight(tmp_path):
+    from restock.errors import PreflightError
+    from restock.preflight import preflight
+
+    feed = write_feed(tmp_path / "feed")
+    report = preflight(feed, tmp_path / "wh" / "restock.duckdb", date(2030, 1, 1), None)
+    assert not report.ok and len(report.problems) == 1
+    assert report.problems[0].startswith(
+        "as_of 2030-01-01 is 2123 days after the feed's last sale 2024-03-10")
+    with pytest.raises(PreflightError, match="--allow-stale"):
+        report.raise_if_failed()
+    allowed = preflight(feed, None, date(2030, 1, 1), None, allow_stale=True)
+    assert allowed.ok and allowed.warnings
+    assert preflight(feed, tmp_path / "wh" / "restock.duckdb", None, None).ok
+
+
+def test_preflight_names_unknown_config_keys_and_missing_products(tmp_path):
+    from restock.preflight import preflight
+
+    tables = base_feed()
+    del tables["products"]
+    feed = write_feed(tmp_path / "feed", tables)
+    config = tmp_path / "c.yml"
+    config.write_text("quality:\n  freshnes_days: 5\n")
+    report = preflight(feed, None, None, config)
+    assert any("did you mean 'quality.freshness_days'" in p for p in report.problems)
+    assert any(p.startswith("products: required table missing") for p in report.problems)
+
+
+def test_read_only_warehouse_folder_is_a_preflight_problem(tmp_path, monkeypatch):
+    import os
+
+    import restock.preflight
+    from restock.preflight import preflight
+
+    if os.geteuid() == 0:  # root writes anywhere: make the probe file fail as it would
+        def refuse(*args, **kwargs):
+            raise PermissionError(13, "Permission denied")
+
+        monkeypatch.setattr(restock.preflight.tempfile, "NamedTemporaryFile", refuse)
+    feed = write_feed(tmp_path / "feed")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        report = preflight(feed, locked / "restock.duckdb", None, None)
+    finally:
+        locked.chmod(0o700)
+    assert report.problems == [
+        f"warehouse folder {locked} is not writable; choose a --warehouse in a folder you can "
+        "write, or fix its permissions"]
+
+
+def test_truncated_volumes_state_is_rebuilt_not_fatal(tmp_path, caplog):
+    from restock.derived import read_state_json, write_state_json
+
+    state = tmp_path / "restock_state" / "volumes.json"
+    write_state_json(state, {"as_of": "2024-03-09", "tables": {"sales": 30}})
+    assert read_state_json(state) == {"as_of": "2024-03-09", "tables": {"sales": 30}}
+    state.write_text('{"as_of": "2024-03-09", "tab')  # a kill mid-write
+    assert read_state_json(state) is None
+    assert "volumes.json is unreadable" in caplog.text and "derived data" in caplog.text
+    assert not state.exists() and state.with_name("volumes.json.corrupt").exists()
+    write_state_json(state, {"tables": {}})  # the next published run writes it again
+    assert read_state_json(state) == {"tables": {}}
+
+
+def test_corrupt_work_db_is_named_as_derived_and_safe_to_delete(tmp_path):
+    from restock.derived import check_work_db
+    from restock.preflight import preflight
+
+    warehouse = tmp_path / "restock.duckdb"
+    work = tmp_path / "restock.work.duckdb"
+    work.write_bytes(b"\0garbage" * 4096)
+    problem = check_work_db(work)
+    assert problem.startswith(f"work DB {work} is damaged")
+    assert "derived from the feed and safe to delete" in problem and "\n" not in problem
+    report = preflight(write_feed(tmp_path / "feed"), warehouse, None, None)
+    assert report.problems == [problem]
+
+
+# ---- further hostile cases of the same classes ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """A base feed with implausible dates and magnitudes in every table, ingested without as_of."""
+    tables = base_feed()
+    product = {"category": "food", "lead_time_days": "2"}
+    tables["products"] += [{**product, "sku": "F", "lead_time_days": "1e9"},   # row 4
+                           {**product, "sku": "G", "pack_size": "1e19"}]       # row 5
+    sale = dict(tables["sales"][0], order_id="H")
+    tables["sales"] += [{**sale, "line_id": "1", "date": "2099-01-01"},        # row 30
+                        {**sale, "line_id": "2", "quantity": "1e300"}]         # row 31
+    tables["inventory"].append({"date": "1900-01-01", "sku": "A", "location": "S1",
+                                "on_hand": "5", "on_order": "0"})              # row 4
+    tables["purchase_orders"].append(dict(tables["purchase_orders"][2], po_id="P9",
+                                          expected_date="9999-12-31"))         # row 5
+    promo = {"sku": "A", "category": "", "location": "S1", "discount_pct": "10", "type": "x"}
+    tables["promotions"] += [{**promo, "start_date": "2024-06-01", "end_date": "2024-06-02"},
+                             {**promo, "start_date": "2001-01-01", "end_date": "2001-02-01"}]
+    tables["drivers"].append({"date": "9999-12-31", "location": "", "driver": "temperature",
+                              "value": "1"})                                   # row 3
+    tables["events"] += [{"date": "3000-01-01", "location": "", "name": "Y3K", "type": "x"},
+                         {"date": "1900-01-01", "location": "", "name": "Old", "type": "x"}]
+    root = tmp_path_factory.mktemp("hostile")
+    feed = write_feed(root / "feed", tables)
+    con = duckdb.connect(str(root / "work.duckdb"))
+    result = load_feed(feed, con)
+    yield con, result
+    con.close()
+
+
+def _reason(con, table: str, row: int) -> str | None:
+    return con.execute(f"select _reject_reason from raw.{table} where _row_number = ?",
+                       [row]).fetchone()[0]
+
+
+def test_a_sale_dated_2099_does_not_become_the_default_as_of(hostile):
+    con, result = hostile
+    assert result.as_of == AS_OF
+    assert _reason(con, "sales", 30) == "dated after as_of"
+
+
+def test_drivers_and_events_beyond_the_horizon_or_window_quarantined(hostile):
+    con, _ = hostile
+    ahead = "date after 2024-04-07 (as_of + 28 days, the forecast horizon)"
+    assert _reason(con, "drivers", 3) == ahead
+    assert _reason(con, "events", 2) == ahead
+    assert _reason(con, "events", 3) == "date before 2014-03-10 (as_of - 3653 days)"
+    assert _reason(con, "drivers", 2) is None  # tomorrow's forecast temperature is fine
+
+
+def test_inventory_dated_1900_quarantined(hostile):
+    con, _ = hostile
+    assert _reason(con, "inventory", 4) == "date before 2014-03-10 (as_of - 3653 days)"
+
+
+def test_po_expected_in_year_9999_quarantined_long_lead_times_kept(hostile):
+    con, _ = hostile
+    far = (AS_OF + timedelta(days=3653)).isoformat()
+    assert _reason(con, "purchase_orders", 5) == f"expected_date after {far} (as_of + 3653 days)"
+    assert _reason(con, "purchase_orders", 4) is None
+
+
+def test_promotions_wholly_outside_the_window_quarantined(hostile):
+    con, _ = hostile
+    assert _reason(con, "promotions", 3) == (
+        "start_date after 2024-04-07 (as_of + 28 days, the forecast horizon)")
+    assert _reason(con, "promotions", 4) == "end_date before 2014-03-10 (as_of - 3653 days)"
+
+
+def test_lead_time_of_a_billion_days_quarantined(hostile):
+    con, _ = hostile
+    assert _reason(con, "products", 4) == "lead_time_days above 3653 days"
+
+
+def test_pack_size_1e19_quarantined_naming_the_column(hostile):
+    con, _ = hostile
+    assert _reason(con, "products", 5) == "pack_size out of range (above 9007199254740992)"
+
+
+def test_quantity_1e300_quarantined_before_sums_overflow(hostile):
+    con, _ = hostile
+    assert _reason(con, "sales", 31) == "quantity out of range (above 1e+15)"
+
+
+def test_hostile_feed_keeps_the_accounting_invariant(hostile):
+    con, result = hostile
+    checks = accounting_results(con, result)
+    assert checks["passed"].all(), checks.to_string()
+    assert sum(result.rows_rejected.values()) == 11  # every planted row, nothing else
+
+
+def test_unquoted_comma_names_the_line_and_field_counts(tmp_path):
+    write_feed(tmp_path, base_feed())
+    with (tmp_path / "locations.csv").open("a") as handle:
+        handle.write("S3,Store 3, the big one,north,store\n")
+    with pytest.raises(FeedError, match=r"^locations: cannot read file locations.csv: line 4 has "
+                                        r"5 fields, the header has 4"):
+        load_feed(tmp_path, duckdb.connect())
+
+
+def test_broken_parquet_is_one_line(tmp_path):
+    tables = base_feed()
+    del tables["events"]
+    write_feed(tmp_path, tables)
+    (tmp_path / "events.parquet").write_text("date,name\n2024-03-01,x\n")
+    with pytest.raises(FeedError) as info:
+        load_feed(tmp_path, duckdb.connect())
+    message = str(info.value)
+    assert message.startswith("events: cannot read file events.parquet: not a readable Parquet")
+    assert "\n" not in message
+
+
+def test_feed_path_that_is_a_file_is_named(tmp_path):
+    from restock.preflight import preflight
+
+    (tmp_path / "feed.csv").write_text("x\n")
+    report = preflight(tmp_path / "feed.csv", None, None, None)
+    assert report.problems == [f"feed {tmp_path / 'feed.csv'} is a file, not a folder; pass the "
+                               "folder holding products.csv and sales.csv"]
+    with pytest.raises(FeedError, match="feed directory not found"):
+        load_feed(tmp_path / "nope", duckdb.connect())
+
+
+@pytest.mark.parametrize("name", ["o'brien.duckdb", "a;b.duckdb", "we ird.duckdb",
+                                  "restock.db", "$HOME.duckdb"])
+def test_unsafe_warehouse_names_refused_by_preflight(tmp_path, name):
+    from restock.preflight import preflight
+
+    report = preflight(write_feed(tmp_path / "feed"), tmp_path / name, None, None)
+    assert len(report.problems) == 1 and "warehouse" in report.problems[0]
+    assert not (tmp_path / name).exists()
+
+
+def test_nested_config_typo_and_non_mapping_config(tmp_path):
+    from restock.config import RestockConfig
+    from restock.errors import ConfigError
+
+    path = tmp_path / "c.yml"
+    path.write_text("replenish:\n  service_levls: {AX: 0.99}\n")
+    with pytest.raises(ConfigError, match=r"'replenish.service_levls' \(did you mean "
+                                          r"'replenish.service_levels'\?\)"):
+        RestockConfig.load(path)
+    path.write_text("- forecast\n- quality\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        RestockConfig.load(path)
+    with pytest.raises(FileNotFoundError, match="config file not found"):
+        RestockConfig.load(tmp_path / "nope.yml")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:p%40ss@h/db?sslmode=require&password=Q", "postgresql://u:***@h/db?"
+         "sslmode=require&password=***"),
+        ("mysql+pymysql://root@h/db?pwd=Q&charset=utf8", "mysql+pymysql://root@h/db?pwd=***&"
+         "charset=utf8"),
+        ("https://hooks.example.com/x?token=Q&api-key=Q&channel=ops", "https://hooks.example.com/"
+         "x?token=***&api-key=***&channel=ops"),
+        ("https://bot:Q@alerts.example.com/post#frag", "https://bot:***@alerts.example.com/post"
+         "#frag"),
+        ("https://s3.example.com/b?X-Amz-Signature=Q&X-Amz-Credential=Q", "https://s3.example"
+         ".com/b?X-Amz-Signature=***&X-Amz-Credential=***"),
+        ("sqlite:////var/erp.sqlite", "sqlite:////var/erp.sqlite"),
+    ],
+)
+def test_mask_url_masks_userinfo_and_query_secrets(url, shown):
+    from restock.secrets import mask_url, scrub, url_secrets
+
+    assert mask_url(url) == shown
+    assert "Q" not in scrub(f"failed: {url}", url_secrets(url)).replace("Query", "")
+
+
+def test_state_file_holding_a_list_is_set_aside(tmp_path):
+    from restock.derived import read_state_json
+
+    state = tmp_path / "volumes.json"
+    state.write_text("[1, 2]")
+    assert read_state_json(state) is None and not state.exists()
+    assert read_state_json(tmp_path / "absent.json") is None
+
+
+def test_work_db_locked_by_another_process_names_it(tmp_path):
+    import subprocess
+    import sys
+
+    from restock.derived import check_work_db
+
+    work = tmp_path / "restock.work.duckdb"
+    duckdb.connect(str(work)).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('ready', flush=True); time.sleep(60)", str(work)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        problem = check_work_db(work)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert problem.startswith(f"work DB {work} is locked by process {holder.pid}")
+    assert check_work_db(work) is None

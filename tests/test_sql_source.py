@@ -612,3 +612,53 @@ def test_successful_extraction_with_a_password_never_logs_it(tmp_path, monkeypat
         with admin.connect() as conn:
             conn.exec_driver_sql(f"drop database if exists {name} with (force)")
         admin.dispose()
+
+
+# ---- issue 17: secrets in query parameters, unreadable state ------------------------------
+
+
+def test_query_parameter_password_never_shown_on_connection_errors(tmp_path, monkeypatch, caplog):
+    # libpq takes the password as a query parameter too; SQLAlchemy's hide_password does not
+    # mask it, so the error and the retry warnings printed it in clear.
+    monkeypatch.setenv(
+        "RESTOCK_TEST_ERP_URL", f"postgresql+psycopg://erp@127.0.0.1:9/erp?password={SECRET}"
+    )
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(SourceError, match="after 2 attempts") as info:
+        extract_feed("RESTOCK_TEST_ERP_URL", EXAMPLE_MAPPING, tmp_path / "f", tmp_path / "s",
+                     connect_attempts=2, backoff_seconds=0.01)
+    assert "password=***" in str(info.value)
+    _assert_no_secret(caplog, info.value)
+
+
+@pytest.mark.filterwarnings("ignore:Query string argument")
+def test_query_parameter_secret_never_logged_on_successful_extraction(
+    small_erp, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv("RESTOCK_TEST_ERP_URL", f"{small_erp}?password={SECRET}&token={SECRET}x")
+    mapping = _write_mapping(
+        tmp_path / "m.yml",
+        "tables:\n  products:\n    table: items\n"
+        "    columns: {sku: item_no, category: item_group, lead_time_days: lead_days}\n",
+    )
+    caplog.set_level(logging.DEBUG)
+    summary = extract_feed("RESTOCK_TEST_ERP_URL", mapping, tmp_path / "f", tmp_path / "s")
+    assert summary["tables"]["products"]["rows"] == 1
+    assert "password=***&token=***" in summary["url"] and SECRET not in str(summary)
+    assert "products: 1 rows" in caplog.text
+    _assert_no_secret(caplog)
+
+
+def test_unreadable_watermark_state_is_named_with_what_to_do(small_erp, tmp_path):
+    from restock.errors import DerivedStateError
+
+    state = tmp_path / "state.duckdb"
+    state.write_bytes(b"this is not a duckdb file, it was truncated" * 10)
+    mapping = _write_mapping(
+        tmp_path / "m.yml",
+        "tables:\n  products:\n    table: items\n    watermark: updated_at\n"
+        "    columns: {sku: item_no, category: item_group, lead_time_days: lead_days}\n",
+    )
+    with pytest.raises(DerivedStateError, match="state.duckdb is unreadable.*delete it") as info:
+        extract_feed("RESTOCK_TEST_ERP_URL", mapping, tmp_path / "f", state)
+    assert "\n" not in str(info.value)

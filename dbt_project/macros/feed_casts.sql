@@ -13,6 +13,13 @@
     cast({{ var('horizon_days', 28) | int }} as integer)
 {%- endmacro %}
 
+{#- The plausible window's history side (restock.feed.reader.FeedBounds.history_days): the
+    reader quarantined every date before as_of - history_days except promotion starts, which
+    are clipped to it here. -#}
+{% macro history_days() -%}
+    cast({{ var('history_days', 3653) | int }} as integer)
+{%- endmacro %}
+
 {#- Business date: the local date as written (first 10 characters of an ISO date/timestamp);
     a time-zone offset is deliberately ignored. -#}
 {% macro business_date(column) -%}

@@ -26,16 +26,18 @@ Handling decided here (see docs/DATA_QUALITY.md):
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 
 from restock.contract import INPUT_TABLES, Column, InputTable
+from restock.errors import UserError
 from restock.warehouse import quote_identifier
 
 log = logging.getLogger("restock.ingest")
@@ -64,8 +66,71 @@ DATE_PATTERN = (
 _SQL_DATE_PATTERN = DATE_PATTERN.replace("'", "''")
 
 
-class FeedError(ValueError):
-    """The feed cannot be ingested (missing table or column, unreadable or empty file)."""
+# Plausibility bounds (docs/DATA_QUALITY.md, "Bounds"). Ten years of history cover every shared
+# data set (M5 holds 5.4 years) while refusing year 1, 1970 and 9999; the future side is the
+# forecast horizon: nothing dated later is used by a run.
+DEFAULT_HISTORY_DAYS = 3653
+DEFAULT_FUTURE_DAYS = 28  # ForecastSettings.horizon's default
+# Largest magnitude of a number column: sums of a few million such values stay exact to the
+# unit in a DOUBLE, far from overflowing to inf.
+MAX_NUMBER = 1e15
+# Largest integer column value (moq, pack_size): exact in a DOUBLE, well inside dbt's BIGINT.
+MAX_INTEGER = 2**53
+MAX_LEAD_TIME_DAYS = 3653
+# A default as_of (no --as-of) never lies after the machine's date plus one day (time zones).
+TODAY_SLACK_DAYS = 1
+_FAR_FUTURE_COLUMNS = {("purchase_orders", "expected_date"), ("purchase_orders", "received_date")}
+
+
+class FeedError(UserError, ValueError):
+    """The feed cannot be ingested (missing table or column, unreadable or empty file).
+
+    A :class:`restock.errors.UserError`: one line naming table, file (and line) and what to do.
+    """
+
+
+@dataclass(frozen=True)
+class FeedBounds:
+    """The plausible window of feed values around as_of.
+
+    Attributes
+    ----------
+    history_days : int
+        A date more than this many days before as_of is quarantined (``<column> before
+        <start>``); a promotion starting earlier but ending inside the window is clipped to
+        start at the window start (a warning; dbt var ``history_days`` must match).
+    future_days : int
+        The forecast horizon: drivers, events and promotions starting more than this many days
+        after as_of are quarantined (``<column> after <end>``); promotions running past it are
+        clipped by dbt. Sales, inventory and PO order dates stay "dated after as_of".
+        PO expected / received dates may lie up to ``history_days`` ahead (long lead times).
+    today : date, optional
+        Caps the default as_of (the latest sale no later than today + 1 day); default: the
+        machine's date.
+    """
+
+    history_days: int = DEFAULT_HISTORY_DAYS
+    future_days: int = DEFAULT_FUTURE_DAYS
+    today: date | None = None
+
+    @classmethod
+    def from_config(cls, config: object) -> FeedBounds:
+        """Bounds for a :class:`restock.config.RestockConfig` (future = forecast.horizon)."""
+        forecast = getattr(config, "forecast", None)
+        horizon = int(getattr(forecast, "horizon", DEFAULT_FUTURE_DAYS) or DEFAULT_FUTURE_DAYS)
+        return cls(future_days=max(horizon, 1))
+
+    def window(self, as_of: date) -> tuple[date, date, date]:
+        """(start, horizon end, far end) of the plausible window around ``as_of``."""
+        return (
+            as_of - timedelta(days=self.history_days),
+            as_of + timedelta(days=self.future_days),
+            as_of + timedelta(days=self.history_days),
+        )
+
+    def latest_default(self) -> date:
+        """The latest date a default as_of may take."""
+        return (self.today or date.today()) + timedelta(days=TODAY_SLACK_DAYS)
 
 
 @dataclass
@@ -163,34 +228,67 @@ def _first_line(path: Path) -> str:
     return line.decode("latin-1").lstrip("\ufeff").lstrip("\xef\xbb\xbf").rstrip("\r\n")
 
 
+_CSV_SOURCE = (
+    "read_csv(?, all_varchar = true, header = true, delim = ',', quote = '\"', escape = '\"', "
+    "encoding = ?)"
+)
+
+
+def _check_delimiter(table: str, path: Path, label: str) -> None:
+    header = _first_line(path)
+    if "," not in header:
+        for delim, word in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
+            if delim in header:
+                raise FeedError(
+                    f"{table}: file {label} uses a {word} ({delim!r}) delimiter; the feed "
+                    "contract requires comma-separated CSV"
+                )
+
+
+def probe_file(con: duckdb.DuckDBPyConnection, table: str, path: Path, label: str) -> list[str]:
+    """Column names of one feed file after parsing all of it (nothing is kept; preflight).
+
+    Raises the same :class:`FeedError` as :func:`load_feed` would for the file.
+    """
+    if path.suffix.lower() == ".csv":
+        _check_delimiter(table, path, label)
+        sql = f"select * from {_CSV_SOURCE}"
+        for encoding in ("utf-8", "latin-1"):
+            try:
+                con.execute(f"select count(*) from ({sql})", [str(path), encoding]).fetchone()
+                described = con.execute(f"describe {sql}", [str(path), encoding]).fetchall()
+                return [d[0] for d in described]
+            except duckdb.Error as exc:
+                text = str(exc).lower()
+                if encoding == "latin-1" or ("utf-8" not in text and "unicode" not in text):
+                    raise _unreadable_csv(table, path, label, encoding, exc) from exc
+    try:
+        described = con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()
+    except duckdb.Error as exc:
+        raise FeedError(
+            f"{table}: cannot read file {label}: not a readable Parquet file "
+            f"({_first_message_line(exc)}); re-export it and re-send the feed"
+        ) from exc
+    return [d[0] for d in described]
+
+
 def _read_file(
     con: duckdb.DuckDBPyConnection, table: str, path: Path, label: str, target: str
 ) -> tuple[list[str], list[str]]:
     """Read one file into temp table ``target`` (all VARCHAR); return (file columns, warnings)."""
     warnings: list[str] = []
     if path.suffix.lower() == ".csv":
-        header = _first_line(path)
-        if "," not in header:
-            for delim, word in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
-                if delim in header:
-                    raise FeedError(
-                        f"{table}: file {label} uses a {word} ({delim!r}) delimiter; the feed "
-                        "contract requires comma-separated CSV"
-                    )
-        sql = (
-            f"create or replace temp table {target} as select * from read_csv(?, "
-            "all_varchar = true, header = true, delim = ',', quote = '\"', escape = '\"', "
-            "encoding = ?)"
-        )
+        _check_delimiter(table, path, label)
+        sql = f"create or replace temp table {target} as select * from {_CSV_SOURCE}"
         try:
             con.execute(sql, [str(path), "utf-8"])
         except duckdb.Error as exc:
             if "utf-8" not in str(exc).lower() and "unicode" not in str(exc).lower():
-                raise FeedError(f"{table}: cannot read file {label}: {exc}") from exc
+                raise _unreadable_csv(table, path, label, "utf-8", exc) from exc
             try:
                 con.execute(sql, [str(path), "latin-1"])
             except duckdb.Error as exc2:
-                raise FeedError(f"{table}: cannot read file {label}: {exc2}") from exc2
+                raise _unreadable_csv(table, path, label, "latin-1", exc2) from exc2
             warnings.append(f"file {label} is not UTF-8: read as latin-1")
     else:
         try:
@@ -211,9 +309,69 @@ def _read_file(
                 [str(path)],
             )
         except duckdb.Error as exc:
-            raise FeedError(f"{table}: cannot read file {label}: {exc}") from exc
+            raise FeedError(
+                f"{table}: cannot read file {label}: not a readable Parquet file "
+                f"({_first_message_line(exc)}); re-export it and re-send the feed"
+            ) from exc
     names = [d[0] for d in con.execute(f"select * from {target} limit 0").description]
     return names, warnings
+
+
+def _first_message_line(exc: BaseException) -> str:
+    """The first line of a DuckDB error, without its "Possible fixes" essay."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def diagnose_csv(path: Path, encoding: str = "utf-8") -> str | None:
+    """Find the first line of a CSV file breaking the contract's dialect, and why.
+
+    Used when DuckDB cannot read a file (its message, "Error when sniffing file", names
+    neither the line nor the cause). Returns e.g. ``line 3: unterminated quote ...`` or None
+    when Python's csv module finds nothing wrong either.
+    """
+    try:
+        handle = path.open("r", encoding=encoding, errors="replace", newline="")
+    except OSError as exc:
+        return f"cannot open it ({exc.strerror or exc})"
+    with handle:
+        text_lines = iter(handle)
+        reader = csv.reader(text_lines, delimiter=",", quotechar='"', doublequote=True,
+                            strict=True)
+        expected: int | None = None
+        end = 0  # physical line where the previous record ended
+        try:
+            for record in reader:
+                start = end + 1
+                end = reader.line_num
+                if expected is None:
+                    expected = len(record)
+                    continue
+                if not record:
+                    continue  # an empty line: skipped by DuckDB too
+                if len(record) == 1 and not record[0].strip():
+                    return (f"line {start} is blank but for spaces (expected {expected} "
+                            "comma-separated fields); delete the line")
+                if len(record) != expected:
+                    return (f"line {start} has {len(record)} fields, the header has {expected} "
+                            "(an unquoted comma in a value, or a missing one?)")
+        except csv.Error as exc:
+            start = end + 1
+            cause = str(exc)
+            if "unexpected end of data" in cause or "newline inside string" in cause or (
+                "EOF" in cause
+            ):
+                return (f"line {start}: unterminated quote (a field opened with \" is never "
+                        "closed); close or double the quote (\"\")")
+            return f"line {start}: {cause}"
+    return None
+
+
+def _unreadable_csv(
+    table: str, path: Path, label: str, encoding: str, exc: BaseException
+) -> FeedError:
+    cause = diagnose_csv(path, encoding) or _first_message_line(exc)
+    return FeedError(f"{table}: cannot read file {label}: {cause}; fix the file and re-send it")
 
 
 # --------------------------------------------------------------------------------------------
@@ -267,6 +425,43 @@ def _type_check(column: Column) -> tuple[str, str] | None:
     return None
 
 
+def _range_check(column: Column) -> tuple[str, str] | None:
+    """(value outside its type's safe range, reason): caught here, not by a cast in dbt."""
+    c = column.name
+    if column.type == "integer":
+        return f"abs({_num(c)}) > {MAX_INTEGER}", f"{c} out of range (above {MAX_INTEGER})"
+    if column.type == "number":
+        return f"abs({_num(c)}) > {MAX_NUMBER:.0e}", f"{c} out of range (above {MAX_NUMBER:g})"
+    return None
+
+
+def _window_checks(spec: InputTable, as_of: date, bounds: FeedBounds) -> list[tuple[str, str]]:
+    """Date checks against the plausible window around ``as_of`` (dates as SQL literals)."""
+    start, horizon_end, far_end = bounds.window(as_of)
+    checks: list[tuple[str, str]] = []
+    for col in spec.columns:
+        if col.type not in ("date", "timestamp"):
+            continue
+        d = business_date_sql(col.name)
+        if not (spec.name == "promotions" and col.name == "start_date"):
+            checks.append((f"{d} < date '{start.isoformat()}'",
+                           f"{col.name} before {start.isoformat()} (as_of - "
+                           f"{bounds.history_days} days)"))
+    for col in spec.columns:
+        if col.type not in ("date", "timestamp"):
+            continue
+        d = business_date_sql(col.name)
+        if (spec.name, col.name) in _FAR_FUTURE_COLUMNS:
+            checks.append((f"{d} > date '{far_end.isoformat()}'",
+                           f"{col.name} after {far_end.isoformat()} (as_of + "
+                           f"{bounds.history_days} days)"))
+        elif spec.future_allowed and col.name in ("date", "start_date"):
+            checks.append((f"{d} > date '{horizon_end.isoformat()}'",
+                           f"{col.name} after {horizon_end.isoformat()} (as_of + "
+                           f"{bounds.future_days} days, the forecast horizon)"))
+    return checks
+
+
 def _rule_check(column: Column) -> tuple[str, str] | None:
     """(condition for a rule violation, reason) from the contract's rule text."""
     c, rule = column.name, column.rule
@@ -305,9 +500,17 @@ def _base_checks(spec: InputTable, has_locations: bool) -> list[tuple[str, str]]
         if typed:
             checks.append(typed)
     for col in spec.columns:
+        ranged = _range_check(col)
+        if ranged:
+            checks.append(ranged)
+    for col in spec.columns:
         ruled = _rule_check(col)
         if ruled:
             checks.append(ruled)
+    if spec.name == "products":
+        for c in ("lead_time_days", "lead_time_std_days"):
+            checks.append((f"{_num(c)} > {MAX_LEAD_TIME_DAYS}",
+                           f"{c} above {MAX_LEAD_TIME_DAYS} days"))
     if spec.name == "promotions":
         checks.append(
             (
@@ -480,8 +683,14 @@ def _finish_table(
     columns: list[str],
     has_locations: bool,
     as_of: date | None,
+    bounds: FeedBounds,
+    info: TableIngest,
 ) -> date | None:
-    """Compute reject reasons and write ``raw.<table>``; return the latest valid date."""
+    """Compute reject reasons and write ``raw.<table>``; return the latest valid date.
+
+    The latest valid date is capped at ``bounds.latest_default()``: a sale dated in 2099
+    cannot become the default as_of.
+    """
     base = _case(_base_checks(spec, has_locations))
     date_expr = business_date_sql(spec.date_column) if spec.date_column else "cast(null as date)"
     con.execute(
@@ -489,7 +698,9 @@ def _finish_table(
         f"{base} as _base_reason, {date_expr} as _business_date from _ingest_all"
     )
     latest = con.execute(
-        "select max(_business_date) from _ingest_checked where _base_reason is null"
+        "select max(_business_date) from _ingest_checked where _base_reason is null "
+        "and _business_date <= ?",
+        [bounds.latest_default()],
     ).fetchone()[0]
     effective_as_of = as_of if as_of is not None else latest
     after = (
@@ -498,6 +709,11 @@ def _finish_table(
         else ""
     )
     params = [effective_as_of] if after else []
+    if effective_as_of is not None:
+        window = _window_checks(spec, effective_as_of, bounds)
+        after += " ".join(f"when {cond} then '{reason}'" for cond, reason in window) + " "
+        if spec.name == "promotions":
+            _warn_clipped_promotions(con, effective_as_of, bounds, info)
     partition = f"(_pre_reason is null), {_dedup_key(spec, columns)}"
     # Only otherwise-valid rows compete for "first occurrence", so a corrected re-send of a
     # rejected row is accepted; rows dated after as_of are excluded from the race too.
@@ -524,8 +740,35 @@ def _finish_table(
     return latest
 
 
+def _warn_clipped_promotions(
+    con: duckdb.DuckDBPyConnection, as_of: date, bounds: FeedBounds, info: TableIngest
+) -> None:
+    """Warn about accepted promotions clipped to the window (dbt clips them)."""
+    start, horizon_end, far_end = bounds.window(as_of)
+    s, e = business_date_sql("start_date"), business_date_sql("end_date")
+    early, late = con.execute(
+        f"select count(*) filter (where {s} < ? and {e} >= ?), "
+        f"count(*) filter (where {e} > ? and {s} <= ?) "
+        "from _ingest_checked where _base_reason is null",
+        [start, start, far_end, horizon_end],
+    ).fetchone()
+    if early:
+        info.warnings.append(
+            f"{early} promotion(s) start before {start.isoformat()} (as_of - "
+            f"{bounds.history_days} days): clipped to start then"
+        )
+    if late:
+        info.warnings.append(
+            f"{late} promotion(s) end after {far_end.isoformat()}: clipped to the forecast "
+            f"horizon {horizon_end.isoformat()}"
+        )
+
+
 def load_feed(
-    feed_dir: Path, con: duckdb.DuckDBPyConnection, as_of: date | None = None
+    feed_dir: Path,
+    con: duckdb.DuckDBPyConnection,
+    as_of: date | None = None,
+    bounds: FeedBounds | None = None,
 ) -> IngestResult:
     """Read the feed in ``feed_dir`` into ``raw.<table>`` of ``con``.
 
@@ -536,7 +779,10 @@ def load_feed(
     con : duckdb.DuckDBPyConnection
         Connection to the work DB; ``raw.*`` and ``raw._ingest_files`` are replaced.
     as_of : date, optional
-        The run date. Default: the latest valid sales date.
+        The run date. Default: the latest valid sales date no later than tomorrow.
+    bounds : FeedBounds, optional
+        The plausible window of dates (default :class:`FeedBounds`): rows outside are
+        quarantined with a reason naming the column and the bound.
 
     Returns
     -------
@@ -547,11 +793,15 @@ def load_feed(
     ------
     FeedError
         Missing feed or required table, missing required column, required table without rows,
-        unreadable file or wrong delimiter.
+        unreadable file or wrong delimiter. One line naming the table, file (and line).
     """
     feed_dir = Path(feed_dir)
+    bounds = bounds or FeedBounds()
     if not feed_dir.is_dir():
-        raise FeedError(f"feed directory not found: {feed_dir}")
+        raise FeedError(
+            f"feed directory not found: {feed_dir}; pass the folder holding products.csv and "
+            "sales.csv"
+        )
     # The terminal progress bar would otherwise print into logs of a nightly run.
     con.execute("set enable_progress_bar = false")
     con.execute("create schema if not exists raw")
@@ -565,9 +815,10 @@ def load_feed(
         tables[name] = info
         if not _table_files(feed_dir, name):
             if spec.required:
+                columns = ", ".join(spec.required_columns)
                 raise FeedError(
-                    f"{name}: required table missing: expected {name}.csv, {name}.parquet "
-                    f"or a folder {name}/ in {feed_dir}"
+                    f"{name}: required table missing: no {name}.csv, {name}.parquet or folder "
+                    f"{name}/ in {feed_dir}; add it (required columns: {columns})"
                 )
             _empty_raw(con, spec, list(spec.column_names))
             continue
@@ -582,10 +833,13 @@ def load_feed(
                     f"({', '.join(info.files)}) are empty or header-only"
                 )
             info.warnings.append("table has no rows")
-        latest = _finish_table(con, spec, columns, has_locations, used_as_of)
+        latest = _finish_table(con, spec, columns, has_locations, used_as_of, bounds, info)
         if name == "sales" and used_as_of is None:
             if latest is None:
-                raise FeedError("sales: no valid rows, so as_of cannot default to the latest sale")
+                raise FeedError(
+                    "sales: no valid rows dated up to today, so as_of cannot default to the "
+                    "latest sale; fix the sales dates or pass --as-of"
+                )
             used_as_of = latest
         if name == "locations":
             has_locations = rows_read > 0

@@ -298,30 +298,44 @@ def _drift(current: dict, previous: dict | None, settings: QualitySettings) -> l
     return rows
 
 
+def spike_daily_sql() -> str:
+    """Units sold per series and business date, from this run's accepted raw sales.
+
+    The spike baseline is the feed's own history, never ``marts.fct_daily_demand``: before dbt
+    that table is the *previous* run's mart, which does not hold the new days, so a spike on a
+    warehouse with an earlier run went unnoticed while the same feed warned on a fresh one.
+    Returns are left out (as in ``fct_daily_demand.units_sold``); days without sales are
+    absent, which is the same as zero here since the median is taken over selling days only
+    and the window is a date range.
+    """
+    return (
+        f"select trim(sku) as sku, trim(location) as location, {business_date_sql('date')} "
+        "as date, sum(greatest(try_cast(trim(quantity) as double), 0)) as units_sold "
+        "from raw.sales where _reject_reason is null group by all"
+    )
+
+
 def _spikes(con: duckdb.DuckDBPyConnection, as_of: date, settings: QualitySettings) -> tuple:
-    """Series-days above outlier_factor x the trailing median: listed, never changed."""
-    if table_exists(con, "marts", "fct_daily_demand"):
-        daily = "select sku, location, date, units_sold from marts.fct_daily_demand"
-    else:
-        # before dbt: sale days only (no zero days), so medians are higher: conservative
-        daily = (
-            f"select trim(sku) as sku, trim(location) as location, {business_date_sql('date')} "
-            "as date, sum(greatest(try_cast(trim(quantity) as double), 0)) as units_sold "
-            "from raw.sales where _reject_reason is null group by all"
-        )
+    """Series-days above outlier_factor x the trailing median: listed, never changed.
+
+    The trailing window is the ``SPIKE_WINDOW_DAYS`` calendar days before the day (a date
+    range), over this run's accepted raw sales (:func:`spike_daily_sql`), whatever the work DB
+    held before.
+    """
     rows = con.execute(
-        f"with daily as ({daily}), "
+        f"with daily as ({spike_daily_sql()}), "
         "with_median as (select *, "
         # median of the selling days: zero days (often out of stock) would make every return
         # to normal look like a spike on intermittent series
         "median(units_sold) filter (where units_sold > 0) over w as trailing_median, "
         "count(*) filter (where units_sold > 0) over w as n_history "
         "from daily window w as (partition by sku, location order by date "
-        f"rows between {SPIKE_WINDOW_DAYS} preceding and 1 preceding)) "
+        f"range between interval {SPIKE_WINDOW_DAYS} days preceding "
+        "and interval 1 day preceding)) "
         "select sku, location, date, units_sold, trailing_median from with_median "
         f"where n_history >= {SPIKE_MIN_HISTORY} and units_sold >= ? "
         "and units_sold > ? * greatest(trailing_median, 1) and date <= ? "
-        "order by units_sold / greatest(trailing_median, 1) desc",
+        "order by units_sold / greatest(trailing_median, 1) desc, sku, location, date",
         [SPIKE_MIN_UNITS, settings.outlier_factor, as_of],
     ).fetchall()
     listed = ", ".join(
@@ -349,8 +363,8 @@ def run_raw_suites(
     Parameters
     ----------
     con : duckdb.DuckDBPyConnection
-        The work DB after ingest (read-only is enough). Spikes use marts.fct_daily_demand
-        when dbt has built it, else the accepted raw sales.
+        The work DB after ingest (read-only is enough). Every check reads this run's raw
+        tables only (spikes included: never a mart left by an earlier run).
     as_of : date, optional
         The run date; default the latest accepted sales date.
     previous_volumes : dict, optional

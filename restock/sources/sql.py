@@ -43,7 +43,9 @@ import sqlalchemy as sa
 import yaml
 
 from restock.contract import INPUT_TABLES, InputTable
+from restock.errors import DerivedStateError, UserError
 from restock.fsync import fsync_file
+from restock.secrets import mask_url, scrub, url_secrets
 
 log = logging.getLogger("restock.sources")
 
@@ -61,12 +63,16 @@ _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 
 
-class MappingError(ValueError):
+class MappingError(UserError, ValueError):
     """The mapping does not fit the contract or the ERP database."""
 
 
-class SourceError(RuntimeError):
+class SourceError(UserError, RuntimeError):
     """The ERP database could not be read (the message never holds the password)."""
+
+
+class WatermarkStateError(DerivedStateError, SourceError):
+    """The watermark state file cannot be read; deleting it re-extracts everything."""
 
 
 @dataclass
@@ -233,8 +239,9 @@ def extract_feed(
         url = sa.engine.make_url(raw_url)
     except sa.exc.ArgumentError:
         raise SourceError(f"{url_env} does not hold a valid SQLAlchemy URL") from None
-    safe_url = url.render_as_string(hide_password=True)
-    secret = url.password or ""
+    # mask_url: SQLAlchemy's hide_password masks the userinfo only, not ?password=...
+    safe_url = mask_url(raw_url)
+    secret = tuple(url_secrets(raw_url)) + ((str(url.password),) if url.password else ())
     mappings = load_mapping(mapping_file)
     out_dir = Path(out_dir)
     engine = sa.create_engine(url)
@@ -291,7 +298,7 @@ class _Plan:
     full_statement: object = None  # table mode: the select without the watermark filter
 
 
-def _connect(engine, safe_url: str, secret: str, attempts: int, backoff: float):
+def _connect(engine, safe_url: str, secret: tuple[str, ...], attempts: int, backoff: float):
     """``engine.connect()`` with exponential backoff on OperationalError."""
     delay = backoff
     for attempt in range(1, attempts + 1):
@@ -544,8 +551,9 @@ def _is_null(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT
 
 
-def _scrub(message: str, secret: str) -> str:
-    return message.replace(secret, "***") if secret else message
+def _scrub(message: str, secret: tuple[str, ...] | str) -> str:
+    """``message`` with every URL masked and every secret of the URL replaced by ***."""
+    return scrub(message, (secret,) if isinstance(secret, str) else secret)
 
 
 # --- watermark state -----------------------------------------------------------------------
@@ -590,12 +598,20 @@ def _load_watermarks(state_db: Path) -> dict:
     state_db = Path(state_db)
     if not state_db.exists():
         return {}
-    with duckdb.connect(str(state_db)) as con:
-        con.execute(_STATE_DDL)
-        rows = con.execute(
-            'select "table", watermark, watermark_type from source_watermarks'
-        ).fetchall()
-    return {t: _decode(w, k) for t, w, k in rows if w is not None}
+    try:
+        with duckdb.connect(str(state_db)) as con:
+            con.execute(_STATE_DDL)
+            rows = con.execute(
+                'select "table", watermark, watermark_type from source_watermarks'
+            ).fetchall()
+        return {t: _decode(w, k) for t, w, k in rows if w is not None}
+    except (duckdb.Error, ValueError, ArithmeticError) as exc:
+        first = str(exc).strip().splitlines()[:1]
+        raise WatermarkStateError(
+            f"watermark state file {state_db} is unreadable ({first[0] if first else exc}); "
+            "it only records how far extraction got: delete it (or set source.full_reload) to "
+            "re-extract every mapped table"
+        ) from None
 
 
 def _save_watermark(state_db: Path, table: str, value, rows: int) -> None:

@@ -37,7 +37,11 @@ days as (
     select
         promoted_sku as sku,
         promoted_location as location,
-        {{ days_between('start_date', 'least(end_date, ' ~ as_of_date() ~ ' + ' ~ horizon_days() ~ ')') }}
+        -- clipped to the plausible window: a promotion from 0001-01-01 to 9999-12-31 expands
+        -- to history_days + horizon_days days, not 3.6 M
+        {{ days_between(
+            'greatest(start_date, ' ~ as_of_date() ~ ' - ' ~ history_days() ~ ')',
+            'least(end_date, ' ~ as_of_date() ~ ' + ' ~ horizon_days() ~ ')') }}
             as date,
         discount_pct,
         type
