@@ -6,8 +6,8 @@ Webhook URLs are credentials. ``mask_url`` keeps what a person needs to recognis
 * the password in the userinfo (``user:***@host``);
 * the value of every query parameter whose name looks secret (``access_token``, ``key``,
   ``token``, ``sign``, ``sig``, ``secret``, ``password``, ...);
-* path segments that look like tokens (16+ characters of letters, digits, ``-`` or ``_`` with at
-  least one digit, or 24+ of them): Slack, Feishu and Teams put the secret in the path, not the query.
+* path segments that look like tokens (16+ letters, digits, ``-`` or ``_`` with at least one
+  digit, or 24+ of them): Slack, Feishu and Teams put the secret in the path, not the query.
 """
 
 from __future__ import annotations
