@@ -23,9 +23,13 @@ from restock.alerting import (
     AlertConfigError,
     HttpOptions,
     alerts_payload,
+    build_digest,
+    dingtalk_payload,
     dispatch_alerts,
     mask_url,
     parse_routes,
+    severity_legend_from,
+    slack_payload,
 )
 
 NOW = datetime(2024, 7, 1, 6, 0, tzinfo=UTC)
@@ -324,7 +328,7 @@ def test_each_channel_posts_its_documented_format(http, tmp_path):
     assert types[0] == "header" and types[-1] == "context" and "section" in types
     assert slack["blocks"][0]["text"]["type"] == "plain_text"
     section = next(b for b in slack["blocks"] if b["type"] == "section")
-    assert section["text"]["type"] == "mrkdwn" and "FOODS\\_1\\_001" not in section["text"]
+    assert section["text"]["type"] == "mrkdwn"
     assert "*CRITICAL* FOODS_1_001 @ CA_1" in section["text"]["text"]
     assert "2 more" in json.dumps(slack["blocks"])
     assert slack["blocks"][-1]["elements"][0]["text"].startswith(legend)
@@ -365,9 +369,8 @@ def test_each_channel_posts_its_documented_format(http, tmp_path):
     # Feishu: interactive card; timestamp (s) + sign in the body, recomputed here
     feishu = _json(http.at("/feishu")[0])
     assert feishu["msg_type"] == "interactive"
-    assert feishu["card"]["header"]["title"] == {"tag": "plain_text",
-                                                 "content": feishu["card"]["header"]["title"][
-                                                     "content"]}
+    title = feishu["card"]["header"]["title"]
+    assert title["tag"] == "plain_text" and title["content"].startswith("Restock: 5 stockout")
     assert feishu["card"]["header"]["template"] == "red"
     tags = [e["tag"] for e in feishu["card"]["elements"]]
     assert tags == ["div", "hr", "note"]
@@ -624,3 +627,35 @@ def test_email_and_webhook_fail_independently(http, tmp_path):
                              {"W": http.url("/wecom")}, http=FAST)
     assert [c.status for c in report.results] == ["failed", "sent"]
     assert "after 3 attempts" in report.results[0].reason
+
+
+def test_hostile_names_do_not_become_links_or_markup_and_legend_follows_settings():
+    class Settings:  # the alert_* fields of ReplenishSettings
+        alert_critical_days, alert_critical_probability = 2, 0.9
+        alert_high_probability, alert_probability_threshold = 0.6, 0.25
+
+    legend = severity_legend_from(Settings())
+    assert "within 2 days" in legend and ">= 90%" in legend and "above 25%" in legend
+    alerts = _alerts([("[win](http://evil.example)", "<b>S1</b>", "X", "high", 0.996, 3),
+                      ("FOODS_1_001", "CA_1", "FOODS", "medium", 0.004, None)])
+    digest = build_digest("Ana", alerts, top_n=5, legend=legend)
+    ding = dingtalk_payload(digest)["markdown"]["text"]
+    assert "[win](" not in ding and "\\[win\\](http://evil.example)" in ding
+    assert "<b>" not in ding and "&lt;b&gt;S1&lt;/b&gt;" in ding
+    assert "FOODS_1_001 @ CA_1" in ding  # SKU underscores are not mangled
+    assert ">99% stockout risk" in ding and "<1% stockout risk" in ding  # never "100%"/"0%"
+    slack = json.dumps(slack_payload(digest))
+    assert "<http" not in slack and "&lt;b&gt;" in slack
+    html = digest.html()
+    assert "<b>S1</b>" not in html and "&lt;b&gt;S1&lt;/b&gt;" in html
+
+
+def test_report_summary_line(http, tmp_path):
+    http.on("/down", status=404, body=b"no such hook")
+    routes = _one_route({"type": "slack", "url_env": "S"}, {"type": "teams", "url_env": "D"})
+    report = dispatch_alerts(_alerts(), routes, tmp_path / "s.json", NOW,
+                             {"S": http.url("/slack"), "D": http.url("/down")}, http=FAST)
+    assert report.summary() == ("alert digests for 1 owner(s): 1 sent, 1 failed, 0 skipped "
+                                "(already sent)")
+    assert "rejected: HTTP 404: no such hook" in report.failed[0].reason
+    assert len(http.at("/down")) == 1  # a 4xx is not retried

@@ -22,6 +22,7 @@ from restock.alerting.digest import (
     alerts_payload,
     build_digest,
     severity_legend,
+    severity_legend_from,
 )
 from restock.alerting.dispatch import ChannelResult, DispatchReport, OwnerResult, dispatch_alerts
 from restock.alerting.redact import mask_secrets, mask_url
@@ -33,5 +34,6 @@ __all__ = [
     "DispatchReport", "HttpOptions", "OwnerResult", "Route", "SentState", "alerts_payload",
     "build_digest", "dingtalk_payload", "dingtalk_sign", "dispatch_alerts", "feishu_payload",
     "feishu_sign", "mask_secrets", "mask_url", "parse_routes", "post_json", "route_for",
-    "severity_legend", "slack_payload", "teams_payload", "webhook_payload", "wecom_payload",
+    "severity_legend", "severity_legend_from", "slack_payload", "teams_payload",
+    "webhook_payload", "wecom_payload",
 ]

@@ -29,6 +29,17 @@ def severity_legend(critical_days: int = 3, critical_probability: float = 0.8,
 DEFAULT_LEGEND = severity_legend()
 
 
+def severity_legend_from(settings: object) -> str:
+    """The legend for a settings object with ReplenishSettings' alert_* fields (read by name,
+    so this package does not import restock.inventory)."""
+    return severity_legend(
+        critical_days=getattr(settings, "alert_critical_days", 3),
+        critical_probability=getattr(settings, "alert_critical_probability", 0.8),
+        high_probability=getattr(settings, "alert_high_probability", 0.5),
+        alert_threshold=getattr(settings, "alert_probability_threshold", 0.2),
+    )
+
+
 def percent(p: float | None) -> str:
     """A probability as a percentage that never rounds 0.996 up to a certain 100%."""
     if p is None or not math.isfinite(p):
@@ -159,14 +170,14 @@ class Digest:
     def markdown_lines(self, severity_markup=None) -> list[str]:
         mark = severity_markup or (lambda s: f"**{s.upper()}**")
         return [f"- {mark(a.severity)} {md_escape(a.sku)} @ {md_escape(a.location)}: "
-                f"{md_escape(a.detail())}" for a in self.listed]
+                f"{a.detail()}" for a in self.listed]
 
     def markdown(self, heading: str = "### ", severity_markup=None) -> str:
         lines = [f"{heading}{md_escape(self.title)}", "",
                  *self.markdown_lines(severity_markup)]
         if self.more_line:
-            lines.append(f"\n{md_escape(self.more_line)}")
-        return "\n".join([*lines, "", f"> {md_escape(self.legend)}"])
+            lines.append(f"\n{self.more_line}")
+        return "\n".join([*lines, "", f"> {self.legend}"])
 
     def slack_lines(self) -> list[str]:
         return [f"\u2022 *{a.severity.upper()}* {slack_escape(a.sku)} @ "
@@ -193,10 +204,12 @@ class Digest:
 
 
 def md_escape(text: str) -> str:
-    """Neutralise the Markdown characters that would restyle or link an SKU name."""
-    for ch in ("\\", "*", "_", "`", "[", "]", "<", ">"):
+    """Neutralise the Markdown that would restyle or link an SKU name. Underscores are left
+    alone (SKU codes are full of them and intraword "_" is not emphasis); "<" and ">" become
+    entities because WeCom and DingTalk read inline HTML."""
+    for ch in ("\\", "*", "`", "[", "]"):
         text = text.replace(ch, "\\" + ch)
-    return text
+    return text.replace("<", "&lt;").replace(">", "&gt;")
 
 
 def slack_escape(text: str) -> str:

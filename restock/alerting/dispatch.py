@@ -81,6 +81,16 @@ class DispatchReport:
     def owner(self, name: str) -> OwnerResult | None:
         return next((o for o in self.owners if o.owner == name), None)
 
+    def summary(self) -> str:
+        """One line for the run log: owners, and channels sent / failed / skipped."""
+        results = self.results
+        count = {k: sum(c.status == k for c in results) for k in (SENT, FAILED, SKIPPED)}
+        text = (f"alert digests for {len(self.owners)} owner(s): {count[SENT]} sent, "
+                f"{count[FAILED]} failed, {count[SKIPPED]} skipped (already sent)")
+        if self.unrouted:
+            text += f", {self.unrouted} alerts unrouted"
+        return text
+
     def lines(self) -> list[str]:
         out = [f"{o.owner}: {o.alerts} alerts, {o.duplicates} already sent, {o.listed} listed"
                f"{f', {o.not_listed} more counted' if o.not_listed else ''}"
@@ -188,7 +198,9 @@ def dispatch_alerts(
             except DeliveryError as e:
                 outcome = ChannelResult(owner, channel.label, channel.type, FAILED, str(e))
             except Exception as e:  # a bug or an unforeseen error must not stop the others
-                text = mask_secrets(f"{type(e).__name__}: {e}", list(env.values()))
+                names = (channel.url_env, channel.secret_env,
+                         channel.settings.get("password_env"))
+                text = mask_secrets(f"{type(e).__name__}: {e}", [env.get(n or "") for n in names])
                 outcome = ChannelResult(owner, channel.label, channel.type, FAILED,
                                         " ".join(text.split())[:300])
             else:
