@@ -27,6 +27,7 @@ from restock.alerting import (
     dingtalk_payload,
     dispatch_alerts,
     mask_url,
+    parse_alerting,
     parse_routes,
     severity_legend_from,
     slack_payload,
@@ -659,3 +660,31 @@ def test_report_summary_line(http, tmp_path):
                                 "(already sent)")
     assert "rejected: HTTP 404: no such hook" in report.failed[0].reason
     assert len(http.at("/down")) == 1  # a 4xx is not retried
+
+
+def test_parse_alerting_section():
+    cfg = parse_alerting({"top_n": 5, "dedup_days": 3, "retries": 1, "alert_routes": [
+        {"owner": "Desk", "default": True, "channels": [{"type": "webhook", "url_env": "W"}]}]})
+    assert (cfg.top_n, cfg.dedup_days, cfg.retries, cfg.timeout_seconds) == (5, 3.0, 1, 10.0)
+    assert cfg.routes[0].owner == "Desk" and parse_alerting(None).routes == []
+    with pytest.raises(AlertConfigError, match=r"alerting: unknown key 'top' \(did you mean"):
+        parse_alerting({"top": 5})
+    with pytest.raises(AlertConfigError, match="alerting.top_n: must be a whole number"):
+        parse_alerting({"top_n": 2.5})
+    with pytest.raises(AlertConfigError, match="alerting.retries"):
+        parse_alerting({"retries": True})
+
+
+def test_the_config_example_in_docs_parses():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "ALERTS.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+    cfg = parse_alerting(yaml.safe_load(blocks[0])["alerting"])
+    assert [r.owner for r in cfg.routes][-1] == "Planning desk" and cfg.top_n == 10
+    for block in blocks[1:]:  # each channel example
+        parse_routes([{"owner": "x", "default": True, "channels": yaml.safe_load(block)
+                       if block.lstrip().startswith("-") else [yaml.safe_load(block)]}])

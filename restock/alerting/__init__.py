@@ -26,14 +26,21 @@ from restock.alerting.digest import (
 )
 from restock.alerting.dispatch import ChannelResult, DispatchReport, OwnerResult, dispatch_alerts
 from restock.alerting.redact import mask_secrets, mask_url
-from restock.alerting.routes import AlertConfigError, Route, parse_routes, route_for
+from restock.alerting.routes import (
+    AlertConfigError,
+    AlertingConfig,
+    Route,
+    parse_alerting,
+    parse_routes,
+    route_for,
+)
 from restock.alerting.state import SentState
 
 __all__ = [
-    "DEFAULT_LEGEND", "AlertConfigError", "Channel", "ChannelResult", "DeliveryError", "Digest",
-    "DispatchReport", "HttpOptions", "OwnerResult", "Route", "SentState", "alerts_payload",
-    "build_digest", "dingtalk_payload", "dingtalk_sign", "dispatch_alerts", "feishu_payload",
-    "feishu_sign", "mask_secrets", "mask_url", "parse_routes", "post_json", "route_for",
-    "severity_legend", "severity_legend_from", "slack_payload", "teams_payload",
-    "webhook_payload", "wecom_payload",
+    "AlertConfigError", "AlertingConfig", "Channel", "ChannelResult", "DEFAULT_LEGEND",
+    "DeliveryError", "Digest", "DispatchReport", "HttpOptions", "OwnerResult", "Route",
+    "SentState", "alerts_payload", "build_digest", "dingtalk_payload", "dingtalk_sign",
+    "dispatch_alerts", "feishu_payload", "feishu_sign", "mask_secrets", "mask_url",
+    "parse_alerting", "parse_routes", "post_json", "route_for", "severity_legend",
+    "severity_legend_from", "slack_payload", "teams_payload", "webhook_payload", "wecom_payload",
 ]

@@ -227,3 +227,43 @@ def route_for(routes: list[Route], category: object, location: object) -> Route 
         if not route.default and route.matches(category, location):
             return route
     return next((r for r in routes if r.default), None)
+
+
+ALERTING_KEYS = ("top_n", "dedup_days", "timeout_seconds", "retries", "alert_routes")
+
+
+@dataclass
+class AlertingConfig:
+    """The whole ``alerting:`` section: digest size, repeat window, delivery effort, routes."""
+
+    routes: list[Route] = field(default_factory=list)
+    top_n: int = 10
+    dedup_days: float = 7.0
+    timeout_seconds: float = 10.0
+    retries: int = 2
+
+
+def parse_alerting(raw: dict | None) -> AlertingConfig:
+    """Validate an ``alerting:`` mapping (keys: top_n, dedup_days, timeout_seconds, retries,
+    alert_routes); raise AlertConfigError (one line) on the first problem."""
+    if raw is None:
+        return AlertingConfig()
+    if not isinstance(raw, dict):
+        raise AlertConfigError("alerting: must be a mapping")
+    for key in raw:
+        if key not in ALERTING_KEYS:
+            raise _unknown("alerting", key, ALERTING_KEYS)
+    out = AlertingConfig(routes=parse_routes(raw.get("alert_routes")))
+    limits = {"top_n": (int, 1, 500), "dedup_days": (float, 0, 365),
+              "timeout_seconds": (float, 0.1, 300), "retries": (int, 0, 10)}
+    for key, (kind, low, high) in limits.items():
+        if key not in raw:
+            continue
+        value = raw[key]
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and (
+            kind is float or float(value).is_integer())
+        if not ok or not low <= value <= high:
+            raise AlertConfigError(f"alerting.{key}: must be a {'whole ' if kind is int else ''}"
+                                   f"number from {low} to {high}, got {value!r}")
+        setattr(out, key, kind(value))
+    return out
