@@ -309,13 +309,14 @@ def test_each_channel_posts_its_documented_format(http, tmp_path):
         assert "s3cret" not in c.reason and "tok123" not in c.reason and "wkey" not in c.reason
     legend = "Severity: CRITICAL"
 
-    # generic webhook: today's shape {"count", "alerts": [...]} + owner, not_listed; Basic auth
+    # generic webhook: today's shape {"count", "alerts": [...]} with every alert (a machine
+    # reads it, top_n is for people), most severe first, + owner; Basic auth from the userinfo
     (hook,) = http.at("/hook")
     body = _json(hook)
-    assert body["count"] == 3 and len(body["alerts"]) == 3 and body["not_listed"] == 2
-    assert body["owner"] == "Ana"
-    expected = alerts_payload(alerts.iloc[[0, 4, 3]])["alerts"]  # critical .91, .85, high .60
-    assert body["alerts"] == expected
+    assert set(body) == {"count", "alerts", "owner"} and body["owner"] == "Ana"
+    assert body["count"] == 5 and len(body["alerts"]) == 5
+    order = [0, 4, 3, 1, 2]  # critical .91, .85, high .60, .55, medium
+    assert body["alerts"] == alerts_payload(alerts.iloc[order])["alerts"]
     assert set(body["alerts"][0]) >= {"sku", "location", "projected_stockout_date",
                                       "stockout_probability", "recommended_order_qty",
                                       "severity"}
@@ -496,9 +497,10 @@ def test_one_digest_per_owner_with_top_n_and_the_rest_counted(http, tmp_path):
         ("Fresh buyer", 9, 3, 6), ("Texas store", 1, 1, 0), ("Desk", 1, 1, 0)]
     assert [len(http.at(p)) for p in ("/fresh", "/texas", "/desk")] == [1, 1, 1]
     fresh = _json(http.at("/fresh")[0])
-    assert [a["sku"] for a in fresh["alerts"]] == ["FOODS_1_001", "HOUSEHOLD_1_005",
-                                                   "FOODS_9_000"]
-    assert fresh["not_listed"] == 6
+    assert [a["sku"] for a in fresh["alerts"]][:3] == ["FOODS_1_001", "HOUSEHOLD_1_005",
+                                                       "FOODS_9_000"]
+    assert fresh["count"] == 9 and {a["location"] for a in fresh["alerts"]} == {
+        "CA_1", "TX_1", "WI_1", "CA_2"}
     assert [a["sku"] for a in _json(http.at("/texas")[0])["alerts"]] == ["HOBBIES_1_004"]
     assert [a["sku"] for a in _json(http.at("/desk")[0])["alerts"]] == ["HOBBIES_2_006"]
 
@@ -688,3 +690,20 @@ def test_the_config_example_in_docs_parses():
     for block in blocks[1:]:  # each channel example
         parse_routes([{"owner": "x", "default": True, "channels": yaml.safe_load(block)
                        if block.lstrip().startswith("-") else [yaml.safe_load(block)]}])
+
+
+def test_only_delivered_alerts_count_as_sent(http, tmp_path):
+    people = _one_route({"type": "slack", "url_env": "S"})
+    state = tmp_path / "people.json"
+    dispatch_alerts(_alerts(), people, state, NOW, {"S": http.url("/slack")}, top_n=2,
+                    http=FAST)
+    assert len(json.loads(state.read_text())["sent"]) == 2  # the 3 counted ones come back
+    again = dispatch_alerts(_alerts(), people, state, NOW + timedelta(hours=1),
+                            {"S": http.url("/slack")}, top_n=2, http=FAST)
+    assert again.owners[0].duplicates == 2 and again.owners[0].listed == 2
+
+    machine = _one_route({"type": "webhook", "url_env": "W"})
+    state = tmp_path / "machine.json"
+    dispatch_alerts(_alerts(), machine, state, NOW, {"W": http.url("/hook")}, top_n=2,
+                    http=FAST)
+    assert len(json.loads(state.read_text())["sent"]) == 5  # the webhook carried all five

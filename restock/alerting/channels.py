@@ -3,7 +3,7 @@
 =========  ==================================================================================
 type       message format (and signing)
 =========  ==================================================================================
-webhook    today's generic JSON: {"count", "alerts": [...]} (+ "owner", "not_listed")
+webhook    today's generic JSON: {"count", "alerts": [...]} with every alert (+ "owner")
 slack      incoming webhook: {"text": fallback, "blocks": [header, section (mrkdwn), context]};
            Slack answers the text "ok"
 teams      Workflows / incoming webhook: {"type": "message", "attachments": [{"contentType":
@@ -73,8 +73,9 @@ def _cut_utf8(text: str, max_bytes: int, note: str) -> str:
 
 # --- payloads (pure functions: tested against each app's format) ------------------------------
 def webhook_payload(d: Digest) -> dict:
-    return {"count": len(d.records), "alerts": d.records, "owner": d.owner,
-            "not_listed": d.not_listed}
+    """Today's generic payload (every alert of the owner, not only the top N: a machine reads
+    it) plus the owner's name."""
+    return {"count": len(d.records), "alerts": d.records, "owner": d.owner}
 
 
 def slack_payload(d: Digest) -> dict:

@@ -123,7 +123,8 @@ class Digest:
     not_listed: int
     legend: str = DEFAULT_LEGEND
     run_label: str | None = None
-    records: list[dict] = field(default_factory=list)  # the listed alerts as JSON-ready dicts
+    # every alert of the digest (listed or not) as JSON-ready dicts, for machine consumers
+    records: list[dict] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -264,5 +265,5 @@ def build_digest(owner: str, alerts: pd.DataFrame, top_n: int, legend: str = DEF
     return Digest(
         owner=owner, listed=[AlertLine.from_row(r) for r in rows],
         not_listed=len(ordered) - len(head), legend=legend, run_label=run_label,
-        records=alerts_payload(head)["alerts"],
+        records=alerts_payload(ordered)["alerts"],
     )

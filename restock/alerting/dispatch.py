@@ -213,8 +213,12 @@ def dispatch_alerts(
             (log.info if outcome.status == SENT else log.warning)(
                 "alert digest %s", outcome.line())
         if any(c.status == SENT for c in result.channels):
-            listed = sort_alerts(fresh).head(len(digest.listed))
-            for r in listed.itertuples(index=False):
+            # The generic webhook carries every alert; people's channels only the listed ones.
+            whole = any(c.status == SENT and c.type == "webhook" for c in result.channels)
+            delivered = sort_alerts(fresh)
+            if not whole:
+                delivered = delivered.head(len(digest.listed))
+            for r in delivered.itertuples(index=False):
                 state.mark(r.sku, r.location, now, str(r.severity).lower(), owner)
             changed = True
     if changed or state.problem:
