@@ -32,11 +32,12 @@ A two-state hidden Markov chain per series, in stock (I) / out of stock (O), on 
     the day (the day itself excluded), each day weighted by its probability of being in stock;
   * weekday factor: the series' weighted weekday mean over its weighted mean, shrunk towards 1
     with ``weekday_prior`` pseudo-days;
-  * day factors: (sum of in-stock-weighted sales) / (sum of in-stock-weighted expected sales)
-    over the *other* series of the location (resp. of the item), leave-one-out, shrunk towards
-    1 with ``factor_prior`` pseudo-series and clipped to [0.1, 10]. Because weights exclude
-    likely stock-outs, an item out everywhere at once (a supplier shortage) does not explain
-    itself away.
+  * day factors: (sum of sales) / (sum of expected sales) over the *other* series of the
+    location (resp. of the item), leave-one-out, shrunk towards 1 with ``factor_prior``
+    pseudo-series and clipped to [0.1, 10]. The location factor counts every item (a closed
+    shop zeroes all of them, also those the previous iteration took for stock-outs); the item
+    factor weights each location by its in-stock probability, so an item out everywhere at
+    once (a supplier shortage) does not explain itself away.
 
 - the posterior ``P(O | all sales of the series)`` comes from the forward-backward recursion,
   vectorised over series (one numpy step per day: thousands of series cost milliseconds per
@@ -69,7 +70,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
-STOCKOUT_DAYS_COLUMNS = ("sku", "location", "date", "stockout_source", "probability")
+from restock.contract import CUSTOMER_TABLES
+
+STOCKOUT_DAYS_COLUMNS = CUSTOMER_TABLES["stockout_days"]
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,10 @@ def _group_factor(
     other_s = tot_s[groups] - ws
     other_m = tot_m[groups] - wm
     # prior: `prior` pseudo-series selling exactly as expected (the series' own scale)
-    scale = np.nanmean(np.where(expected > 0, expected, np.nan), axis=1, keepdims=True)
+    positive = expected > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = (np.where(positive, expected, 0.0).sum(axis=1, keepdims=True)
+                 / positive.sum(axis=1, keepdims=True))
     scale = np.nan_to_num(scale, nan=0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         f = (other_s + prior * scale) / (other_m + prior * scale)
@@ -243,7 +249,9 @@ def expected_sales(
         level = np.where(den > 0.5, num / np.maximum(den, 1e-12), mean)
     mu = np.clip(level, 0.0, None) * day_wf
     if settings.location_factor and len(np.unique(loc_codes)) > 0:
-        mu = mu * _group_factor(s, mu, w, loc_codes, settings.factor_prior)
+        # unweighted: a closed shop lowers every item, including the ones the last iteration
+        # took for stock-outs; one item out among many barely moves the others' total
+        mu = mu * _group_factor(s, mu, observed.astype(float), loc_codes, settings.factor_prior)
     if settings.sku_factor:
         mu = mu * _group_factor(s, mu, w, sku_codes, settings.factor_prior)
     return np.where(observed, mu, np.nan)
