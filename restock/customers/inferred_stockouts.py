@@ -322,7 +322,7 @@ def infer_stockouts(
     as_of: pd.Timestamp | str | None = None,
     days: int | None = 90,
     settings: InferenceSettings | None = None,
-    min_probability: float = 0.05,
+    min_probability: float = 0.5,
     value: str = "quantity",
 ) -> pd.DataFrame:
     """The ``stockout_days`` table: known stock-outs from inventory, inferred ones elsewhere.
@@ -342,8 +342,9 @@ def infer_stockouts(
         for the inference); None = every day.
     settings : InferenceSettings, optional
     min_probability : float
-        Inferred days below this probability are left out (the table lists likely stock-outs,
-        not every series-day).
+        Inferred days below this probability are left out: the table lists likely stock-outs,
+        not every series-day (the chain's stationary share, 0.07 with the defaults, is the
+        probability of a day the sales say nothing about, e.g. a slow seller's quiet day).
     value : str
         Passed to :func:`sales_panel` (``lines`` counts order lines instead of units).
 
