@@ -217,4 +217,18 @@ PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
     "quarantine": ("source", "reason", "row", "loaded_at"),
 }
 
+# Customer tables (issue 18; DATA_CONTRACT.md v1.1). Kept apart from PUBLISHED_TABLES until the
+# nightly produces them: publish_tables requires every table it is given to exist in results.
+# Wiring merges them in (PUBLISHED_TABLES | CUSTOMER_TABLES). Built by restock.customers.
+CUSTOMER_TABLES: dict[str, tuple[str, ...]] = {
+    "customer_stockout_impact": (
+        "customer_id", "location", "purchases_90d", "spend_90d", "hits_90d", "repeat_hit",
+        "last_hit_date", "items_hit", "churn_risk", "at_risk",
+    ),
+    "sku_customer_impact": (
+        "sku", "location", "regular_customers", "customers_hit_90d", "revenue_at_risk",
+    ),
+    "stockout_days": ("sku", "location", "date", "stockout_source", "probability"),
+}
+
 RUN_COLUMNS = ("run_id", "as_of")
