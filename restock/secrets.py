@@ -19,8 +19,12 @@ SECRET_PARAMS = frozenset({
     "auth_token", "refresh_token", "id_token", "key", "api_key", "apikey", "access_key",
     "secret_key", "private_key", "sas", "sig", "signature", "x_amz_signature",
     "x_amz_security_token", "x_amz_credential", "auth", "authorization", "credential",
-    "credentials", "sslpassword", "session_token",
+    "credentials", "sslpassword", "session_token", "sign", "code",
 })
+# A path segment that looks like a token (16+ letters, digits, - or _ with a digit, or 24+ of
+# them): Slack, Feishu and Teams webhooks keep their secret in the path, not the query. Masked in
+# http(s) URLs only (a database URL's path is the database name).
+_TOKEN_SEGMENT = re.compile(r"^(?:(?=.*\d)[A-Za-z0-9_\-]{16,}|[A-Za-z0-9_\-]{24,})$")
 _SECRET_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "credential")
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
 
@@ -39,6 +43,8 @@ def mask_url(url: object) -> str:
     taken from that when available). Text that does not parse as a URL is returned with any
     ``user:password@`` masked. Never raises.
     """
+    if url is None:
+        return ""
     text = _as_text(url)
     try:
         parts = urlsplit(text)
@@ -63,7 +69,10 @@ def mask_url(url: object) -> str:
     out = f"{parts.scheme}://{netloc}" if parts.scheme else netloc
     if not parts.scheme and not netloc:
         out = ""
-    out += parts.path
+    path = parts.path
+    if parts.scheme.lower() in ("http", "https"):
+        path = "/".join(MASK if _TOKEN_SEGMENT.match(seg) else seg for seg in path.split("/"))
+    out += path
     if query:
         out += "?" + query
     if parts.fragment:
@@ -95,8 +104,9 @@ def url_secrets(url: object) -> list[str]:
     return sorted({s for s in found if s}, key=len, reverse=True)
 
 
-def scrub(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
-    """``text`` with every URL in it masked and every given secret value replaced."""
+def scrub(text: str, secrets: list[str | None] | tuple[str | None, ...] = ()) -> str:
+    """``text`` with every URL in it masked and every given secret value replaced (for
+    exception messages that may echo a URL or a password verbatim)."""
     out = _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), str(text))
     for secret in sorted((s for s in secrets if s), key=len, reverse=True):
         out = out.replace(secret, MASK)

@@ -224,7 +224,7 @@ def test_mask_url_hides_passwords_tokens_and_path_secrets():
     assert feishu.endswith("/hook/***")
     assert "sig=***" in mask_url("https://x.logic.azure.com/workflows/1/invoke?sv=1.0&sig=S3C")
     assert mask_url("http://[::1]:99/x?token=t") == "http://[::1]:99/x?token=***"
-    assert mask_url(None) == "" and mask_url("http://h:notaport/") == "***"
+    assert mask_url(None) == "" and mask_url("http://u:pw@h:notaport/") == "http://u:***@h:notaport/"
 
 
 @pytest.mark.parametrize(("raw", "needle"), [

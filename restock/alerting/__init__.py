@@ -25,7 +25,6 @@ from restock.alerting.digest import (
     severity_legend_from,
 )
 from restock.alerting.dispatch import ChannelResult, DispatchReport, OwnerResult, dispatch_alerts
-from restock.alerting.redact import mask_secrets, mask_url
 from restock.alerting.routes import (
     AlertConfigError,
     AlertingConfig,
@@ -35,12 +34,13 @@ from restock.alerting.routes import (
     route_for,
 )
 from restock.alerting.state import SentState
+from restock.secrets import mask_url
 
 __all__ = [
     "AlertConfigError", "AlertingConfig", "Channel", "ChannelResult", "DEFAULT_LEGEND",
     "DeliveryError", "Digest", "DispatchReport", "HttpOptions", "OwnerResult", "Route",
     "SentState", "alerts_payload", "build_digest", "dingtalk_payload", "dingtalk_sign",
-    "dispatch_alerts", "feishu_payload", "feishu_sign", "mask_secrets", "mask_url",
+    "dispatch_alerts", "feishu_payload", "feishu_sign", "mask_url",
     "parse_alerting", "parse_routes", "post_json", "route_for", "severity_legend",
     "severity_legend_from", "slack_payload", "teams_payload", "webhook_payload", "wecom_payload",
 ]

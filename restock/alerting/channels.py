@@ -47,7 +47,7 @@ from restock.alerting.delivery import (
     post_json,
 )
 from restock.alerting.digest import Digest
-from restock.alerting.redact import mask_secrets, mask_url
+from restock.secrets import mask_url, scrub
 
 log = logging.getLogger("restock.alerting")
 
@@ -309,4 +309,4 @@ def _smtp_reason(e: Exception, password: str | None) -> str:
         detail = f"SMTP {e.smtp_code} {text}"
     else:
         detail = f"{type(e).__name__}: {e}"
-    return mask_secrets(" ".join(detail.split()), [password])
+    return scrub(" ".join(detail.split()), [password])

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from restock.alerting.redact import mask_secrets, mask_url
+from restock.secrets import mask_url, scrub
 
 log = logging.getLogger("restock.alerting")
 
@@ -73,7 +73,7 @@ def split_userinfo(url: str) -> tuple[str, dict[str, str]]:
 
 def _one_line(body: bytes, secrets: list[str | None]) -> str:
     text = body.decode("utf-8", "replace").strip().replace("\r", " ").replace("\n", " ")
-    text = mask_secrets(text, secrets)
+    text = scrub(text, secrets)
     return text[:MAX_BODY_IN_REASON] + ("..." if len(text) > MAX_BODY_IN_REASON else "")
 
 
@@ -128,13 +128,13 @@ def post_json(
                 raise DeliveryError(f"{safe}: rejected: {last}") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
             reason = getattr(e, "reason", e)
-            last = mask_secrets(f"{type(reason).__name__}: {reason}", hidden)
+            last = scrub(f"{type(reason).__name__}: {reason}", hidden)
         else:
             problem = check(status, answer) if check else None
             if problem:
                 raise DeliveryError(
                     f"{safe}: HTTP {status} but the app refused it: "
-                    f"{mask_secrets(problem, hidden)}"
+                    f"{scrub(problem, hidden)}"
                 )
             return status
         if attempt < options.retries:

@@ -18,9 +18,9 @@ import pandas as pd
 
 from restock.alerting.delivery import DeliveryError, HttpOptions
 from restock.alerting.digest import DEFAULT_LEGEND, SEVERITY_RANK, build_digest, sort_alerts
-from restock.alerting.redact import mask_secrets
 from restock.alerting.routes import Route, route_for
 from restock.alerting.state import SentState, as_utc
+from restock.secrets import scrub
 
 log = logging.getLogger("restock.alerting")
 
@@ -200,7 +200,7 @@ def dispatch_alerts(
             except Exception as e:  # a bug or an unforeseen error must not stop the others
                 names = (channel.url_env, channel.secret_env,
                          channel.settings.get("password_env"))
-                text = mask_secrets(f"{type(e).__name__}: {e}", [env.get(n or "") for n in names])
+                text = scrub(f"{type(e).__name__}: {e}", [env.get(n or "") for n in names])
                 outcome = ChannelResult(owner, channel.label, channel.type, FAILED,
                                         " ".join(text.split())[:300])
             else:
