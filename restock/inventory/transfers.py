@@ -205,8 +205,9 @@ def stockout_probability(
     fixed = (m > 0) & ~random
     out = np.where(fixed, (m > stock + 1e-9).astype(float), out)
     if random.any():
-        shape = np.where(random, m * m / np.where(random, v, 1.0), 1.0)
-        scale = np.where(random, v / np.where(random, m, 1.0), 1.0)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            shape = np.where(random, m * m / np.where(random, v, 1.0), 1.0)
+            scale = np.where(random, v / np.where(random, m, 1.0), 1.0)
         out = np.where(random, stats.gamma.sf(np.maximum(stock, 0.0), shape, scale=scale), out)
         out = np.where(random & (stock < 0), 1.0, out)
     return np.clip(out, 0.0, 1.0)
