@@ -197,14 +197,27 @@ def build_purchase_orders(
         p, ln = _supplier_orders(supplier, group, t, as_of, settings)
         proposals += p
         po_lines += ln
-    prop = pd.DataFrame(proposals, columns=[*PROPOSAL_COLUMNS, *PROPOSAL_EXTRA_COLUMNS])
-    pol = pd.DataFrame(po_lines, columns=[*PO_LINE_COLUMNS, *PO_LINE_EXTRA_COLUMNS])
-    unp = pd.DataFrame(unplaced, columns=["sku", "location", "qty", "reason"])
+    prop = _frame(proposals, [*PROPOSAL_COLUMNS, *PROPOSAL_EXTRA_COLUMNS])
+    pol = _frame(po_lines, [*PO_LINE_COLUMNS, *PO_LINE_EXTRA_COLUMNS])
+    unp = _frame(unplaced, ["sku", "location", "qty", "reason"])
     if len(prop):
         log.info("%d purchase order proposals (%s) for %d lines, %d unplaced", len(prop),
                  ", ".join(f"{k} {v}" for k, v in prop["rule_applied"].value_counts().items()),
                  len(pol), len(unp))
     return PurchasePlan(prop, pol, unp)
+
+
+_DTYPES = {"order_date": "datetime64[ns]", "expected_date": "datetime64[ns]", "lines": "int64",
+           "min_order_met": "bool"}
+_TEXT = {"supplier", "proposal_id", "rule_applied", "kind", "note", "sku", "location", "reason"}
+
+
+def _frame(records: list[dict], columns: list[str]) -> pd.DataFrame:
+    """Records as a frame with stable dtypes, also when there are none."""
+    if records:
+        return pd.DataFrame(records, columns=columns)
+    return pd.DataFrame({c: pd.Series(dtype=_DTYPES.get(c, object if c in _TEXT else float))
+                         for c in columns})
 
 
 def _terms(suppliers: pd.DataFrame | None) -> dict[str, dict]:
