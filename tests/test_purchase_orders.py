@@ -214,3 +214,41 @@ def test_top_up_never_exceeds_max_stock_and_every_line_is_placed(case):
     # A proposal says whether it met its minimum; only the stated rules leave it unmet.
     unmet = plan.proposals[~plan.proposals["min_order_met"]]
     assert set(unmet["rule_applied"]) <= {"deferred", "topped_up_short", "expedite"}
+
+
+# ---------------------------------------------------------------- chain and contract
+def test_transfers_then_purchase_orders_place_every_line_after_transfers():
+    from restock.inventory.transfers import plan_transfers
+
+    lines = pd.DataFrame([
+        line("a", "S1", on_hand=100.0, order_up_to=40.0, mean_daily_forecast=2.0,
+             lead_time_days=7.0),
+        line("a", "S2", on_hand=3.0, mean_daily_forecast=2.0, lead_time_days=7.0),
+        line("b", "S1", on_hand=1.0, lead_time_days=7.0),
+    ])
+    lines["service_level_target"] = 0.95
+    lanes = pd.DataFrame({"from_location": ["S1"], "to_location": ["S2"],
+                          "lead_time_days": [1.0], "cost_per_unit": [0.0]})
+    moved = plan_transfers(lines, lanes, AS_OF)
+    assert moved.recommendations["qty"].sum() > 0
+    after = moved.lines
+    plan = build_purchase_orders(after, products(["a", "b"]), None, AS_OF)
+    assert_every_positive_line_placed_once(after, plan)
+    s2 = after.set_index(["sku", "location"]).loc[("a", "S2")]
+    ordered = plan.lines.set_index(["sku", "location"])["qty"]
+    assert ordered.get(("a", "S2"), 0.0) == s2["recommended_order_qty"]
+    assert s2["recommended_order_qty"] < 37  # what it would order without the transfer
+
+
+def test_contract_entries_match_the_modules_and_the_reorder_lines():
+    from restock.contract import ACTION_INPUT_TABLES, ACTION_PUBLISHED_TABLES, PUBLISHED_TABLES
+    from restock.inventory.policy import EXTRA_COLUMNS
+
+    assert set(ACTION_PUBLISHED_TABLES).isdisjoint(PUBLISHED_TABLES)
+    assert set(ACTION_INPUT_TABLES) == {"suppliers", "transfer_lanes"}
+    needed = {"sku", "location", "on_hand", "on_order", "inventory_position", "reorder_point",
+              "order_up_to", "lead_time_days", "review_days", "lead_time_demand",
+              "recommended_order_qty", "stockout_probability", "service_level_target",
+              "days_of_cover", "mean_daily_forecast", "pack_size", "moq", "max_stock",
+              "stock_known", "projected_stockout_date", "explanation"}
+    assert needed <= {*PUBLISHED_TABLES["reorder_recommendations"], *EXTRA_COLUMNS}

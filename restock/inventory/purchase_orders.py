@@ -44,19 +44,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from restock.contract import ACTION_INPUT_TABLES, ACTION_PUBLISHED_TABLES
+
 log = logging.getLogger("restock.inventory.purchase_orders")
 
 KEYS = ["sku", "location"]
-SUPPLIER_COLUMNS = (
-    "supplier", "lead_time_days", "min_order_value", "min_order_units", "order_weekdays",
-    "case_size", "express_lead_time_days", "express_cost_pct",
-)
-PROPOSAL_COLUMNS = (
-    "supplier", "proposal_id", "order_date", "expected_date", "lines", "units", "value",
-    "min_order_met", "rule_applied",
-)
+SUPPLIER_COLUMNS = ACTION_INPUT_TABLES["suppliers"].column_names
+PROPOSAL_COLUMNS = ACTION_PUBLISHED_TABLES["purchase_order_proposals"]
 PROPOSAL_EXTRA_COLUMNS = ("kind", "min_order_value", "min_order_units", "express_cost", "note")
-PO_LINE_COLUMNS = ("proposal_id", "sku", "location", "qty", "reason")
+PO_LINE_COLUMNS = ACTION_PUBLISHED_TABLES["purchase_order_lines"]
 PO_LINE_EXTRA_COLUMNS = (
     "supplier", "reorder_qty", "topup_qty", "unit_cost", "value", "pack", "moq",
 )

@@ -61,17 +61,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from restock.contract import ACTION_INPUT_TABLES, ACTION_PUBLISHED_TABLES
+
 log = logging.getLogger("restock.inventory.transfers")
 
 KEYS = ["sku", "location"]
 
-TRANSFER_COLUMNS = (
-    "sku", "from_location", "to_location", "qty", "arrives", "stockout_probability_before",
-    "stockout_probability_after", "reason",
-)
+TRANSFER_COLUMNS = ACTION_PUBLISHED_TABLES["transfer_recommendations"]
 # Extra columns of transfer_recommendations after the published ones.
 TRANSFER_EXTRA_COLUMNS = ("lane_lead_time_days", "cost", "purchase_lead_time_days")
-LANE_COLUMNS = ("from_location", "to_location", "lead_time_days", "cost_per_unit")
+LANE_COLUMNS = ACTION_INPUT_TABLES["transfer_lanes"].column_names
 
 
 @dataclass(frozen=True)
