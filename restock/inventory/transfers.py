@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from restock.contract import ACTION_INPUT_TABLES, ACTION_PUBLISHED_TABLES
 
@@ -207,7 +207,7 @@ def stockout_probability(
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             shape = np.where(random, m * m / np.where(random, v, 1.0), 1.0)
             scale = np.where(random, v / np.where(random, m, 1.0), 1.0)
-        out = np.where(random, stats.gamma.sf(np.maximum(stock, 0.0), shape, scale=scale), out)
+        out = np.where(random, special.gammaincc(shape, np.maximum(stock, 0.0) / scale), out)
         out = np.where(random & (stock < 0), 1.0, out)
     return np.clip(out, 0.0, 1.0)
 
@@ -324,17 +324,25 @@ def _greedy_item(item, pairs, surplus, position, lead, mean, std, order_up_to, p
     current = {d: p_before[d] for d in arrival}
     moved: dict[tuple[int, int], float] = {}
     records = []
+    cache: dict[tuple[int, float], tuple[float, np.ndarray, np.ndarray]] = {}
     for _ in range(settings.max_steps_per_item):
         best = None  # ((gain per unit, -lane lt, -cost), s, d, lt, cost, k, p_new)
         for s, d, lt, cost in pairs:
             room = math.floor(order_up_to[d] - position[d] - moved_in[d] + 1e-9)
-            k_max = int(min(left[s], room, settings.max_chunk))
+            k_room = int(min(room, settings.max_chunk))
+            k_max = int(min(left[s], k_room))
             if k_max < 1:
                 continue
-            ks = np.arange(1, k_max + 1, dtype=float)
             t = max(arrival[d], lt)
-            p_new = transfer_stockout_probability(position[d], moved_in[d] + ks, t, lead[d],
-                                                  mean[d], std[d])
+            hit = cache.get((d, t))
+            if hit is None or hit[0] != moved_in[d]:
+                ks_all = chunk_sizes(k_room)
+                p_all = transfer_stockout_probability(position[d], moved_in[d] + ks_all, t,
+                                                      lead[d], mean[d], std[d])
+                hit = cache[(d, t)] = (moved_in[d], ks_all, p_all)
+            _, ks_all, p_all = hit
+            use = ks_all <= k_max
+            ks, p_new = ks_all[use], p_all[use]
             gain = (current[d] - p_new) / ks
             j = int(np.argmax(gain))
             key = (gain[j], -lt, -cost)
@@ -356,7 +364,17 @@ def _greedy_item(item, pairs, surplus, position, lead, mean, std, order_up_to, p
     return records
 
 
-GRID_POINTS = 64  # quadrature points over demand until the transfer arrives
+GRID_POINTS = 48  # quadrature points over demand until the transfer arrives
+EXACT_CHUNKS = 24  # chunk sizes 1..24 are all tried; larger ones on a geometric grid
+
+
+def chunk_sizes(k_max: int) -> np.ndarray:
+    """Chunk sizes looked at by the greedy: every size up to EXACT_CHUNKS, then about 30 sizes
+    on a geometric grid up to ``k_max`` (k_max itself included)."""
+    if k_max <= EXACT_CHUNKS:
+        return np.arange(1, k_max + 1, dtype=float)
+    far = np.unique(np.round(np.geomspace(EXACT_CHUNKS + 1, k_max, 30)))
+    return np.concatenate([np.arange(1, EXACT_CHUNKS + 1, dtype=float), far])
 
 
 def transfer_stockout_probability(
@@ -384,16 +402,18 @@ def transfer_stockout_probability(
     if s * s < 1e-12:  # no spread: deterministic demand
         return ((d * t > x + 1e-9) | (d * lead > x + q + 1e-9)).astype(float)
     scale = s * s / d
-    rest = stats.gamma(d * (lead - t) / scale, scale=scale) if lead > t else None
+
+    def cdf(h: float, y: np.ndarray) -> np.ndarray:  # P(D_h <= y), gamma shape d h / scale
+        return special.gammainc(d * h / scale, np.maximum(y, 0.0) / scale)
+
     if t <= 0:
-        return 1.0 - (rest.cdf(x + q) if rest is not None else np.ones_like(q))
-    early = stats.gamma(d * t / scale, scale=scale)
+        return np.clip(1.0 - cdf(lead, x + q), 0.0, 1.0) if lead > 0 else np.zeros_like(q)
     edges = np.linspace(0.0, x, GRID_POINTS + 1)
-    w = np.diff(early.cdf(edges))  # P(D_t in each cell)
+    w = np.diff(cdf(t, edges))  # P(D_t in each cell); D_t = 0 has no mass for a gamma
     mid = 0.5 * (edges[:-1] + edges[1:])
-    if rest is None:
-        return np.full_like(q, 1.0 - w.sum())
-    covered = (w[None, :] * rest.cdf(x + q[:, None] - mid[None, :])).sum(axis=1)
+    if lead <= t:
+        return np.full_like(q, np.clip(1.0 - w.sum(), 0.0, 1.0))
+    covered = (w[None, :] * cdf(lead - t, x + q[:, None] - mid[None, :])).sum(axis=1)
     return np.clip(1.0 - covered, 0.0, 1.0)
 
 
