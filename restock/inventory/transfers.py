@@ -47,8 +47,10 @@ stockout probability per unit over any (source, destination, chunk size) of the 
 whole chunks (not only the next unit) handles the concave part, where the first units cut
 little and the following ones cut a lot, and on the convex part the per-unit greedy is the
 optimum of a separable convex allocation. Each transfer then has a one-line reason a planner can
-check ("cuts the chance of running out from 62% to 8%"), and the run time is a few milliseconds
-per item with stock to move. Ties go to the faster, then cheaper lane.
+check ("chance of running out 100% -> 22%"). Measured: 500 items x 10 stores of one region
+(2,533 transfers) in 28 s on the shared 2-core box at load average 14, most of it in the gamma
+CDF of the quadrature; items with nothing to give or nobody in need cost nothing. Ties go to
+the faster, then cheaper lane.
 """
 
 from __future__ import annotations
