@@ -232,3 +232,51 @@ CUSTOMER_TABLES: dict[str, tuple[str, ...]] = {
 }
 
 RUN_COLUMNS = ("run_id", "as_of")
+
+# Issue 19 (transfers, purchase orders per supplier): the optional feed tables and the published
+# tables of restock.inventory.transfers / purchase_orders. Kept apart until the nightly wires
+# them: merged into INPUT_TABLES / PUBLISHED_TABLES, ingest, quality checks and publish would
+# expect them at once.
+ACTION_INPUT_TABLES: dict[str, InputTable] = {
+    t.name: t
+    for t in (
+        InputTable(
+            "suppliers",
+            False,
+            (
+                C("supplier", "text", True, rule="unique, non-empty"),
+                C("lead_time_days", "number", rule=">= 0; default for its products"),
+                C("min_order_value", "number", rule=">= 0; on sum(qty x unit_cost)"),
+                C("min_order_units", "number", rule=">= 0"),
+                C("order_weekdays", "text", rule="e.g. mon,thu; empty = every day"),
+                C("case_size", "integer", rule=">= 1; pack for products without pack_size"),
+                C("express_lead_time_days", "number", rule=">= 0; empty = no express"),
+                C("express_cost_pct", "number", rule=">= 0; extra cost in % of value"),
+            ),
+            key=("supplier",),
+        ),
+        InputTable(
+            "transfer_lanes",
+            False,
+            (
+                C("from_location", "text", True),
+                C("to_location", "text", True),
+                C("lead_time_days", "number", True, rule=">= 0"),
+                C("cost_per_unit", "number", default=0.0, rule=">= 0"),
+            ),
+            key=("from_location", "to_location"),
+        ),
+    )
+}
+
+ACTION_PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
+    "purchase_order_proposals": (
+        "supplier", "proposal_id", "order_date", "expected_date", "lines", "units", "value",
+        "min_order_met", "rule_applied",
+    ),
+    "purchase_order_lines": ("proposal_id", "sku", "location", "qty", "reason"),
+    "transfer_recommendations": (
+        "sku", "from_location", "to_location", "qty", "arrives", "stockout_probability_before",
+        "stockout_probability_after", "reason",
+    ),
+}
