@@ -25,15 +25,15 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from urllib.parse import quote
 
 import pandas as pd
 import sqlalchemy as sa
 
+from restock.secrets import mask_url, scrub, url_secrets
+
 log = logging.getLogger("restock.erp_writeback")
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-SECRET_KEYS = re.compile(r"pass|pwd|secret|token|key", re.IGNORECASE)
 
 # One row per purchase order line, with its proposal's header.
 WRITEBACK_COLUMNS = (
@@ -44,34 +44,6 @@ WRITEBACK_COLUMNS = (
 
 class WritebackError(RuntimeError):
     """The write-back failed and nothing was written (the message never holds a password)."""
-
-
-def mask_url(url: str | sa.engine.URL) -> str:
-    """The URL with its password masked, in the userinfo and in secret-looking query keys.
-
-    An unparsable URL is shown as ``<unparsable database URL>``: its text may hold a password.
-    """
-    try:
-        u = sa.engine.make_url(url)
-    except Exception:  # noqa: BLE001 - never echo what could not be parsed
-        return "<unparsable database URL>"
-    query = {k: ("***" if SECRET_KEYS.search(k) else v) for k, v in u.query.items()}
-    return u.set(query=query).render_as_string(hide_password=True)
-
-
-def _secrets(url: sa.engine.URL) -> list[str]:
-    values = [url.password] if url.password else []
-    for k, v in url.query.items():
-        if SECRET_KEYS.search(k):
-            values += [v] if isinstance(v, str) else list(v)
-    values = [str(v) for v in values if v]
-    return values + [quote(v, safe="") for v in values if quote(v, safe="") != v]
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    for s in sorted(secrets, key=len, reverse=True):
-        text = text.replace(s, "***")
-    return text
 
 
 def _check_identifier(name: str | None, what: str) -> None:
@@ -192,7 +164,7 @@ def erp_writeback(
     else:
         engine = engine_or_url
         url = engine.url
-    shown, secrets = mask_url(url), _secrets(url)
+    shown, secrets = mask_url(url), url_secrets(url)
     target = f"{schema}.{table}" if schema else table
     try:
         md = sa.MetaData()
@@ -212,7 +184,7 @@ def erp_writeback(
                 conn.execute(t.insert(), records)
     except sa.exc.SQLAlchemyError as exc:
         detail = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
-        raise WritebackError(_scrub(
+        raise WritebackError(scrub(
             f"ERP write-back to {shown} table {target} failed and was rolled back (run_id "
             f"{run_id}, table unchanged): {type(exc).__name__}: {detail}", secrets)) from None
     finally:
