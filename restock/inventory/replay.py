@@ -20,11 +20,11 @@ Simulation (every series at once, numpy arrays policies x series x days; the day
   fct_daily_demand records for replay_start, else each policy starts at its own order-up-to
   level of the first review. Nothing is on order at the start.
 * (a) Restock ("recommended"): at each review, ``planner(t)`` gives daily forecasts and
-  cumulative quantiles from data up to t; the reorder maths of restock.inventory.policy runs once
+  cumulative quantiles from data up to t; the reorder maths of restock.inventory.levels runs once
   per review for all service levels in settings.replay_service_levels (the planner is called once
   per review and shared). With settings.service_allocation = "exchange_curve" (cycle mode) each
   replayed level is the AVERAGE of per-item targets allocated by the exchange curve
-  (restock.inventory.policy.allocate_service_levels) at that review; with "class" every item
+  (restock.inventory.levels.allocate_service_levels) at that review; with "class" every item
   gets the level itself. settings.lot_adjustment lowers levels for the pack/MOQ overshoot as in
   the nightly.
 * (b) Static ("static"): reorder point = average daily sales over the settings.static_window_days
@@ -64,15 +64,17 @@ import pandas as pd
 from scipy import stats
 
 from restock.contract import PUBLISHED_TABLES
-from restock.inventory.policy import (
+from restock.inventory.distributions import (
     KEYS,
-    allocate_service_levels,
     demand_mixture,
     dense_cumulative,
+    resolve_lead_times,
+)
+from restock.inventory.levels import (
+    allocate_service_levels,
     lot_spread,
     order_quantity,
     policy_levels,
-    resolve_lead_times,
     whole_unit_level,
     whole_units_of,
 )
@@ -306,7 +308,7 @@ def replay_policies(
     true_demand = _true_demand(sales, censored, dates, t0)[:, t0 + 1:]  # S x n_days
     sales0 = np.nan_to_num(sales, nan=0.0)
     # Series sold in whole units (judged on the history up to replay_start): both policies top
-    # up to whole units (restock.inventory.policy.whole_unit_level).
+    # up to whole units (restock.inventory.levels.whole_unit_level).
     whole = whole_units_of(sales[:, :t0 + 1])
 
     lt = resolve_lead_times(keys, prod, lead_times, settings.lead_time_min_receipts)
