@@ -16,13 +16,14 @@ and adds what the buyer sees beside the levels:
 * Stock unknown (no inventory data for the series): on_hand, inventory_position, days_of_cover,
   stockout_probability are NULL and recommended_order_qty is 0; the explanation gives the reorder
   point and order-up-to level to compare with a manual count.
-* explanation: a sentence per line that a buyer can check by hand.
+* explanation: a sentence per line that a buyer can check by hand
+  (:mod:`restock.inventory.explanations`).
 """
 
 from __future__ import annotations
 
 import logging
-import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -31,14 +32,16 @@ from restock.contract import PUBLISHED_TABLES
 from restock.inventory.classes import classify_series
 from restock.inventory.distributions import (
     KEYS,
+    CumulativeDemand,
+    Mixture,
     demand_mixture,
     dense_cumulative,
     resolve_lead_times,
 )
+from restock.inventory.explanations import explain_lines
 from restock.inventory.levels import (
     PolicyLevels,
     allocate_service_levels,
-    lost_sales_quantile,
     lot_spread,
     order_quantity,
     policy_levels,
@@ -52,6 +55,23 @@ log = logging.getLogger("restock.inventory")
 # ------------------------------------------------------------------------------------------------
 # Reorder lines
 # ------------------------------------------------------------------------------------------------
+@dataclass
+class ReorderInputs:
+    """What one night's reorder lines are built from (see :func:`build_reorder_lines`)."""
+
+    products: pd.DataFrame
+    stock_position: pd.DataFrame | None
+    lead_times: pd.DataFrame | None
+    series_assignments: pd.DataFrame
+    cumulative_quantiles: pd.DataFrame
+    daily_forecasts: pd.DataFrame
+    demand: pd.DataFrame | None
+    as_of: pd.Timestamp
+    settings: ReplenishSettings
+    open_purchase_orders: pd.DataFrame | None = None
+    service_level_override: float | None = None
+
+
 def build_reorder_lines(
     products: pd.DataFrame,
     stock_position: pd.DataFrame | None,
@@ -66,6 +86,9 @@ def build_reorder_lines(
     service_level_override: float | None = None,
 ) -> pd.DataFrame:
     """One reorder line per active sku x location that has a forecast.
+
+    The arguments are gathered into a :class:`ReorderInputs` and handed to
+    :func:`reorder_lines`, which runs the named steps.
 
     Parameters
     ----------
@@ -101,10 +124,111 @@ def build_reorder_lines(
         The contract columns of reorder_recommendations, then abc_class, xyz_class,
         projected_stockout_date, stock_known, demand_class, pack_size, moq, and more extras.
     """
-    as_of = pd.Timestamp(as_of).normalize()
+    return reorder_lines(ReorderInputs(
+        products, stock_position, lead_times, series_assignments, cumulative_quantiles,
+        daily_forecasts, demand, pd.Timestamp(as_of).normalize(), settings,
+        open_purchase_orders, service_level_override,
+    ))
+
+
+def reorder_lines(inputs: ReorderInputs) -> pd.DataFrame:
+    """The reorder lines of :func:`build_reorder_lines`, step by step.
+
+    1. the active series with a forecast (:func:`_planned_series`);
+    2. their supply terms: lead time, pack, MOQ, max stock, cost (:func:`_item_terms`);
+    3. ABC / XYZ classes (:func:`_with_classes`);
+    4. demand over the protection interval (:func:`_protection_demand`);
+    5. service targets: override, product, exchange curve or class (:func:`_service_targets`);
+    6. reorder point and order-up-to level in whole units where sales are (:func:`_line_levels`);
+    7. stock position, order quantity, stockout probability (:func:`_position_and_order`);
+    8. days of cover and projected stockout date (:func:`_cover`);
+    9. the table with an explanation per line (:func:`_assemble_lines`).
+    """
+    settings, as_of = inputs.settings, inputs.as_of
+    prod = _active_products(inputs.products)
+    series = _planned_series(inputs.series_assignments, prod, inputs.cumulative_quantiles)
+    if len(series) == 0:
+        return pd.DataFrame(columns=[*PUBLISHED_TABLES["reorder_recommendations"], *EXTRA_COLUMNS])
+    terms = _item_terms(series, prod, inputs.lead_times, settings)
+    series = _with_classes(series, prod, inputs.demand, as_of, settings)
+    cum, protection = _protection_demand(inputs.cumulative_quantiles, series, terms, settings)
+    targets = _service_targets(series, terms, protection, settings,
+                               inputs.service_level_override)
+    whole = _whole_units(series, inputs.demand, as_of)
+    levels = _line_levels(cum, protection, terms, targets.target, whole, settings)
+    position = _position_and_order(series, inputs.stock_position, levels, terms)
+    cover = _cover(series, position, inputs.daily_forecasts, inputs.open_purchase_orders,
+                   as_of, settings.days_of_cover_cap)
+    return _assemble_lines(series, inputs, terms, targets, levels, position, cover)
+
+
+@dataclass
+class _ItemTerms:
+    """Supply terms of the S series (arrays aligned with the series' rows)."""
+
+    lead_time_mean: np.ndarray
+    lead_time_std: np.ndarray
+    lead_time_source: np.ndarray
+    pack: np.ndarray
+    moq: np.ndarray
+    max_stock: np.ndarray
+    unit_cost: np.ndarray
+    own_target: np.ndarray  # the product's own service level (NaN: none)
+    category: pd.Series | None  # the product's category, when dim_products has one
+
+
+@dataclass
+class _Targets:
+    """Service-level target per series and where it came from."""
+
+    target: np.ndarray
+    source: np.ndarray  # "override", "product", "exchange_curve" or "class"
+
+
+@dataclass
+class _LineLevels:
+    """Levels of the S series at their targets, in whole units where sales are."""
+
+    policy: PolicyLevels
+    spread: np.ndarray | None  # lot spread (settings.lot_adjustment)
+    protection_quantile: np.ndarray
+    reorder_point: np.ndarray
+    order_up_to: np.ndarray
+    safety_stock: np.ndarray
+
+
+@dataclass
+class _Position:
+    """Stock position, the order to place now and the chance of running out before it lands."""
+
+    known: np.ndarray
+    on_hand: np.ndarray  # NaN when stock unknown
+    on_order: np.ndarray
+    backorders: np.ndarray
+    position: np.ndarray  # NaN when stock unknown
+    order_qty: np.ndarray
+    stockout_probability: np.ndarray
+
+
+@dataclass
+class _Cover:
+    """Mean daily forecast, days of cover and projected stockout date per series."""
+
+    mean_daily: np.ndarray
+    days_of_cover: np.ndarray
+    stockout_date: pd.Series
+
+
+def _active_products(products: pd.DataFrame) -> pd.DataFrame:
     prod = products.copy()
     if "active" in prod:
         prod = prod[prod["active"].fillna(True).astype(bool)]
+    return prod
+
+
+def _planned_series(series_assignments: pd.DataFrame, prod: pd.DataFrame,
+                    cumulative_quantiles: pd.DataFrame) -> pd.DataFrame:
+    """Series of active products that have a cumulative forecast, one row each."""
     series = series_assignments.merge(prod[["sku"]].drop_duplicates(), on="sku", how="inner")
     if len(series) < len(series_assignments):
         log.info("%d forecast series skipped: product inactive or not in dim_products",
@@ -114,67 +238,104 @@ def build_reorder_lines(
     if (~has).any():
         log.warning("%d active series have no cumulative forecast: no reorder line",
                     int((~has).sum()))
-    series = series.loc[has].drop_duplicates(KEYS).reset_index(drop=True)
+    return series.loc[has].drop_duplicates(KEYS).reset_index(drop=True)
+
+
+def _item_terms(series: pd.DataFrame, prod: pd.DataFrame, lead_times: pd.DataFrame | None,
+                settings: ReplenishSettings) -> _ItemTerms:
+    """Lead times (purchase orders or products) and the products' pack, MOQ, caps and costs."""
     n = len(series)
-    if n == 0:
-        return pd.DataFrame(columns=[*PUBLISHED_TABLES["reorder_recommendations"], *EXTRA_COLUMNS])
     p = prod.drop_duplicates("sku").set_index("sku")
 
     def pcol(name: str) -> pd.Series | None:
         return series["sku"].map(p[name]) if name in p else None
 
     lt = resolve_lead_times(series, prod, lead_times, settings.lead_time_min_receipts)
-    lt_mean = lt["lead_time_days"].to_numpy(dtype=float)
-    lt_std = lt["lead_time_std_days"].to_numpy(dtype=float)
-    pack = np.maximum(_num(pcol("pack_size"), 1.0, n), 1.0)
-    moq = np.maximum(_num(pcol("moq"), 1.0, n), 1.0)
-    max_stock = _num(pcol("max_stock"), np.nan, n)
+    return _ItemTerms(
+        lead_time_mean=lt["lead_time_days"].to_numpy(dtype=float),
+        lead_time_std=lt["lead_time_std_days"].to_numpy(dtype=float),
+        lead_time_source=lt["lead_time_source"].to_numpy(),
+        pack=np.maximum(_num(pcol("pack_size"), 1.0, n), 1.0),
+        moq=np.maximum(_num(pcol("moq"), 1.0, n), 1.0),
+        max_stock=_num(pcol("max_stock"), np.nan, n),
+        unit_cost=_num(pcol("unit_cost"), np.nan, n),
+        own_target=_num(pcol("service_level"), np.nan, n),
+        category=pcol("category"),
+    )
 
-    # Service-level targets: product override, else ABC x XYZ class default.
+
+def _with_classes(series: pd.DataFrame, prod: pd.DataFrame, demand: pd.DataFrame | None,
+                  as_of: pd.Timestamp, settings: ReplenishSettings) -> pd.DataFrame:
+    """``series`` with abc_class and xyz_class ("C" and "Z" without demand history)."""
     if demand is not None and len(demand):
         cls = classify_series(demand, prod, as_of, settings)
         series = series.merge(cls[[*KEYS, "abc_class", "xyz_class"]], on=KEYS, how="left")
     else:
-        series["abc_class"] = np.nan
-        series["xyz_class"] = np.nan
+        series = series.assign(abc_class=np.nan, xyz_class=np.nan)
     series["abc_class"] = series["abc_class"].fillna("C")
     series["xyz_class"] = series["xyz_class"].fillna("Z")
+    return series
+
+
+def _protection_demand(cumulative_quantiles: pd.DataFrame, series: pd.DataFrame,
+                       terms: _ItemTerms, settings: ReplenishSettings
+                       ) -> tuple[CumulativeDemand, Mixture]:
+    """Dense cumulative quantiles of the series and their demand over L + R."""
+    cum = dense_cumulative(cumulative_quantiles, series[KEYS])
+    beyond = terms.lead_time_mean + settings.review_days > cum.horizon
+    if beyond.any():
+        log.warning("%d series need demand beyond the %d-day cumulative horizon: extrapolated",
+                    int(beyond.sum()), cum.horizon)
+    protection = demand_mixture(cum, terms.lead_time_mean, terms.lead_time_std,
+                                float(settings.review_days), settings.cover_earlier_orders)
+    return cum, protection
+
+
+def _service_targets(series: pd.DataFrame, terms: _ItemTerms, protection: Mixture,
+                     settings: ReplenishSettings, override: float | None) -> _Targets:
+    """Override for every series, else the product's own level, else the exchange curve (or
+    the ABC x XYZ class default with settings.service_allocation = "class")."""
+    n = len(series)
+    own_target = terms.own_target
     class_target = (series["abc_class"] + series["xyz_class"]).map(settings.service_levels)
-    own_target = _num(pcol("service_level"), np.nan, n)
     target = np.where(np.isnan(own_target), class_target.fillna(0.9).to_numpy(dtype=float),
                       own_target)
-    target_source = np.where(np.isnan(own_target), "class", "product")
-
-    cum = dense_cumulative(cumulative_quantiles, series[KEYS])
-    if (lt_mean + settings.review_days > cum.horizon).any():
-        log.warning("%d series need demand beyond the %d-day cumulative horizon: extrapolated",
-                    int((lt_mean + settings.review_days > cum.horizon).sum()), cum.horizon)
-    protection = demand_mixture(cum, lt_mean, lt_std, float(settings.review_days),
-                                settings.cover_earlier_orders)
-    if service_level_override is not None:
-        target = np.full(n, float(service_level_override))
-        target_source = np.full(n, "override")
+    source = np.where(np.isnan(own_target), "class", "product")
+    if override is not None:
+        target = np.full(n, float(override))
+        source = np.full(n, "override")
     elif settings.service_allocation == "exchange_curve" and settings.service_level_mode == "cycle":
         free = np.isnan(own_target)
         if free.any():
             lower, upper = settings.service_level_bounds
             alloc = allocate_service_levels(
-                protection, _num(pcol("unit_cost"), np.nan, n),
-                np.array([settings.service_level_average]), lower, upper, free,
-                lost_sales=settings.lost_sales)[:, 0]
+                protection, terms.unit_cost, np.array([settings.service_level_average]),
+                lower, upper, free, lost_sales=settings.lost_sales)[:, 0]
             target = np.where(free, alloc, target)
-            target_source = np.where(free, "exchange_curve", target_source)
-    # Whole units: demand sold in whole units is covered by floor(level) as well as by level.
-    whole = np.zeros(n, dtype=bool)
+            source = np.where(free, "exchange_curve", source)
+    return _Targets(target, source)
+
+
+def _whole_units(series: pd.DataFrame, demand: pd.DataFrame | None,
+                 as_of: pd.Timestamp) -> np.ndarray:
+    """Series whose sales up to ``as_of`` are all whole units: floor(level) covers them too."""
+    whole = np.zeros(len(series), dtype=bool)
     if demand is not None and len(demand) and "units_sold" in demand:
         past = demand[pd.to_datetime(demand["date"]) <= as_of]
         frac = (past["units_sold"] - past["units_sold"].round()).abs().fillna(0.0) > 1e-9
         fractional = frac.groupby([past[k] for k in KEYS]).any()
         whole = ~series[KEYS].merge(fractional.rename("_f").reset_index(), on=KEYS,
                                     how="left")["_f"].fillna(True).to_numpy(dtype=bool)
-    spread = lot_spread(pack, moq, whole) if settings.lot_adjustment else None
-    levels = policy_levels(cum, lt_mean, lt_std, target[:, None], settings.review_days,
-                           settings.service_level_mode, max_stock,
+    return whole
+
+
+def _line_levels(cum: CumulativeDemand, protection: Mixture, terms: _ItemTerms,
+                 target: np.ndarray, whole: np.ndarray, settings: ReplenishSettings
+                 ) -> _LineLevels:
+    """Reorder point, order-up-to and safety stock at each series' own target."""
+    spread = lot_spread(terms.pack, terms.moq, whole) if settings.lot_adjustment else None
+    levels = policy_levels(cum, terms.lead_time_mean, terms.lead_time_std, target[:, None],
+                           settings.review_days, settings.service_level_mode, terms.max_stock,
                            settings.order_up_to_review_periods, spread,
                            settings.cover_earlier_orders, settings.lost_sales, protection)
     plain_point = whole_unit_level(levels.protection_quantile[:, 0], whole)
@@ -182,8 +343,13 @@ def build_reorder_lines(
     order_up_to = np.maximum(whole_unit_level(levels.order_up_to[:, 0], whole), reorder_point)
     safety_stock = np.minimum(np.maximum(reorder_point - levels.lead_time_demand, 0.0),
                               reorder_point)
+    return _LineLevels(levels, spread, plain_point, reorder_point, order_up_to, safety_stock)
 
-    # Stock position.
+
+def _position_and_order(series: pd.DataFrame, stock_position: pd.DataFrame | None,
+                        levels: _LineLevels, terms: _ItemTerms) -> _Position:
+    """Inventory position where stock is known, the order it calls for and P(stockout in L)."""
+    n = len(series)
     sp = series[KEYS].copy()
     if stock_position is not None and len(stock_position):
         sp = sp.merge(stock_position, on=KEYS, how="left")
@@ -195,61 +361,75 @@ def build_reorder_lines(
     on_order = _num(sp.get("on_order"), 0.0, n)
     backorders = _num(sp.get("backorders"), 0.0, n)
     position = on_hand + on_order - backorders  # NaN when stock unknown
-    qty = order_quantity(np.where(known, position, np.inf), reorder_point, order_up_to, pack, moq)
+    qty = order_quantity(np.where(known, position, np.inf), levels.reorder_point,
+                         levels.order_up_to, terms.pack, terms.moq)
     stockout_prob = np.full(n, np.nan)
     if known.any():
-        cdf = levels.lead_demand.cdf(np.where(known, position, 0.0)[:, None])[:, 0]
+        cdf = levels.policy.lead_demand.cdf(np.where(known, position, 0.0)[:, None])[:, 0]
         stockout_prob = np.where(known, np.clip(1.0 - cdf, 0.0, 1.0), np.nan)
+    return _Position(known, on_hand, on_order, backorders, position, qty, stockout_prob)
 
-    # Days of cover and projected stockout from the daily mean forecast.
+
+def _cover(series: pd.DataFrame, position: _Position, daily_forecasts: pd.DataFrame,
+           open_purchase_orders: pd.DataFrame | None, as_of: pd.Timestamp, cap: float
+           ) -> _Cover:
+    """Days of cover and projected stockout date from the daily mean forecast after as_of."""
     fc = daily_forecasts.loc[pd.to_datetime(daily_forecasts["date"]) > as_of,
                              [*KEYS, "date", "forecast"]].copy()
     fc["date"] = pd.to_datetime(fc["date"])
     mean_daily = series[KEYS].merge(
         fc.groupby(KEYS, as_index=False)["forecast"].mean(), on=KEYS, how="left"
     )["forecast"].fillna(0.0).to_numpy()
-    cap = settings.days_of_cover_cap
+    on_hand, known = position.on_hand, position.known
     with np.errstate(divide="ignore", invalid="ignore"):
         cover = np.where(mean_daily > 0, on_hand / mean_daily, cap)
     cover = np.where(known, np.minimum(cover, cap), np.nan)
     stockout_date = projected_stockout_dates(series[KEYS], on_hand, fc, open_purchase_orders)
-    stockout_date = stockout_date.where(known)
+    return _Cover(mean_daily, cover, stockout_date.where(known))
 
+
+def _assemble_lines(series: pd.DataFrame, inputs: ReorderInputs, terms: _ItemTerms,
+                    targets: _Targets, levels: _LineLevels, position: _Position, cover: _Cover
+                    ) -> pd.DataFrame:
+    """The reorder_recommendations columns, then the extras, with an explanation per line."""
+    settings, as_of, n = inputs.settings, inputs.as_of, len(series)
+    known = position.known
     lines = series[KEYS].copy()
-    lines["category"] = series["category"] if "category" in series else pcol("category")
+    lines["category"] = series["category"] if "category" in series else terms.category
     lines["model"] = series["model"] if "model" in series else None
-    lines["on_hand"] = on_hand
-    lines["on_order"] = on_order
-    lines["inventory_position"] = np.where(known, position, np.nan)
-    lines["lead_time_days"] = lt_mean
+    lines["on_hand"] = position.on_hand
+    lines["on_order"] = position.on_order
+    lines["inventory_position"] = np.where(known, position.position, np.nan)
+    lines["lead_time_days"] = terms.lead_time_mean
     lines["review_days"] = settings.review_days
-    lines["lead_time_demand"] = levels.lead_time_demand
-    lines["safety_stock"] = safety_stock
-    lines["reorder_point"] = reorder_point
-    lines["order_up_to"] = order_up_to
-    lines["recommended_order_qty"] = qty
-    lines["days_of_cover"] = cover
-    lines["stockout_probability"] = stockout_prob
-    lines["service_level_target"] = target
+    lines["lead_time_demand"] = levels.policy.lead_time_demand
+    lines["safety_stock"] = levels.safety_stock
+    lines["reorder_point"] = levels.reorder_point
+    lines["order_up_to"] = levels.order_up_to
+    lines["recommended_order_qty"] = position.order_qty
+    lines["days_of_cover"] = cover.days_of_cover
+    lines["stockout_probability"] = position.stockout_probability
+    lines["service_level_target"] = targets.target
     lines["abc_class"] = series["abc_class"].to_numpy()
     lines["xyz_class"] = series["xyz_class"].to_numpy()
-    lines["projected_stockout_date"] = stockout_date.to_numpy()
+    lines["projected_stockout_date"] = cover.stockout_date.to_numpy()
     lines["stock_known"] = known
     lines["demand_class"] = series["demand_class"] if "demand_class" in series else None
-    lines["pack_size"] = pack
-    lines["moq"] = moq
-    lines["lead_time_std_days"] = lt_std
-    lines["lead_time_source"] = lt["lead_time_source"].to_numpy()
-    lines["review_period_demand"] = levels.review_demand
-    lines["mean_daily_forecast"] = mean_daily
-    lines["max_stock"] = max_stock
-    lines["backorders"] = backorders
-    lines["next_possible_arrival"] = as_of + pd.to_timedelta(np.ceil(lt_mean), unit="D")
+    lines["pack_size"] = terms.pack
+    lines["moq"] = terms.moq
+    lines["lead_time_std_days"] = terms.lead_time_std
+    lines["lead_time_source"] = terms.lead_time_source
+    lines["review_period_demand"] = levels.policy.review_demand
+    lines["mean_daily_forecast"] = cover.mean_daily
+    lines["max_stock"] = terms.max_stock
+    lines["backorders"] = position.backorders
+    lines["next_possible_arrival"] = as_of + pd.to_timedelta(np.ceil(terms.lead_time_mean),
+                                                             unit="D")
     lines["plan_date"] = as_of
-    lines["service_level_source"] = target_source
-    lines["protection_quantile"] = plain_point
-    lines["lot_spread"] = spread if spread is not None else np.zeros(n)
-    lines["explanation"] = _explanations(lines, series, levels, settings)
+    lines["service_level_source"] = targets.source
+    lines["protection_quantile"] = levels.protection_quantile
+    lines["lot_spread"] = levels.spread if levels.spread is not None else np.zeros(n)
+    lines["explanation"] = explain_lines(lines, series, levels.policy, settings)
     return lines[[*PUBLISHED_TABLES["reorder_recommendations"], *EXTRA_COLUMNS]]
 
 
@@ -293,97 +473,7 @@ def projected_stockout_dates(
     return result
 
 
-def _explanations(
-    lines: pd.DataFrame, series: pd.DataFrame, levels: PolicyLevels, settings: ReplenishSettings
-) -> list[str]:
-    """A sentence per line that a buyer can check by hand."""
-    out = []
-    mode = settings.service_level_mode
-    rmsse = series["backtest_rmsse"] if "backtest_rmsse" in series else pd.Series(np.nan,
-                                                                                   index=series.index)
-    cold = series["is_cold_start"] if "is_cold_start" in series else pd.Series(False,
-                                                                              index=series.index)
-    for i, r in enumerate(lines.itertuples(index=False)):
-        pack, moq = r.pack_size, r.moq
-        lt = (f"Lead time {_fmt(r.lead_time_days)}±{_fmt(r.lead_time_std_days)} days"
-              if r.lead_time_std_days > 0 else f"Lead time {_fmt(r.lead_time_days)} days")
-        protect = r.lead_time_days + r.review_days
-        fit = f"Forecast {r.mean_daily_forecast:.1f}/day by {r.model}"
-        if np.isfinite(rmsse.iloc[i]):
-            fit += f" (backtest RMSSE {rmsse.iloc[i]:.2f})"
-        if bool(cold.iloc[i]):
-            fit += ", cold start: little history"
-        target = f"{r.service_level_target * 100:.3g}%"
-        what = "quantile" if mode == "cycle" else "fill-rate target"
-        if mode == "cycle" and settings.lost_sales:
-            level = float(lost_sales_quantile(r.service_level_target))
-            what = (f"cycle service (unmet demand is lost, so the {level * 100:.3g}% "
-                    f"quantile)")
-        if r.service_level_source == "exchange_curve":
-            target += (f" (exchange curve: {settings.service_level_average * 100:.3g}% on "
-                       f"average over items, more where stock is cheap per point of service)")
-        elif r.service_level_source == "product":
-            target += " (the product's own service level)"
-        lot = ""
-        if r.protection_quantile - r.reorder_point > 0.05:
-            lot = (f", lowered to {_fmt(r.reorder_point)} for ordering in lots of "
-                   f"{_fmt(max(pack, math.ceil(moq / pack - 1e-9) * pack))}: stock after an "
-                   f"order lies up to {_fmt(r.lot_spread)} above it, which meets the target on "
-                   f"average")
-        core = (f"{fit}. {lt} + review {r.review_days} days: {_fmt(protect)}-day demand "
-                f"{_fmt(r.lead_time_demand)}, {target} {what} {_fmt(r.protection_quantile)}"
-                f"{lot} -> reorder point {_fmt(r.reorder_point)} (safety stock "
-                f"{_fmt(r.safety_stock)}).")
-        if levels.max_stock_below_reorder_point[i, 0]:
-            cap = (f" Max stock {_fmt(r.max_stock)} is below the reorder point: order-up-to "
-                   f"held at the reorder point to keep the service target; raise max_stock.")
-        elif levels.order_up_to_capped[i, 0]:
-            cap = f" Order-up-to capped at max stock {_fmt(r.max_stock)}."
-        else:
-            cap = ""
-        if not r.stock_known:
-            out.append(
-                f"Stock unknown: no inventory data, so no quantity is recommended (0). {core}"
-                f" Count the shelf: if stock + open orders ({_fmt(r.on_order)}) is at or below "
-                f"{_fmt(r.reorder_point)}, order up to {_fmt(r.order_up_to)}.{cap}"
-            )
-            continue
-        pos = (f"Position {_fmt(r.inventory_position)} (on hand {_fmt(r.on_hand)} + on order "
-               f"{_fmt(r.on_order)}"
-               + (f" - backorders {_fmt(r.backorders)}" if r.backorders else "") + ")")
-        if r.recommended_order_qty > 0:
-            raw = r.order_up_to - r.inventory_position
-            packs = r.recommended_order_qty / pack
-            head = (f"Order {_fmt(r.recommended_order_qty)}"
-                    + (f" ({_fmt(packs)} {_plural(packs, 'pack')} of {_fmt(pack)})"
-                       if pack > 1 else "") + ".")
-            rounding = f" {pos} <= {_fmt(r.reorder_point)}: order up to {_fmt(r.order_up_to)}" \
-                       f" = {_fmt(raw)}"
-            if pack > 1:
-                rounding += (f", rounded up to {_fmt(packs)} {_plural(packs, 'pack')} = "
-                             f"{_fmt(r.recommended_order_qty)}")
-            if moq > 1:
-                in_packs = math.ceil(raw / pack - 1e-9) * pack
-                rounding += (f"; MOQ {_fmt(moq)} met" if in_packs >= moq - 1e-9
-                             else f"; raised to MOQ {_fmt(moq)}")
-            out.append(f"{head} {core}{rounding}.{cap}")
-        else:
-            out.append(f"No order. {core} {pos} > reorder point {_fmt(r.reorder_point)}.{cap}")
-    return out
-
-
 def _num(s: pd.Series | None, default: float, n: int) -> np.ndarray:
     if s is None:
         return np.full(n, default)
     return pd.to_numeric(s, errors="coerce").fillna(default).to_numpy(dtype=float)
-
-
-def _plural(n: float, word: str) -> str:
-    return word if abs(n - 1) < 1e-9 else word + "s"
-
-
-def _fmt(x: float) -> str:
-    """A quantity for a sentence: whole numbers without decimals, else one decimal."""
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    return f"{x:.0f}" if abs(x - round(x)) < 0.05 or abs(x) >= 100 else f"{x:.1f}"
