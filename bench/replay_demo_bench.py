@@ -36,7 +36,12 @@ import restock.forecasting.planner as fplanner
 from restock.forecasting.calibration import cumulative_quantiles, fit_calibration
 from restock.forecasting.pipeline import cumulative_frame
 from restock.inventory import replay_policies
-from restock.inventory.policy import KEYS, demand_mixture, dense_cumulative, resolve_lead_times
+from restock.inventory.distributions import (
+    KEYS,
+    demand_mixture,
+    dense_cumulative,
+    resolve_lead_times,
+)
 from restock.paths import RunPaths
 
 MARTS = ["fct_daily_demand", "dim_products", "fct_lead_times", "fct_promotion_days",

@@ -8,14 +8,8 @@ import pytest
 from scipy import integrate, optimize, stats
 
 from restock.inventory import ReplenishSettings
-from restock.inventory.policy import (
-    CumulativeDemand,
-    Mixture,
-    allocate_service_levels,
-    demand_mixture,
-    lot_adjusted_level,
-    lot_spread,
-)
+from restock.inventory.distributions import CumulativeDemand, Mixture, demand_mixture
+from restock.inventory.levels import allocate_service_levels, lot_adjusted_level, lot_spread
 
 GRID = np.concatenate([[0.0], np.linspace(0.001, 0.999, 499), [1.0]])
 

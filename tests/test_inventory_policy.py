@@ -11,18 +11,20 @@ from scipy import integrate, optimize, stats
 
 from restock.contract import PUBLISHED_TABLES
 from restock.inventory import ReplenishSettings, build_reorder_lines, round_order_qty
-from restock.inventory.policy import (
+from restock.inventory.distributions import (
     covering_lead_time_atoms,
     dense_cumulative,
     lead_time_atoms,
+    resolve_lead_times,
+)
+from restock.inventory.levels import (
     lost_sales_quantile,
     order_quantity,
     policy_levels,
-    projected_stockout_dates,
-    resolve_lead_times,
     whole_unit_level,
     whole_units_of,
 )
+from restock.inventory.reorder_lines import projected_stockout_dates
 
 LEVELS = [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995]
 AS_OF = pd.Timestamp("2024-03-31")

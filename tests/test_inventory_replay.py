@@ -19,6 +19,7 @@ from restock.inventory import (
     replay_policies,
 )
 from restock.inventory import replay as replay_module
+from restock.inventory.replay_measures import compare_with_frontier
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 LEVELS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995)
@@ -108,7 +109,7 @@ def test_comparison_frame_flags_the_headline_and_keeps_its_columns_when_empty():
         "avg_inventory_units": [100.0, 200.0, 150.0, 200.0, 400.0],
         "stockout_rate": [0.04, 0.01, 0.06, 0.02, 0.001],
     })
-    comparisons, headline = replay_module._headline(rows, np.array([np.nan]))
+    comparisons, headline = compare_with_frontier(rows, np.array([np.nan]))
     result = replay_module.ReplayResult(rows, headline, comparisons)
     frame = result.comparison_frame()
     assert list(frame.columns) == list(PUBLISHED_TABLES["policy_replay_comparison"])

@@ -242,7 +242,7 @@ def test_transfers_then_purchase_orders_place_every_line_after_transfers():
 
 def test_contract_entries_match_the_modules_and_the_reorder_lines():
     from restock.contract import ACTION_INPUT_TABLES, ACTION_PUBLISHED_TABLES, PUBLISHED_TABLES
-    from restock.inventory.policy import EXTRA_COLUMNS
+    from restock.inventory.reorder_lines import EXTRA_COLUMNS
 
     assert set(ACTION_PUBLISHED_TABLES).isdisjoint(PUBLISHED_TABLES)
     assert set(ACTION_INPUT_TABLES) == {"suppliers", "transfer_lanes"}

@@ -1,5 +1,17 @@
 """Inventory maths: safety stock, reorder lines, stockout alerts, policy replay.
 
+Modules, each importing only those above it:
+
+- ``settings``: ReplenishSettings (the ``replenish:`` config section).
+- ``distributions``: demand over h days and over the protection interval L + R.
+- ``levels``: reorder point, order-up-to, service targets (exchange curve), order rounding.
+- ``classes``: ABC / XYZ classes.
+- ``explanations``: the sentence per reorder line.
+- ``reorder_lines``: the nightly reorder lines, in named steps.
+- ``alerts``: stockout alerts and their webhook.
+- ``replay_history``, ``replay_measures``, ``replay``: the policy replay against the static rule.
+- ``sampling``: the replay's stratified sample of series.
+
 Exports resolve lazily: the maths needs scipy (about 1.5 s to import), and the Dagster
 Definitions import this package only for its settings.
 """
@@ -13,9 +25,9 @@ _EXPORTS = {
     "build_stockout_alerts": "restock.inventory.alerts",
     "post_alerts": "restock.inventory.alerts",
     "classify_series": "restock.inventory.classes",
-    "build_reorder_lines": "restock.inventory.policy",
-    "policy_levels": "restock.inventory.policy",
-    "round_order_qty": "restock.inventory.policy",
+    "build_reorder_lines": "restock.inventory.reorder_lines",
+    "policy_levels": "restock.inventory.levels",
+    "round_order_qty": "restock.inventory.levels",
     "PlanInputs": "restock.inventory.replay",
     "ReplayResult": "restock.inventory.replay",
     "make_reference_planner": "restock.inventory.replay",

@@ -229,7 +229,7 @@ def plan_transfers(
     Parameters
     ----------
     lines : DataFrame
-        Reorder lines (restock.inventory.policy.build_reorder_lines): sku, location, on_hand,
+        Reorder lines (restock.inventory.reorder_lines.build_reorder_lines): sku, location, on_hand,
         on_order, inventory_position, reorder_point, order_up_to, lead_time_days,
         mean_daily_forecast; optional demand_std_daily, service_level_target, lead_time_demand,
         review_days, stock_known, pack_size, moq, max_stock, stockout_probability. Lines whose
