@@ -138,8 +138,7 @@ def test_every_order_line_is_in_the_table_most_valuable_first(report, inputs):
     assert lines["order_value"].is_monotonic_decreasing
     # Explanations are folded behind a toggle, and downloads hold their plain text.
     explanation = html.escape(lines["explanation"].iloc[0])
-    assert f"<details><summary>why</summary>{explanation}" in body
-    assert f'data-x="{explanation}"' in body
+    assert f'<details><summary>why</summary><span class="why-text">{explanation}</span>' in body
     # The hostile SKU was made the most valuable: it heads the list, escaped.
     assert lines["sku"].iloc[0] == HOSTILE
     assert body.index(html.escape(HOSTILE)) < body.index("</tr>")
@@ -207,7 +206,8 @@ def test_drilldown_carries_every_planned_series(report, inputs):
     assert top["sku"] == HOSTILE  # the most valuable line to place comes first
     assert len(top["h"]) == ReportLimits().drilldown_history_days
     assert len(top["m"]) == len(top["p90"]) == 28
-    assert top["why"] and top["recommended_order_qty"] > 0 and top["sev"]
+    numbers = dict(zip(data["n"], top["n"], strict=True))
+    assert top["why"] and numbers["recommended_order_qty"] > 0 and top["sev"]
     history = inputs["history"]
     last = history.loc[(history["sku"] == HOSTILE) & (history["date"] == inputs["as_of"]),
                        "units_sold"].iloc[0]

@@ -374,6 +374,13 @@ def frontier(
     return totals.sort_values(["policy", axis]).reset_index(drop=True), axis
 
 
+# The numbers of a reorder line the drill-down shows (the last, "value", is qty x unit cost).
+DRILL_NUMBERS = ("on_hand", "on_order", "inventory_position", "reorder_point", "order_up_to",
+                 "safety_stock", "lead_time_days", "review_days", "lead_time_demand",
+                 "days_of_cover", "stockout_probability", "service_level_target",
+                 "recommended_order_qty", "value")
+
+
 def _round_list(values: np.ndarray, digits: int) -> list:
     """Floats rounded for the page's JSON; NaN becomes null (a gap in the line)."""
     out = np.round(values.astype(float), digits)
@@ -450,10 +457,7 @@ def drilldown_series(
                         if pd.notna(d)}
     names = product_names(products)
     price, basis = _price_for(lines["sku"], products, ("unit_cost", "unit_price"))
-    numbers = ("on_hand", "on_order", "inventory_position", "reorder_point", "order_up_to",
-               "safety_stock", "lead_time_days", "review_days", "lead_time_demand",
-               "days_of_cover", "stockout_probability", "service_level_target",
-               "recommended_order_qty")
+    numbers = DRILL_NUMBERS[:-1]
     unknown = stock_unknown(lines).to_numpy()
     series = []
     for i, line in enumerate(lines.to_dict("records")):
@@ -472,7 +476,7 @@ def drilldown_series(
                 item[name] = _round_list(grid[i], 1)
         for column in numbers:
             value = pd.to_numeric(pd.Series([line.get(column)]), errors="coerce").iloc[0]
-            item[column] = None if pd.isna(value) else round(float(value), 4)
+            item[column] = None if pd.isna(value) else round(float(value), 3)
         qty = item.get("recommended_order_qty")
         item["value"] = round(qty * float(price.iloc[i]), 2) if basis and qty else None
         series.append(item)

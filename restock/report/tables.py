@@ -7,8 +7,9 @@ from a blob: URL, so no network), adds sorting, paging, a search box, per-column
 only the page shown.
 
 Cells carry raw values for machines next to the text for people: ``data-order`` (what a column
-sorts on) and ``data-x`` (what the downloads hold), so a value shown as "EUR 1,234" sorts as a
-number and exports as 1234, and a folded explanation exports as its plain text.
+sorts on, and for numbers what the downloads hold) and ``data-x`` (what the downloads hold
+otherwise; without it, the cell's text), so a value shown as "EUR 1,234" sorts as a number
+and exports as 1234, and a folded explanation (``.why-text``) exports as its plain text.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def _attr(value: object) -> str:
     if isinstance(value, float):
         if value != value:  # NaN: sorts first, exports empty
             return ""
-        text = repr(round(value, 6))
+        text = repr(round(value, 4))
         text = text[:-2] if text.endswith(".0") else text
     else:
         text = str(value)
@@ -97,9 +98,10 @@ def data_table(
                 attrs = ""
                 if cell.value is not None:
                     value = _attr(cell.value)
-                    attrs += f' data-x="{value}"'
                     if column.css == "num" and cell.order is None:
-                        attrs += f' data-order="{value}"'
+                        attrs += f' data-order="{value}"'  # sorts, and is downloaded
+                    else:
+                        attrs += f' data-x="{value}"'
                 if cell.order is not None:
                     attrs += f' data-order="{_attr(cell.order)}"'
                 if cell.search is not None:
@@ -172,9 +174,12 @@ TABLES_JS = """
   var mod = await window[%(global)s];
   var DataTable = mod.default;
   function exportBody(data, row, column, node) {
-    var v = node && node.getAttribute ? node.getAttribute("data-x") : null;
+    if (!node || !node.getAttribute) return data;
+    var v = node.getAttribute("data-x");
+    if (v === null && node.classList.contains("num")) v = node.getAttribute("data-order");
     if (v !== null) return v;
-    return node ? node.textContent.trim() : data;
+    var folded = node.querySelector(".why-text");  // a folded explanation: its text only
+    return (folded || node).textContent.trim();
   }
   function regexEscape(s) { return s.replace(/[.*+?^${}()|[\\]\\\\]/g, "\\\\$&"); }
   tables.forEach(function (el) {

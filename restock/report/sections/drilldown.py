@@ -39,14 +39,14 @@ def drilldown_section(
 
     series.sort(key=rank)
     payload["cur"] = currency or ""
-    options = []
-    for i, s in enumerate(series):
-        label = f"{s['sku']} @ {s['loc']}"
-        if s.get("name"):
-            label += f" - {s['name']}"
-        qty = s.get("recommended_order_qty")
-        label += f" (order {fmt_num(qty)})" if qty else " (no order now)"
-        options.append(f'<option value="{i}">{esc(label)}</option>')
+    options = _options(series)
+    # The line's numbers travel as one list per series (names once, in "n"): ~30% smaller.
+    payload["n"] = list(prep.DRILL_NUMBERS)
+    payload["series"] = [
+        {**{k: v for k, v in s.items() if k not in prep.DRILL_NUMBERS},
+         "n": [s.get(name) for name in prep.DRILL_NUMBERS]}
+        for s in series
+    ]
     no_history = "" if not is_empty(history) else (
         '<p class="note">No sales history was passed to the report: the chart shows the '
         "forecast only.</p>")
@@ -73,12 +73,27 @@ def drilldown_section(
     )
 
 
+def _options(series: list[dict]) -> list[str]:
+    options = []
+    for i, s in enumerate(series):
+        label = f"{s['sku']} @ {s['loc']}"
+        if s.get("name"):
+            label += f" - {s['name']}"
+        qty = s.get("recommended_order_qty")
+        label += f" (order {fmt_num(qty)})" if qty else " (no order now)"
+        options.append(f'<option value="{i}">{esc(label)}</option>')
+    return options
+
+
 DRILL_JS = """
 (function () {
   var source = document.getElementById("drill-data");
   var pick = document.getElementById("drill-pick");
   if (!source || !pick) return;
   var data = JSON.parse(source.textContent);
+  data.series.forEach(function (s) {
+    data.n.forEach(function (name, j) { s[name] = s.n[j]; });
+  });
   var byKey = {};
   data.series.forEach(function (s, i) { byKey[s.sku + "\\u001f" + s.loc] = i; });
   function day(iso, n) {

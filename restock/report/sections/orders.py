@@ -88,9 +88,9 @@ def _num(value: object, digits: int = 0) -> Cell:
     return Cell(fmt_num(value, digits), number if number is not None else "")
 
 
-def _sku_cells(r: dict, has_names: bool) -> list[Cell]:
+def _sku_cells(r: dict, has_names: bool) -> list[Cell | str]:
     sku, location = r.get("sku"), r.get("location")
-    cells = [Cell(drill_link(sku, location, esc(sku)), _plain(sku))]
+    cells = [drill_link(sku, location, esc(sku))]  # downloads take the link's text
     if has_names:
         name = r.get("product_name")
         cells.append(Cell(esc(name) if isinstance(name, str) else "", None))
@@ -98,15 +98,13 @@ def _sku_cells(r: dict, has_names: bool) -> list[Cell]:
     return cells
 
 
-def _why(text: object, model: object = None, target: object = None) -> Cell:
+def _why(text: object, model: object = None) -> str:
     """The explanation folded behind a toggle; the download holds its plain text."""
     if text is None or (isinstance(text, float) and text != text):
-        return Cell("", "")
-    note = ""
-    if model is not None or target is not None:
-        note = (f'<span class="note">model {esc(model)} &middot; service target '
-                f"{fmt_level(target)}</span>")
-    return Cell(f"<details><summary>why</summary>{esc(text)}<br>{note}</details>", _plain(text))
+        return ""
+    note = f'<br><span class="note">model {esc(model)}</span>' if model is not None else ""
+    return (f'<details><summary>why</summary><span class="why-text">{esc(text)}</span>{note}'
+            "</details>")
 
 
 def _unknown_stock(reorder: pd.DataFrame, products: pd.DataFrame | None, totals: dict) -> str:
@@ -180,8 +178,7 @@ def _alerts_table(alerts: pd.DataFrame, as_of: str | None = None) -> str:
         row = [
             Cell(f'<span class="sev sev-{esc(sev.lower())}">{esc(sev)}</span>', _plain(sev),
                  search=sev, order=rank.get(sev.lower(), len(rank))),
-            Cell(drill_link(r.get("sku"), r.get("location"), esc(r.get("sku"))),
-                 _plain(r.get("sku"))),
+            drill_link(r.get("sku"), r.get("location"), esc(r.get("sku"))),
             Cell(esc(r.get("location")), None, search=str(r.get("location"))),
             Cell(fmt_date(when), fmt_date(when) if pd.notna(when) else ""),
         ]
@@ -243,7 +240,7 @@ def _orders_table(lines: pd.DataFrame, value_basis: str | None, currency: str) -
         row += [_num(r.get("on_order")), _num(r.get("days_of_cover"), 1),
                 Cell(fmt_pct(prob, 0), prob if prob is not None else ""),
                 Cell(fmt_level(target), target if target is not None else ""),
-                _why(r.get("explanation"), r.get("model"), target)]
+                _why(r.get("explanation"), r.get("model"))]
         rows.append(row)
     sort_col = columns.index(next(c for c in columns if c.label.startswith("value"))) \
         if value_basis else columns.index(next(c for c in columns if c.label == "order qty"))
