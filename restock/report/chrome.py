@@ -1,7 +1,8 @@
 """The page around the sections: CSS, the figure loader, the header, the contents, the frame.
 
 The page embeds plotly.js once (it must open offline) and renders every figure from JSON kept in
-the page, drawing those on screen first, so it stays well under 10 MB for 3,000+ SKUs.
+the page, drawing those on screen first. DataTables (restock.report.tables) loads before
+plotly.js so the tables work while the plots draw.
 """
 
 from __future__ import annotations
