@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from restock.errors import ConfigError, ConfigFileNotFoundError
 from restock.forecasting.settings import ForecastSettings
 from restock.inventory.settings import ReplenishSettings
+from restock.report.settings import ReportSettings
 
 
 class QualitySettings(BaseModel):
@@ -82,6 +83,7 @@ class RestockConfig(BaseModel):
     source: SourceSettings = Field(default_factory=SourceSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
 
     @classmethod
     def load(cls, path: str | Path | None) -> RestockConfig:

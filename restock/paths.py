@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,9 +47,27 @@ class RunPaths:
         """State kept between runs (previous volumes, watermarks)."""
         return self.root / f"{self.warehouse.stem}_state"
 
+    @property
+    def reports_dir(self) -> Path:
+        """Folder of the run reports: ``<as_of>/<run_id>/index.html`` and ``latest``."""
+        return self.root / "reports"
+
     def report_dir(self, as_of: str) -> Path:
-        """Report folder of the run planning for ``as_of`` (YYYY-MM-DD)."""
-        return self.root / "reports" / as_of
+        """Folder of the planning date ``as_of`` (YYYY-MM-DD): the GX Data Docs go here.
+
+        Reports themselves go one per run in :meth:`run_report_dir`.
+        """
+        return self.reports_dir / as_of
+
+    def run_report_dir(self, as_of: str, run_id: str) -> Path:
+        """Report folder of one run: ``reports/<as_of>/<run_id>`` (run_id made path-safe)."""
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", str(run_id)).strip(".") or "run"
+        return self.report_dir(as_of) / safe
+
+    @property
+    def latest_report(self) -> Path:
+        """``reports/latest``: a symlink to the newest run's report folder (and latest.html)."""
+        return self.reports_dir / "latest"
 
     def ensure(self) -> RunPaths:
         """Create the folders a run writes into."""

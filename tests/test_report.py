@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import json
+import os
 import re
 from pathlib import Path
 
@@ -10,9 +12,10 @@ import pandas as pd
 import pytest
 
 from restock.contract import PUBLISHED_TABLES
+from restock.paths import RunPaths
 from restock.report import ReportLimits, build_report
 from restock.report import data as prep
-from restock.report.formatting import fmt_pct
+from restock.report.formatting import fmt_level, fmt_pct
 from restock.report.html import SECTIONS
 from restock.report.sample import make_report_inputs
 
@@ -124,18 +127,93 @@ def test_text_from_the_data_is_escaped(report):
         assert "<" not in block
 
 
-def test_orders_top_n_by_value_with_explanation(inputs, tmp_path):
-    path = build_report(tmp_path, limits=ReportLimits(top_orders=5), **inputs)
-    page = path.read_text()
+def test_every_order_line_is_in_the_table_most_valuable_first(report, inputs):
+    _, page = report
     orders = page[page.index('id="orders"'):page.index('id="alerts"')]
-    body = orders[orders.index("<tbody>"):orders.index("</tbody>")]
-    assert body.count("<tr") == 5
-    lines, totals = prep.top_orders(inputs["reorder_recommendations"], inputs["products"], 5)
+    table = orders[orders.index('<table id="orders-table"'):orders.index("</table>")]
+    body = table[table.index("<tbody>"):]
+    lines, totals = prep.top_orders(inputs["reorder_recommendations"], inputs["products"])
+    assert body.count("<tr") == totals["lines_to_place"] == len(lines) > 25  # not capped
+    assert "Showing the first" not in orders
     assert lines["order_value"].is_monotonic_decreasing
-    assert html.escape(lines["explanation"].iloc[0]) in body
-    # The hostile SKU was made the most valuable: it heads the list.
+    # Explanations are folded behind a toggle, and downloads hold their plain text.
+    explanation = html.escape(lines["explanation"].iloc[0])
+    assert f'<details><summary>why</summary><span class="why-text">{explanation}</span>' in body
+    # The hostile SKU was made the most valuable: it heads the list, escaped.
     assert lines["sku"].iloc[0] == HOSTILE
-    assert f"Showing the first 5 of {totals['lines_to_place']:,} lines to place" in orders
+    assert body.index(html.escape(HOSTILE)) < body.index("</tr>")
+    # The page sorts by value (descending) when DataTables starts, and offers both downloads.
+    assert 'data-order="[[' in table
+    assert "csvHtml5" in page and "excelHtml5" in page
+
+
+def test_every_alert_is_in_the_table_with_a_severity_legend(report, inputs):
+    _, page = report
+    alerts = page[page.index('id="alerts"'):page.index('id="drilldown"')]
+    body = alerts[alerts.index('<table id="alerts-table"'):alerts.index("</table>")]
+    assert body.count("<tr") - 1 == len(inputs["stockout_alerts"])  # minus the header row
+    assert "Severity legend" in alerts
+    for severity in ("critical", "high", "medium"):
+        assert f'<span class="sev sev-{severity}">{severity}</span>' in alerts
+    # Days to stockout are counted from the planning date.
+    first = inputs["stockout_alerts"].sort_values("projected_stockout_date").iloc[0]
+    days = (first["projected_stockout_date"] - pd.Timestamp(inputs["as_of"])).days
+    assert f'data-order="{days}"' in body
+
+
+def test_currency_labels_money(inputs, tmp_path):
+    page = build_report(tmp_path, currency="EUR", **inputs).read_text()
+    orders = page[page.index('id="orders"'):page.index('id="alerts"')]
+    assert "value (EUR) at unit_cost" in orders
+    assert re.search(r"<b>EUR [\d,]+</b>", orders)  # the order value KPI
+    assert '"cur":"EUR"' in page  # the drill-down shows money in EUR too
+    plain = build_report(tmp_path / "plain", **inputs).read_text()
+    assert "EUR" not in plain[plain.index('id="orders"'):plain.index('id="alerts"')]
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (0.95, "95%"), (0.995, "99.5%"), (0.998, "99.8%"), (0.9999, "99.99%"), (1.0, "100%"),
+    (0.99999, "99.999%"), (0.999999, "99.999%+"), (None, "–"),
+])
+def test_service_levels_keep_the_decimals_they_need(value, text):
+    assert fmt_level(value) == text
+
+
+def test_service_levels_in_the_page_are_told_apart(inputs, tmp_path):
+    kwargs = dict(inputs)
+    reorder = inputs["reorder_recommendations"].copy()
+    reorder["service_level_target"] = [0.995, 0.998] * (len(reorder) // 2) + \
+        [0.995] * (len(reorder) % 2)
+    reorder["recommended_order_qty"] = 5.0
+    kwargs["reorder_recommendations"] = reorder
+    page = build_report(tmp_path, **kwargs).read_text()
+    orders = page[page.index('id="orders"'):page.index('id="alerts"')]
+    assert ">99.5%<" in orders and ">99.8%<" in orders
+    assert ">100%<" not in orders
+
+
+def test_drilldown_carries_every_planned_series(report, inputs):
+    _, page = report
+    match = re.search(r'<script type="application/json" id="drill-data">(.*?)</script>', page,
+                      re.S)
+    assert match is not None
+    assert "<" not in match.group(1)  # the hostile SKU cannot end the script block
+    data = json.loads(match.group(1))
+    reorder = inputs["reorder_recommendations"]
+    assert len(data["series"]) == len(reorder)
+    assert {s["sku"] for s in data["series"]} == set(reorder["sku"])
+    top = data["series"][0]
+    assert top["sku"] == HOSTILE  # the most valuable line to place comes first
+    assert len(top["h"]) == ReportLimits().drilldown_history_days
+    assert len(top["m"]) == len(top["p90"]) == 28
+    numbers = dict(zip(data["n"], top["n"], strict=True))
+    assert top["why"] and numbers["recommended_order_qty"] > 0 and top["sev"]
+    history = inputs["history"]
+    last = history.loc[(history["sku"] == HOSTILE) & (history["date"] == inputs["as_of"]),
+                       "units_sold"].iloc[0]
+    assert top["h"][-1] == last
+    # Each SKU in the tables opens its drill-down.
+    assert page.count('class="drill"') >= len(inputs["stockout_alerts"])
 
 
 def test_data_docs_link_is_relative(report):
@@ -143,12 +221,26 @@ def test_data_docs_link_is_relative(report):
     assert 'href="../../data_docs/index.html"' in page
 
 
+def test_quality_section_shows_every_expectation_and_failing_rows(report, inputs):
+    _, page = report
+    quality = page[page.index('id="quality"'):]
+    table = quality[quality.index('<table id="quality-table"'):quality.index("</table>")]
+    results = inputs["data_quality_results"]
+    assert table.count("<tr") - 1 == len(results)
+    assert "expect_column_values_to_be_between (on_hand)" in table
+    assert "<code>[-4.0, -1.0]</code>" in table  # the failing values GX kept
+    assert "Quarantined rows (sample)" in quality
+    assert "sku=FOODS_1_0003, on_hand=-4" in quality
+
+
 def test_failed_quality_checks_come_first(report):
     _, page = report
     quality = page[page.index('id="quality"'):]
-    results = re.findall(r"<tr><td>(passed|<span[^>]*><b>FAILED</b></span>)</td><td>(\w+)", quality)
-    statuses = ["passed" if s == "passed" else "failed" for s, _ in results]
-    assert statuses == sorted(statuses)  # "failed" < "passed"
+    table = quality[quality.index('<table id="quality-table"'):quality.index("</table>")]
+    results = re.findall(r'<tr><td data-x="(passed|FAILED)"[^>]*>.*?</td><td data-x="(\w+)"',
+                         table)
+    statuses = [s.lower() for s, _ in results]
+    assert len(statuses) > 5 and statuses == sorted(statuses)  # "failed" < "passed"
     assert [sev for s, sev in results if s != "passed"][0] == "error"
 
 
@@ -213,7 +305,7 @@ def test_partly_unknown_stock_shows_both_tables(inputs, tmp_path):
     orders = build_report(tmp_path, **kwargs).read_text()
     assert "Stock unknown: count these shelves" in orders
     assert "5 SKU-locations have no inventory data" in orders
-    assert "unknown + " in orders  # an order line whose on-hand is unknown says so
+    assert re.search(r'<td class="num"[^>]*>unknown</td>', orders)  # on hand said in words
 
 
 def test_leaderboard_pools_folds_weighted_by_series():
@@ -273,4 +365,26 @@ def test_odd_but_valid_inputs_still_build(inputs, tmp_path):
     assert page.count('class="fig-data"') >= 4 + 1 + 10
     # Without products the orders are ranked by units, and no value column is shown.
     orders = page[page.index('id="orders"'):page.index('id="alerts"')]
-    assert "value (" not in orders
+    assert "at unit_cost" not in orders and "at unit_price" not in orders
+
+
+def test_one_report_per_run_and_latest_points_at_the_newest(inputs, tmp_path):
+    paths = RunPaths.from_warehouse(tmp_path / "restock.duckdb")
+    first = paths.run_report_dir("2016-05-22", "run-a")
+    assert first == tmp_path / "reports" / "2016-05-22" / "run-a"
+    assert paths.run_report_dir("2016-05-22", "../x y").parent == first.parent
+    small = {**inputs, "history": None, "backtest_predictions": None}
+    build_report(first, latest=paths.latest_report, **small)
+    assert os.readlink(paths.latest_report) == "2016-05-22/run-a"
+    assert (paths.latest_report / "index.html").exists()
+    second = paths.run_report_dir("2016-05-22", "run-b")
+    build_report(second, latest=paths.latest_report, **small)
+    assert os.readlink(paths.latest_report) == "2016-05-22/run-b"
+    assert first.joinpath("index.html").exists()  # a rerun does not overwrite the last report
+    # A backfill of an older date leaves latest on the newest planning date.
+    older = paths.run_report_dir("2016-05-15", "run-c")
+    build_report(older, latest=paths.latest_report, **{**small, "as_of": "2016-05-15"})
+    assert os.readlink(paths.latest_report) == "2016-05-22/run-b"
+    redirect = (paths.reports_dir / "latest.html").read_text()
+    assert 'url=2016-05-22/run-b/index.html' in redirect
+    assert not list(paths.reports_dir.glob(".*tmp"))

@@ -1,7 +1,8 @@
 """The page around the sections: CSS, the figure loader, the header, the contents, the frame.
 
 The page embeds plotly.js once (it must open offline) and renders every figure from JSON kept in
-the page, drawing those on screen first, so it stays well under 10 MB for 3,000+ SKUs.
+the page, drawing those on screen first. DataTables (restock.report.tables) loads before
+plotly.js so the tables work while the plots draw.
 """
 
 from __future__ import annotations
@@ -51,8 +52,23 @@ p.error { color:var(--bad); font-weight:600; }
 .kpi { border:1px solid var(--line); border-radius:6px; padding:8px 14px; min-width:150px; }
 .kpi b { display:block; font-size:20px; }
 .kpi span { color:var(--muted); font-size:12px; }
-.table-wrap { overflow-x:auto; max-height:560px; overflow-y:auto; border:1px solid var(--line);
-  border-radius:6px; margin:6px 0 10px; }
+.table-wrap { overflow-x:auto; border:1px solid var(--line); border-radius:6px;
+  margin:6px 0 10px; }
+.dt-block { margin:8px 0 14px; }
+.dt-wrap { border:none; overflow-x:auto; }
+.dt-filters { font-size:13px; margin:6px 0; display:flex; flex-wrap:wrap; gap:6px 14px;
+  align-items:center; }
+.dt-filters input, .dt-filters select { font-size:13px; padding:2px 4px; }
+table.dt th { position:static; }
+details summary { cursor:pointer; color:var(--accent); }
+.legend { border:1px solid var(--line); border-radius:6px; padding:6px 12px; margin:8px 0;
+  font-size:13px; }
+.legend ul { margin:4px 0; padding-left:18px; }
+.drill-panel { border:1px solid var(--line); border-radius:6px; padding:8px 12px; margin:8px 0; }
+.drill-grid { display:grid; grid-template-columns:minmax(0, 2fr) minmax(260px, 1fr); gap:12px; }
+table.facts th { position:static; background:none; font-weight:400; color:var(--muted); }
+label.drill-pick select { max-width:100%; font-size:14px; }
+code { font-size:12px; word-break:break-word; }
 table { border-collapse:collapse; width:100%; font-size:13px; }
 th, td { padding:5px 9px; border-bottom:1px solid #eef0f2; text-align:left; vertical-align:top; }
 th { background:#f0f2f5; position:sticky; top:0; z-index:1; font-weight:600; }
@@ -75,7 +91,25 @@ tr.chosen, tbody tr.chosen:nth-child(even) { background:var(--good); font-weight
 .plot-card p { margin:2px 6px 6px; font-size:12px; color:var(--muted); }
 .note { font-size:13px; color:var(--muted); }
 ul.warnings li { color:var(--warn); }
-@media (max-width: 900px) { nav.toc { display:none; } main { padding:8px; } }
+@media (max-width: 900px) { nav.toc { display:none; } main { padding:8px; }
+  .drill-grid { grid-template-columns:1fr; } }
+@media print {
+  body { background:#fff; font-size:11px; }
+  nav.toc, .dt-filters, .dt-layout-row:has(.dt-paging), .dt-buttons, .dt-length, .dt-search,
+  .dt-paging, .modebar, label.drill-pick { display:none !important; }
+  .layout { display:block; max-width:none; }
+  main { padding:0; }
+  section { border:none; break-inside:auto; padding:6px 0; }
+  .table-wrap, .dt-wrap { overflow:visible !important; max-height:none !important;
+    border:none; }
+  table { font-size:10px; }
+  tr { break-inside:avoid; }
+  thead { display:table-header-group; }
+  th { position:static !important; }
+  .plot-card { break-inside:avoid; }
+  details > summary { display:none; }
+  a { color:inherit; text-decoration:none; }
+}
 """
 
 RENDER_JS = """
@@ -142,11 +176,20 @@ def render_section(anchor: str, title: str, build: Callable[[], str]) -> str:
 
 
 def render_page(
-    as_of: str, run_summary: dict, lead: str, sections: Sequence[tuple[str, str]], body: str
+    as_of: str, run_summary: dict, lead: str, sections: Sequence[tuple[str, str]], body: str,
+    after_plotly_js: str = "",
 ) -> str:
-    """The whole HTML document: header with the lead line, contents, sections, plotly.js."""
+    """The whole HTML document: header with the lead line, contents, sections, plotly.js.
+
+    DataTables (for the ``table.dt`` tables) loads before plotly.js, so the tables are
+    interactive while the plots draw; ``after_plotly_js`` runs once Plotly is defined.
+    """
     from plotly.offline import get_plotlyjs
 
+    from restock.report.tables import tables_script
+
+    tables = tables_script() if 'class="dt ' in body else ""
+    after = f"<script>{after_plotly_js}</script>" if after_plotly_js else ""
     toc = "".join(f'<li><a href="#{a}">{esc(t)}</a></li>' for a, t in sections)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     feed = run_summary.get("feed")
@@ -158,7 +201,7 @@ def render_page(
         f"<p>Feed {esc(feed)} &middot; run {esc(run_summary.get('run_id'))} &middot; "
         f"generated {generated}. What to order, why, and how sure we are.</p>{lead}</header>"
         f'<div class="layout"><nav class="toc" aria-label="Contents"><b>Contents</b><ol>{toc}'
-        f"</ol></nav><main>{body}</main></div>"
+        f"</ol></nav><main>{body}</main></div>{tables}"
         # plotly.js once, after the content: the text is readable before the plots draw.
-        f"<script>{get_plotlyjs()}</script><script>{RENDER_JS}</script></body></html>"
+        f"<script>{get_plotlyjs()}</script><script>{RENDER_JS}</script>{after}</body></html>"
     )

@@ -16,14 +16,16 @@ SEVERITY_ORDER = ("critical", "high", "medium", "warning", "low", "info")
 
 @dataclass(frozen=True)
 class ReportLimits:
-    """Caps that keep the report small and fast to open on big runs."""
+    """Caps that keep the report small and fast to open on big runs.
 
-    top_orders: int = 50
-    alerts: int = 50
-    quality_rows: int = 200
+    Tables have no cap: every reorder line, alert and check is in the page (paged, searchable
+    and downloadable there); the caps are on plots.
+    """
+
     top_value_series: int = 6
     worst_series: int = 6
     history_tail_days: int = 112
+    drilldown_history_days: int = 91
     max_models_plotted: int = 10
     leaderboard_groups: int = 40
 
@@ -78,9 +80,9 @@ def stock_unknown(reorder: pd.DataFrame) -> pd.Series:
 
 
 def top_orders(
-    reorder: pd.DataFrame, products: pd.DataFrame | None, limit: int
+    reorder: pd.DataFrame, products: pd.DataFrame | None, limit: int | None = None
 ) -> tuple[pd.DataFrame, dict]:
-    """Reorder lines with a positive quantity, the most valuable first, capped at ``limit``.
+    """Reorder lines with a positive quantity, the most valuable first (all, or ``limit``).
 
     Value = quantity x unit_cost (else unit_price): what the buyer commits. Returns the capped
     frame (with ``order_value`` and ``product_name``) and totals over all lines to place.
@@ -102,11 +104,11 @@ def top_orders(
         "value": float(lines["order_value"].sum()) if basis else None,
         "value_basis": basis,
     }
-    return lines.head(limit), totals
+    return (lines if limit is None else lines.head(limit)), totals
 
 
 def unknown_stock_lines(
-    reorder: pd.DataFrame, products: pd.DataFrame | None, limit: int
+    reorder: pd.DataFrame, products: pd.DataFrame | None, limit: int | None = None
 ) -> pd.DataFrame:
     """Lines without stock data, largest order-up-to value first: the shelves to count first."""
     lines = reorder.loc[stock_unknown(reorder)].copy()
@@ -117,10 +119,13 @@ def unknown_stock_lines(
     names = product_names(products)
     lines["product_name"] = lines["sku"].astype(str).map(names) if len(names) else None
     lines = lines.sort_values(["_value", "sku"], ascending=[False, True], kind="mergesort")
-    return lines.drop(columns="_value").head(limit)
+    lines = lines.drop(columns="_value")
+    return lines if limit is None else lines.head(limit)
 
 
-def sorted_alerts(alerts: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, dict[str, int]]:
+def sorted_alerts(
+    alerts: pd.DataFrame, limit: int | None = None
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """Alerts by severity (most severe first), stockout date, probability; plus counts."""
     severity = alerts["severity"].astype(str).str.lower()
     rank = severity.map({s: i for i, s in enumerate(SEVERITY_ORDER)}).fillna(len(SEVERITY_ORDER))
@@ -137,7 +142,8 @@ def sorted_alerts(alerts: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, dict[
         .size()
     )
     by_severity = {sev: int(n) for (_, sev), n in counts.items()}
-    return ordered.drop(columns=["_rank", "_when", "_prob"]).head(limit), by_severity
+    ordered = ordered.drop(columns=["_rank", "_when", "_prob"])
+    return (ordered if limit is None else ordered.head(limit)), by_severity
 
 
 METRIC_COLUMNS = ("rmsse", "mase", "wape", "bias", "pinball_p90", "coverage_p90")
@@ -366,3 +372,113 @@ def frontier(
         else "avg_inventory_units"
     )
     return totals.sort_values(["policy", axis]).reset_index(drop=True), axis
+
+
+# The numbers of a reorder line the drill-down shows (the last, "value", is qty x unit cost).
+DRILL_NUMBERS = ("on_hand", "on_order", "inventory_position", "reorder_point", "order_up_to",
+                 "safety_stock", "lead_time_days", "review_days", "lead_time_demand",
+                 "days_of_cover", "stockout_probability", "service_level_target",
+                 "recommended_order_qty", "value")
+
+
+def _round_list(values: np.ndarray, digits: int) -> list:
+    """Floats rounded for the page's JSON; NaN becomes null (a gap in the line)."""
+    out = np.round(values.astype(float), digits)
+    return [None if not np.isfinite(v) else (int(v) if digits == 0 or v == int(v) else float(v))
+            for v in out]
+
+
+def drilldown_series(
+    reorder: pd.DataFrame,
+    alerts: pd.DataFrame | None,
+    history: pd.DataFrame | None,
+    forecasts: pd.DataFrame | None,
+    products: pd.DataFrame | None,
+    as_of: pd.Timestamp,
+    history_days: int,
+) -> dict:
+    """Per SKU-location of the reorder lines: history tail, forecast band, stock, order, reason.
+
+    Returns a JSON-ready dict: ``h0`` (first history day), ``f0`` (first forecast day), and
+    ``series``: one dict per reorder line with ``h`` (units sold per day from h0, null when no
+    row), ``c`` (indexes of stock-out days in ``h``), ``m``/``p50``/``p90`` (forecast per day
+    from f0) and the line's numbers and explanation. Dates are implicit (consecutive days), so
+    3,000 series of 13 weeks of history and 4 weeks of forecast stay ~2 MB.
+    """
+    lines = reorder.copy()
+    lines["sku"] = lines["sku"].astype(str)
+    lines["location"] = lines["location"].astype(str)
+    lines = lines.drop_duplicates(["sku", "location"]).reset_index(drop=True)
+    key = lines["sku"] + "\x1f" + lines["location"]
+    position = pd.Series(np.arange(len(lines)), index=key.to_numpy())
+    h0 = as_of - pd.Timedelta(days=history_days - 1)
+    hist = np.full((len(lines), history_days), np.nan)
+    censored: list[list[int]] = [[] for _ in range(len(lines))]
+    if not is_empty(history) and not missing_columns(history, ["sku", "location", "date",
+                                                               "units_sold"]):
+        dates = pd.to_datetime(history["date"])
+        keep = (dates >= h0) & (dates <= as_of)
+        h = history.loc[keep]
+        rows = (h["sku"].astype(str) + "\x1f" + h["location"].astype(str)).map(position)
+        cols = (dates[keep] - h0).dt.days.to_numpy()
+        ok = rows.notna().to_numpy()
+        r, c = rows.to_numpy()[ok].astype(int), cols[ok]
+        hist[r, c] = pd.to_numeric(h["units_sold"], errors="coerce").to_numpy(dtype=float)[ok]
+        if "is_censored" in h.columns:
+            flag = h["is_censored"].fillna(False).to_numpy(dtype=bool)[ok]
+            for i, j in zip(r[flag], c[flag], strict=True):
+                censored[i].append(int(j))
+    f0 = as_of + pd.Timedelta(days=1)
+    fc = dict.fromkeys(("m", "p50", "p90"))
+    horizon = 0
+    if not is_empty(forecasts) and not missing_columns(forecasts, ["sku", "location", "date",
+                                                                   "forecast"]):
+        dates = pd.to_datetime(forecasts["date"])
+        horizon = int(max((dates.max() - f0).days + 1, 0)) if len(dates) else 0
+        keep = (dates >= f0).to_numpy()
+        f = forecasts.loc[keep]
+        rows = (f["sku"].astype(str) + "\x1f" + f["location"].astype(str)).map(position)
+        cols = (dates[keep] - f0).dt.days.to_numpy()
+        ok = rows.notna().to_numpy()
+        r, c = rows.to_numpy()[ok].astype(int), cols[ok]
+        for name, column in (("m", "forecast"), ("p50", "p50"), ("p90", "p90")):
+            if column in f.columns:
+                grid = np.full((len(lines), horizon), np.nan)
+                grid[r, c] = pd.to_numeric(f[column], errors="coerce").to_numpy(dtype=float)[ok]
+                fc[name] = grid
+    severity: dict[str, str] = {}
+    stockout: dict[str, str] = {}
+    if not is_empty(alerts) and not missing_columns(alerts, ["sku", "location", "severity"]):
+        akey = alerts["sku"].astype(str) + "\x1f" + alerts["location"].astype(str)
+        severity = dict(zip(akey, alerts["severity"].astype(str), strict=True))
+        if "projected_stockout_date" in alerts.columns:
+            when = pd.to_datetime(alerts["projected_stockout_date"], errors="coerce")
+            stockout = {k: d.strftime("%Y-%m-%d") for k, d in zip(akey, when, strict=True)
+                        if pd.notna(d)}
+    names = product_names(products)
+    price, basis = _price_for(lines["sku"], products, ("unit_cost", "unit_price"))
+    numbers = DRILL_NUMBERS[:-1]
+    unknown = stock_unknown(lines).to_numpy()
+    series = []
+    for i, line in enumerate(lines.to_dict("records")):
+        k = key.iloc[i]
+        item = {
+            "sku": line["sku"], "loc": line["location"],
+            "name": str(names.get(line["sku"])) if line["sku"] in names.index else None,
+            "cat": None if pd.isna(line.get("category")) else str(line.get("category")),
+            "model": None if pd.isna(line.get("model")) else str(line.get("model")),
+            "why": None if pd.isna(line.get("explanation")) else str(line.get("explanation")),
+            "sev": severity.get(k), "out": stockout.get(k), "unknown": bool(unknown[i]),
+            "h": _round_list(hist[i], 1), "c": censored[i],
+        }
+        for name, grid in fc.items():
+            if grid is not None:
+                item[name] = _round_list(grid[i], 1)
+        for column in numbers:
+            value = pd.to_numeric(pd.Series([line.get(column)]), errors="coerce").iloc[0]
+            item[column] = None if pd.isna(value) else round(float(value), 3)
+        qty = item.get("recommended_order_qty")
+        item["value"] = round(qty * float(price.iloc[i]), 2) if basis and qty else None
+        series.append(item)
+    return {"h0": h0.strftime("%Y-%m-%d"), "f0": f0.strftime("%Y-%m-%d"),
+            "asof": as_of.strftime("%Y-%m-%d"), "basis": basis, "series": series}

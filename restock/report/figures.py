@@ -26,6 +26,13 @@ def _esc(value: object) -> str:
     return html.escape(str(value))
 
 
+def _level(share: float) -> str:
+    """A service level with the decimals it needs (0.995 -> 99.5%, never 100% below 1)."""
+    from restock.report.formatting import fmt_level
+
+    return fmt_level(share)
+
+
 def _layout(title: str, x_title: str, y_title: str, height: int = 340, **extra) -> dict:
     axis = {"gridcolor": "#e6e8eb", "zeroline": False, "linecolor": "#9aa3ab", "showline": True}
     layout = {
@@ -226,7 +233,7 @@ def frontier_figure(
         label, color = names.get(policy, (_esc(policy), "#5f6b73"))
         is_service = policy == "recommended"
         texts = [
-            (f"{p:.0%}" if is_service and p < 1 else f"{p:g} d") if pd.notna(p) else ""
+            (_level(p) if is_service and p < 1 else f"{p:g} d") if pd.notna(p) else ""
             for p in rows["parameter"]
         ]
         traces.append({

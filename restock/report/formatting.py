@@ -109,3 +109,36 @@ def capped_note(shown: int, total: int, what: str) -> str:
     if total <= shown:
         return ""
     return f'<p class="note">Showing the first {shown:,} of {total:,} {what}.</p>'
+
+
+def fmt_level(value: object, max_digits: int = 3) -> str:
+    """A service level or other share near 100% with the decimals it needs.
+
+    0.95 -> "95%", 0.995 -> "99.5%", 0.998 -> "99.8%", 0.9999 -> "99.99%": never "100%" for a
+    value below 1, so two different targets never print alike.
+    """
+    number = finite(value)
+    if number is None:
+        return DASH
+    pct = number * 100
+    for digits in range(max_digits + 1):
+        text = f"{pct:.{digits}f}"
+        if abs(float(text) - pct) < 1e-9 or digits == max_digits:
+            if number < 1 and float(text) >= 100:  # still rounds to 100: say it is below
+                return f"{'99.' + '9' * max_digits}%+"
+            return f"{text}%"
+    return f"{pct:.{max_digits}f}%"  # unreachable
+
+
+def money_label(currency: str | None) -> str:
+    """The currency as a column-header suffix: " (EUR)", or "" when no currency is set."""
+    return f" ({esc(currency)})" if currency else ""
+
+
+def fmt_money(value: object, currency: str | None, digits: int = 0) -> str:
+    """A money amount with the configured currency ("EUR 1,234" or "$1,234"), or a dash."""
+    text = fmt_num(value, digits)
+    if not currency or text == DASH:
+        return text
+    cur = esc(currency)
+    return f"{cur}{text}" if len(currency) == 1 else f"{cur} {text}"

@@ -86,6 +86,7 @@ def make_report_inputs(
         "policy_headline": headline,
         "data_quality_results": data_quality_results,
         "products": products,
+        "quarantine": _quarantine(),
     }
 
 
@@ -355,4 +356,21 @@ def _data_quality_results() -> pd.DataFrame:
         ("products", "lead_time_days >= 0", "error", True, 0, ""),
         ("inventory", "stockout_hours in 0..24", "warning", False, 3, "3 rows out of range"),
         ("inventory", "on_hand >= 0", "error", False, 1, "1 negative on_hand row quarantined"),
+        # Rows as restock.quality.gx_suites writes them for GX expectations.
+        ("products", "schema", "error", True, 0, "expect_column_to_exist sku"),
+        ("products", "key_unique", "error", True, 0, "expect_column_values_to_be_unique sku"),
+        ("inventory", "ranges", "error", False, 2,
+         "expect_column_values_to_be_between on_hand: 2 unexpected, e.g. [-4.0, -1.0]"),
+        ("sales", "types", "error", False, 3, "expect_column_values_to_be_in_set "
+         "castable_quantity: 3 unexpected, e.g. [False, False, False]"),
     ], columns=["source", "check", "severity", "passed", "failed_rows", "detail"])
+
+
+def _quarantine() -> pd.DataFrame:
+    """Quarantined feed rows (the published quarantine table's columns)."""
+    loaded = pd.Timestamp("2016-05-22 02:00")
+    rows = [("inventory", "negative on_hand", '{"sku": "FOODS_1_0003", "on_hand": "-4"}'),
+            ("sales", "quantity not a number", '{"sku": "FOODS_1_0001", "quantity": "n/a"}'),
+            ("sales", "quantity not a number", '{"sku": "FOODS_1_0002", "quantity": "?"}')]
+    return pd.DataFrame([(*r, loaded) for r in rows],
+                        columns=["source", "reason", "row", "loaded_at"])

@@ -7,22 +7,26 @@ import pandas as pd
 import restock.report.data as prep
 from restock.report.data import ReportLimits, is_empty, missing_columns
 from restock.report.formatting import (
-    capped_note,
     defs,
     empty,
     esc,
     finite,
     fmt_date,
+    fmt_level,
+    fmt_money,
     fmt_num,
     fmt_pct,
     lacks,
-    table,
+    money_label,
 )
+from restock.report.sections.drilldown import drill_link
+from restock.report.tables import Cell, Column, data_table
+from restock.report.tables import plain as _plain
 
 
 def orders_section(
     reorder: pd.DataFrame, alerts: pd.DataFrame, products: pd.DataFrame | None,
-    limits: ReportLimits,
+    limits: ReportLimits, currency: str = "", as_of: str | None = None,
 ) -> str:
     parts = []
     needed = ["sku", "location", "recommended_order_qty"]
@@ -31,11 +35,11 @@ def orders_section(
     elif missing_columns(reorder, needed):
         parts.append(lacks(reorder, needed, "reorder"))
     else:
-        lines, totals = prep.top_orders(reorder, products, limits.top_orders)
+        lines, totals = prep.top_orders(reorder, products)
         value = totals["value"]
         value_kpi = (
             f'<div class="kpi"><span>order value (at {esc(totals["value_basis"])})</span>'
-            f"<b>{fmt_num(value)}</b></div>" if value is not None else ""
+            f"<b>{fmt_money(value, currency)}</b></div>" if value is not None else ""
         )
         unknown_kpi = (
             f'<div class="kpi"><span>stock unknown (no inventory data)</span>'
@@ -51,13 +55,12 @@ def orders_section(
             f"{value_kpi}{unknown_kpi}</div>"
         )
         if not lines.empty:
-            parts.append(_orders_table(lines, totals["value_basis"]))
-            parts.append(capped_note(len(lines), totals["lines_to_place"], "lines to place"))
+            parts.append(_orders_table(lines, totals["value_basis"], currency))
         elif not totals["stock_unknown"]:
             parts.append(empty("Nothing needs ordering now: every inventory position is above "
                                "its reorder point."))
         if totals["stock_unknown"]:
-            parts.append(_unknown_stock(reorder, products, totals, limits))
+            parts.append(_unknown_stock(reorder, products, totals))
         parts.append(defs([
             ("Order qty", "units to order now to bring the inventory position up to the "
                           "order-up-to level (rounded up to pack size and MOQ)."),
@@ -76,88 +79,170 @@ def orders_section(
     elif missing_columns(alerts, ["sku", "location", "severity"]):
         parts.append(lacks(alerts, ["sku", "location", "severity"], "alerts"))
     else:
-        parts.append(_alerts_table(alerts, limits))
+        parts.append(_alerts_table(alerts, as_of))
     return "".join(parts)
 
 
-def _unknown_stock(
-    reorder: pd.DataFrame, products: pd.DataFrame | None, totals: dict, limits: ReportLimits
-) -> str:
+def _num(value: object, digits: int = 0) -> Cell:
+    number = finite(value)
+    return Cell(fmt_num(value, digits), number if number is not None else "")
+
+
+def _sku_cells(r: dict, has_names: bool) -> list[Cell | str]:
+    sku, location = r.get("sku"), r.get("location")
+    cells = [drill_link(sku, location, esc(sku))]  # downloads take the link's text
+    if has_names:
+        name = r.get("product_name")
+        cells.append(Cell(esc(name) if isinstance(name, str) else "", None))
+    cells.append(Cell(esc(location), None, search=str(location)))
+    return cells
+
+
+def _why(text: object, model: object = None) -> str:
+    """The explanation folded behind a toggle; the download holds its plain text."""
+    if text is None or (isinstance(text, float) and text != text):
+        return ""
+    note = f'<br><span class="note">model {esc(model)}</span>' if model is not None else ""
+    return (f'<details><summary>why</summary><span class="why-text">{esc(text)}</span>{note}'
+            "</details>")
+
+
+def _unknown_stock(reorder: pd.DataFrame, products: pd.DataFrame | None, totals: dict) -> str:
     """Lines without inventory data: no quantity, but the levels to compare with a shelf count."""
-    lines = prep.unknown_stock_lines(reorder, products, limits.top_orders)
+    lines = prep.unknown_stock_lines(reorder, products)
+    has_names = lines["product_name"].notna().any() if "product_name" in lines else False
+    columns = [Column("SKU", filter="text")]
+    if has_names:
+        columns.append(Column("product", filter="text"))
+    columns += [Column("location", filter="select"), Column("reorder point", "num"),
+                Column("order up to", "num"), Column("on order", "num"),
+                Column("why", "explain")]
     rows = []
     for r in lines.to_dict("records"):
-        sku = esc(r.get("sku"))
-        if isinstance(r.get("product_name"), str) and r.get("product_name"):
-            sku += f'<br><span class="note">{esc(r["product_name"])}</span>'
-        rows.append([sku, esc(r.get("location")), fmt_num(r.get("reorder_point")),
-                     fmt_num(r.get("order_up_to")), fmt_num(r.get("on_order")),
-                     esc(r.get("explanation"))])
+        rows.append([*_sku_cells(r, has_names), _num(r.get("reorder_point")),
+                     _num(r.get("order_up_to")), _num(r.get("on_order")),
+                     _why(r.get("explanation"))])
     return (
         f"<h3>Stock unknown: count these shelves</h3><p>{totals['stock_unknown']:,} "
         "SKU-locations have no inventory data, so no quantity is recommended for them. If shelf "
         "stock + open orders is at or below the reorder point, order up to the order-up-to "
         "level. Largest order-up-to value first.</p>"
-        + table([("SKU", ""), ("location", ""), ("reorder point", "num"),
-                 ("order up to", "num"), ("on order", "num"), ("why", "explain")], rows)
-        + capped_note(len(lines), totals["stock_unknown"], "lines with unknown stock")
+        + data_table("unknown-stock-table", columns, rows, filename="restock_count_shelves")
     )
 
 
-def _alerts_table(alerts: pd.DataFrame, limits: ReportLimits) -> str:
-    shown, counts = prep.sorted_alerts(alerts, limits.alerts)
+SEVERITY_LEGEND = (
+    ("critical", "act today: a stockout is projected within a few days (3 by default) or is "
+                 "very likely (stockout probability 80% or more by default)."),
+    ("high", "the projected stockout comes before anything ordered today can arrive, or the "
+             "stockout probability is 50% or more (default)."),
+    ("medium", "the stockout probability is above the alert threshold; ordering today still "
+               "arrives in time."),
+)
+
+
+def severity_legend() -> str:
+    items = "".join(
+        f'<li><span class="sev sev-{sev}">{sev}</span> {text}</li>' for sev, text in SEVERITY_LEGEND
+    )
+    return (
+        '<div class="legend"><b>Severity legend</b><ul>' + items + "</ul>"
+        '<p class="note">Severity is set by the replenishment run from the projected stockout '
+        "date and the stockout probability (thresholds in the run's replenish settings). A "
+        "stockout projected within days is critical even at a low probability: the probability "
+        "and the days to stockout are both in the table, so you can judge each one.</p></div>"
+    )
+
+
+def _alerts_table(alerts: pd.DataFrame, as_of: str | None = None) -> str:
+    shown, counts = prep.sorted_alerts(alerts)
     count_text = ", ".join(f"{n:,} {esc(sev)}" for sev, n in counts.items())
     has_arrival = "next_possible_arrival" in shown.columns
     has_reason = "reason" in shown.columns
+    plan = pd.Timestamp(as_of) if as_of else None
+    rank = {s: i for i, s in enumerate(prep.SEVERITY_ORDER)}
+    columns = [Column("severity", filter="select"), Column("SKU", filter="text"),
+               Column("location", filter="select"), Column("projected stockout"),
+               Column("days to stockout", "num")]
+    if has_arrival:
+        columns.append(Column("earliest arrival if ordered today"))
+    columns += [Column("stockout probability", "num"), Column("order qty", "num")]
+    if has_reason:
+        columns.append(Column("reason", "explain", filter="select"))
     rows = []
     for r in shown.to_dict("records"):
         sev = str(r.get("severity"))
-        row = [f'<span class="sev sev-{esc(sev.lower())}">{esc(sev)}</span>', esc(r.get("sku")),
-               esc(r.get("location")), fmt_date(r.get("projected_stockout_date"))]
+        when = pd.to_datetime(r.get("projected_stockout_date"), errors="coerce")
+        if pd.notna(r.get("plan_date")):
+            plan = pd.Timestamp(r["plan_date"])
+        row = [
+            Cell(f'<span class="sev sev-{esc(sev.lower())}">{esc(sev)}</span>', _plain(sev),
+                 search=sev, order=rank.get(sev.lower(), len(rank))),
+            drill_link(r.get("sku"), r.get("location"), esc(r.get("sku"))),
+            Cell(esc(r.get("location")), None, search=str(r.get("location"))),
+            Cell(fmt_date(when), fmt_date(when) if pd.notna(when) else ""),
+        ]
+        days_left = (when - plan).days if plan is not None and pd.notna(when) else None
+        row.append(_num(days_left))
         if has_arrival:
-            row.append(fmt_date(r.get("next_possible_arrival")))
-        row += [fmt_pct(r.get("stockout_probability"), 0), fmt_num(r.get("recommended_order_qty"))]
+            arrival = fmt_date(r.get("next_possible_arrival"))
+            row.append(Cell(arrival, arrival if arrival != "–" else ""))
+        prob = finite(r.get("stockout_probability"))
+        row += [Cell(fmt_pct(prob, 0), prob if prob is not None else ""),
+                _num(r.get("recommended_order_qty"))]
         if has_reason:
-            row.append(esc(r.get("reason")))
+            row.append(Cell(esc(r.get("reason")), _plain(r.get("reason")),
+                            search=str(r.get("reason"))))
         rows.append(row)
-    headers = [("severity", ""), ("SKU", ""), ("location", ""), ("projected stockout", "")]
-    if has_arrival:
-        headers.append(("earliest arrival if ordered today", ""))
-    headers += [("stockout probability", "num"), ("order qty", "num")]
-    if has_reason:
-        headers.append(("reason", "explain"))
     return (
         f"<p>{len(alerts):,} alerts: {count_text}. Most severe first, then the soonest.</p>"
-        + table(headers, rows)
-        + capped_note(len(shown), len(alerts), "alerts")
+        + severity_legend()
+        + data_table("alerts-table", columns, rows, filename="restock_stockout_alerts",
+                     order=[(0, "asc"), (3, "asc")])
         + defs([("Projected stockout", "first day the expected stock reaches zero without a new "
-                                       "order.")])
+                                       "order."),
+                ("Days to stockout", "from the planning date to the projected stockout.")])
     )
 
 
-def _orders_table(lines: pd.DataFrame, value_basis: str | None) -> str:
-    headers = [("SKU", ""), ("location", ""), ("order qty", "num")]
+def _orders_table(lines: pd.DataFrame, value_basis: str | None, currency: str) -> str:
+    has_names = lines["product_name"].notna().any() if "product_name" in lines else False
+    has_category = "category" in lines.columns
+    columns = [Column("SKU", filter="text")]
+    if has_names:
+        columns.append(Column("product", filter="text"))
+    columns.append(Column("location", filter="select"))
+    if has_category:
+        columns.append(Column("category", filter="select"))
+    columns.append(Column("order qty", "num"))
     if value_basis:
-        headers.append((f"value ({esc(value_basis)})", "num"))
-    headers += [("on hand + on order", "num"), ("days of cover", "num"),
-                ("stockout prob.", "num"), ("why", "explain")]
+        columns.append(Column(f"value{money_label(currency)} at {value_basis}", "num"))
+    columns += [Column("on hand", "num"), Column("on order", "num"),
+                Column("days of cover", "num"), Column("stockout prob.", "num"),
+                Column("service target", "num"), Column("why", "explain")]
     rows = []
     for r in lines.to_dict("records"):
-        sku = esc(r.get("sku"))
-        name = r.get("product_name")
-        if isinstance(name, str) and name:
-            sku += f'<br><span class="note">{esc(name)}</span>'
-        on_hand = r.get("on_hand")
-        # Unknown stock (no inventory feed) is said in words, not shown as a zero.
-        stock = fmt_num(on_hand) if finite(on_hand) is not None else "unknown"
-        row = [sku, esc(r.get("location")), f"<b>{fmt_num(r.get('recommended_order_qty'))}</b>"]
+        row = _sku_cells(r, has_names)
+        if has_category:
+            row.append(Cell(esc(r.get("category")), None, search=str(r.get("category"))))
+        qty = finite(r.get("recommended_order_qty"))
+        row.append(Cell(f"<b>{fmt_num(qty)}</b>", qty if qty is not None else ""))
         if value_basis:
-            row.append(fmt_num(r.get("order_value")))
-        row += [
-            f"{stock} + {fmt_num(r.get('on_order'))}", fmt_num(r.get("days_of_cover"), 1),
-            fmt_pct(r.get("stockout_probability"), 0),
-            f"{esc(r.get('explanation'))}<br><span class=\"note\">model {esc(r.get('model'))}"
-            f" &middot; service target {fmt_pct(r.get('service_level_target'), 0)}</span>",
-        ]
+            value = finite(r.get("order_value"))
+            row.append(Cell(fmt_money(value, currency),
+                            round(value, 2) if value is not None else ""))
+        on_hand = finite(r.get("on_hand"))
+        # Unknown stock (no inventory feed) is said in words, not shown as a zero.
+        row.append(Cell(fmt_num(on_hand) if on_hand is not None else "unknown",
+                        on_hand if on_hand is not None else ""))
+        prob = finite(r.get("stockout_probability"))
+        target = finite(r.get("service_level_target"))
+        row += [_num(r.get("on_order")), _num(r.get("days_of_cover"), 1),
+                Cell(fmt_pct(prob, 0), prob if prob is not None else ""),
+                Cell(fmt_level(target), target if target is not None else ""),
+                _why(r.get("explanation"), r.get("model"))]
         rows.append(row)
-    return table(headers, rows)
+    sort_col = columns.index(next(c for c in columns if c.label.startswith("value"))) \
+        if value_basis else columns.index(next(c for c in columns if c.label == "order qty"))
+    return data_table("orders-table", columns, rows, filename="restock_reorder_lines",
+                      order=[(sort_col, "desc")])

@@ -9,7 +9,17 @@ import restock.report.data as prep
 import restock.report.figures as figures
 from restock.report.chrome import Page
 from restock.report.data import is_empty, missing_columns
-from restock.report.formatting import defs, empty, esc, finite, fmt_num, fmt_pct, lacks, table
+from restock.report.formatting import (
+    defs,
+    empty,
+    esc,
+    finite,
+    fmt_level,
+    fmt_num,
+    fmt_pct,
+    lacks,
+    table,
+)
 from restock.report.sections.summary import headline_numbers
 
 
@@ -42,7 +52,7 @@ def frontier_section(replay: pd.DataFrame, headline: dict | None, page: Page) ->
     for r in totals.to_dict("records"):
         policy = str(r["policy"])
         param = r.get("parameter")
-        param_text = (fmt_pct(param, 0) if policy == "recommended" and finite(param) is not None
+        param_text = (fmt_level(param) if policy == "recommended" and finite(param) is not None
                       and param < 1 else f"{fmt_num(param, 0)} days" if policy == "static"
                       else fmt_num(param, 2))
         rows.append([
