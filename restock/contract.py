@@ -280,3 +280,63 @@ ACTION_PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
         "stockout_probability_after", "reason",
     ),
 }
+
+# v1.1 BI types (issue 20): a column ADDED beside a contract column whose type BI tools handle
+# badly (a day published as a timestamp, a whole-unit quantity as a double). Nothing renamed or
+# retyped: the source column stays as it was. publish derives the added column from its source
+# (``date``: CAST AS DATE; ``integer``: ROUND then CAST AS BIGINT) unless the results table
+# already has a column of that name. Published right after the table's contract columns.
+@dataclass(frozen=True)
+class TypedColumn:
+    """A column added for BI: ``name`` of ``type`` (date | integer) derived from ``source``."""
+
+    name: str
+    type: str
+    source: str
+
+
+TYPED_COLUMNS: dict[str, tuple[TypedColumn, ...]] = {
+    "demand_forecasts": (TypedColumn("forecast_day", "date", "date"),),
+    "backtest_metrics": (TypedColumn("cutoff_day", "date", "cutoff"),),
+    "reorder_recommendations": (
+        TypedColumn("recommended_order_units", "integer", "recommended_order_qty"),
+    ),
+    "stockout_alerts": (
+        TypedColumn("projected_stockout_day", "date", "projected_stockout_date"),
+        TypedColumn("recommended_order_units", "integer", "recommended_order_qty"),
+    ),
+}
+
+# History (issue 20; DATA_CONTRACT.md v1.1 "History"): append-only tables keyed by as_of,
+# carried from run to run by restock.history (a re-run of an as_of replaces that as_of's rows).
+# Their run_id and as_of are those of the run that wrote each row, not of the current run, so
+# publish_tables takes them apart from PUBLISHED_TABLES (``history=``). The columns, in order,
+# before run_id and as_of:
+HISTORY_TABLES: dict[str, tuple[str, ...]] = {
+    "forecast_snapshots": (
+        "sku", "location", "date", "model", "forecast", "p50", "p90", "horizon_day",
+    ),
+    "forecast_accuracy_history": (
+        "snapshot_as_of", "category", "model", "horizon_week", "n_series", "scored_days",
+        "complete", "rmsse", "wape", "bias", "spl_p90", "coverage_p90", "naive_rmsse",
+        "value_added_vs_naive",
+    ),
+    "alert_history": (
+        "sku", "location", "severity", "projected_stockout_day", "stockout_probability",
+        "recommended_order_units", "outcome_window_days", "outcome_through", "inventory_days",
+        "outcome", "stocked_out", "first_stockout_day",
+    ),
+}
+
+
+def published_columns(table: str) -> tuple[str, ...]:
+    """Every column a published table has for sure, in order (extras of results go before
+    run_id and as_of): contract columns, then BI-typed columns, for history tables their
+    columns; then run_id and as_of."""
+    if table in HISTORY_TABLES:
+        return (*HISTORY_TABLES[table], *RUN_COLUMNS)
+    for group in (PUBLISHED_TABLES, CUSTOMER_TABLES, ACTION_PUBLISHED_TABLES):
+        if table in group:
+            typed = tuple(c.name for c in TYPED_COLUMNS.get(table, ()))
+            return (*group[table], *typed, *RUN_COLUMNS)
+    raise KeyError(f"{table!r} is not a published table")

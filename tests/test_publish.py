@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from restock.config import PublishSettings
-from restock.contract import PUBLISHED_TABLES, RUN_COLUMNS
+from restock.contract import PUBLISHED_TABLES, RUN_COLUMNS, TYPED_COLUMNS
 from restock.paths import RunPaths
 from restock.publishing import publish_tables, verify_published
 
@@ -113,7 +113,8 @@ def test_published_tables_have_contract_columns_then_extras_and_run_columns(setu
                     [table],
                 ).fetchall()
             ]
-            assert cols == [*columns, "extra_note", *RUN_COLUMNS]
+            typed = [t.name for t in TYPED_COLUMNS.get(table, ())]
+            assert cols == [*columns, *typed, "extra_note", *RUN_COLUMNS]
             run_ids, as_ofs = con.execute(
                 f'select list(distinct run_id), list(distinct as_of) from marts."{table}"'
             ).fetchone()
@@ -342,7 +343,12 @@ def test_postgres_readers_see_old_or_new_never_a_mix(setup, monkeypatch):
                     {"s": schema},
                 ).scalars()
             )
-            assert cols == [*PUBLISHED_TABLES["stockout_alerts"], "extra_note", *RUN_COLUMNS]
+            assert cols == [
+                *PUBLISHED_TABLES["stockout_alerts"],
+                *(t.name for t in TYPED_COLUMNS["stockout_alerts"]),
+                "extra_note",
+                *RUN_COLUMNS,
+            ]
         # Same values in Postgres as in DuckDB, including awkward text, NULL vs '', types.
         probes = [
             'select "row", loaded_at, as_of from {s}.quarantine',

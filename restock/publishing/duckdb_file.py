@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from restock.contract import RUN_COLUMNS
+from restock.contract import RUN_COLUMNS, TYPED_COLUMNS
 from restock.fsync import fsync_dir, fsync_file
 from restock.paths import RunPaths
 from restock.publishing.common import PUBLISHED_SCHEMA, log, sql_string
@@ -48,21 +48,34 @@ def build_published_file(
         )
         con.execute(f"create schema pub.{PUBLISHED_SCHEMA}")
         for table, contract_columns in tables.items():
-            present = [
-                r[0]
-                for r in con.execute(
-                    "select column_name from duckdb_columns() where database_name = 'work' "
-                    "and schema_name = 'results' and table_name = ? order by column_index",
+            types = dict(
+                con.execute(
+                    "select column_name, data_type from duckdb_columns() where database_name "
+                    "= 'work' and schema_name = 'results' and table_name = ? "
+                    "order by column_index",
                     [table],
                 ).fetchall()
-            ]
+            )
+            present = list(types)
             if not present:
                 raise ValueError(f"results.{table} is missing from the work DB {work_db}")
             missing = [c for c in contract_columns if c not in present]
             if missing:
                 raise ValueError(f"results.{table} lacks contract column(s) {', '.join(missing)}")
-            extras = [c for c in present if c not in contract_columns and c not in RUN_COLUMNS]
-            select = ", ".join(quote_identifier(c) for c in [*contract_columns, *extras])
+            typed = [t for t in TYPED_COLUMNS.get(table, ()) if t.source in contract_columns]
+            typed_names = {t.name for t in typed}
+            extras = [
+                c
+                for c in present
+                if c not in contract_columns and c not in RUN_COLUMNS and c not in typed_names
+            ]
+            select = ", ".join(
+                [
+                    *(_column(c, types[c]) for c in contract_columns),
+                    *(_typed_column(t, types) for t in typed),
+                    *(_column(c, types[c]) for c in extras),
+                ]
+            )
             con.execute(
                 f"create table pub.{PUBLISHED_SCHEMA}.{quote_identifier(table)} as "
                 f"select {select}, ?::varchar as run_id, ?::date as as_of "
@@ -125,3 +138,28 @@ def verify_published(paths: RunPaths) -> dict[str, int]:
 def _glob_escape(name: str) -> str:
     """Escape glob wildcards in a literal file name."""
     return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def _column(name: str, data_type: str) -> str:
+    """A select item for a results column: as it is, except an all-NULL column (type "NULL",
+    e.g. an empty quarantine) published as VARCHAR, which every BI driver and Parquet know."""
+    quoted = quote_identifier(name)
+    if data_type == '"NULL"':
+        return f"cast({quoted} as varchar) as {quoted}"
+    return quoted
+
+
+def _typed_column(column, types: Mapping[str, str]) -> str:
+    """The BI-typed column added beside its source (contract.TYPED_COLUMNS): taken as it is
+    from results when the stage already writes it, else DATE / BIGINT derived from its source.
+    A whole-unit quantity is rounded first (3.9999999 -> 4, not 3)."""
+    name = quote_identifier(column.name)
+    if column.name in types:
+        expr = quote_identifier(column.name)
+    else:
+        expr = quote_identifier(column.source)
+    if column.type == "date":
+        return f"cast({expr} as date) as {name}"
+    if column.type == "integer":
+        return f"cast(round({expr}) as bigint) as {name}"
+    raise ValueError(f"unknown typed column type {column.type!r}")

@@ -1,8 +1,9 @@
 """One publication: every target written, then swapped in order, under the publish lock.
 
 Nothing is switched until everything is written; a failure before the first swap leaves every
-target as it was and removes this run's tmp file and Parquet version. Swap order: Postgres (the
-only swap that may wait or fail), then the DuckDB file, then the Parquet link.
+target as it was and removes this run's tmp files and Parquet version. Swap order: Postgres (the
+only swap that may wait or fail), then the history store (``history_store``: written ahead, so a
+crash after it loses nothing), then the DuckDB file, then the Parquet link.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from datetime import date
 from pathlib import Path
 
 from restock.config import PublishSettings
-from restock.contract import PUBLISHED_TABLES
+from restock.contract import HISTORY_TABLES, PUBLISHED_TABLES
+from restock.history import HistorySettings
 from restock.paths import RunPaths
 from restock.publishing.common import log
 from restock.publishing.duckdb_file import (
@@ -27,7 +29,18 @@ from restock.publishing.duckdb_file import (
     remove_stale_files,
     replace_published_file,
 )
-from restock.publishing.parquet import flip_parquet_link, write_parquet_version
+from restock.publishing.history_store import (
+    build_history_store,
+    copy_history_into,
+    remove_stale_history,
+    replace_history_store,
+)
+from restock.publishing.parquet import (
+    DEFAULT_GRACE_SECONDS,
+    DEFAULT_KEEP_VERSIONS,
+    flip_parquet_link,
+    write_parquet_version,
+)
 from restock.publishing.postgres import (
     hide_password,
     load_postgres_stage,
@@ -47,6 +60,9 @@ def publish_tables(
     settings: PublishSettings,
     tables: Mapping[str, Sequence[str]] = PUBLISHED_TABLES,
     before_swap: Callable[[], None] | None = None,
+    history: HistorySettings | None = None,
+    parquet_keep_versions: int | None = None,
+    parquet_grace_seconds: float | None = None,
 ) -> dict:
     """Publish ``results.<table>`` of the work DB to every configured target.
 
@@ -68,6 +84,15 @@ def publish_tables(
         here to prove a crash leaves the old outputs untouched). Swap order: Postgres, then the
         DuckDB file, then the Parquet link; a failure before them leaves every target as it was
         and removes this run's tmp file and Parquet version.
+    history : HistorySettings, optional
+        When given (and enabled), the history tables (``contract.HISTORY_TABLES``) are carried
+        forward from the history store, updated with this run (``restock.history``) and
+        published with the other tables to every target; the new store is swapped in right
+        after Postgres. The work DB must then also hold ``marts.fct_daily_demand``.
+    parquet_keep_versions, parquet_grace_seconds : optional
+        Retention of Parquet version folders (``parquet.prune_versions``); default: the
+        settings' ``parquet_keep_versions`` / ``parquet_grace_seconds`` if it has them, else
+        3 versions and 600 s.
 
     Returns
     -------
@@ -79,6 +104,16 @@ def publish_tables(
     as_of_date = date.fromisoformat(as_of)
     storage_version = settings.duckdb_storage_version
     _check_names(storage_version, tables)
+    with_history = history is not None and history.enabled
+    if with_history:
+        clash = sorted(set(tables) & set(HISTORY_TABLES))
+        if clash:
+            raise ValueError(f"history tables passed as run tables: {', '.join(clash)}")
+    all_tables = {**tables, **(HISTORY_TABLES if with_history else {})}
+    keep = _setting(parquet_keep_versions, settings, "parquet_keep_versions",
+                    DEFAULT_KEEP_VERSIONS)
+    grace = _setting(parquet_grace_seconds, settings, "parquet_grace_seconds",
+                     DEFAULT_GRACE_SECONDS)
     pg_url = postgres_url(settings)
     work_db = Path(work_db)
     if not work_db.is_file():
@@ -92,23 +127,34 @@ def publish_tables(
 
     with _publish_lock(warehouse):
         remove_stale_files(warehouse)
+        remove_stale_history(paths)
         parquet_version: Path | None = None
+        history_tmp: Path | None = None
         pg_engine = None
         try:
             t0 = time.perf_counter()
+            if with_history:
+                history_tmp, history_rows = build_history_store(
+                    work_db, paths, safe_run, run_id, as_of_date, history, storage_version
+                )
             summary["tables"] = build_published_file(
                 work_db, tmp_db, run_id, as_of_date, storage_version, tables
             )
+            if history_tmp is not None:
+                copy_history_into(tmp_db, history_tmp)
+                summary["tables"].update(history_rows)
             build_seconds = time.perf_counter() - t0
             log.info("built %s with %d tables in %.2f s", tmp_db.name, len(tables), build_seconds)
             if settings.parquet:
                 t0 = time.perf_counter()
                 parquet_version = write_parquet_version(
-                    tmp_db, paths.parquet_dir, safe_run, tables
+                    tmp_db, paths.parquet_dir, safe_run, all_tables
                 )
                 summary["parquet"] = {
                     "path": str(paths.parquet_dir),
-                    "version": str(parquet_version),
+                    "version": str(
+                        parquet_version.with_name(parquet_version.name.removeprefix(".tmp-"))
+                    ),
                     "seconds": round(time.perf_counter() - t0, 3),
                 }
             if pg_url is not None:
@@ -117,7 +163,9 @@ def publish_tables(
                 t0 = time.perf_counter()
                 pg_engine = sa.create_engine(pg_url)
                 with hide_password(pg_url):
-                    load_postgres_stage(pg_engine, tmp_db, settings.postgres_schema, tables)
+                    load_postgres_stage(
+                        pg_engine, tmp_db, settings.postgres_schema, all_tables
+                    )
                 summary["postgres"] = {
                     "url": pg_url.render_as_string(hide_password=True),
                     "schema": settings.postgres_schema,
@@ -130,11 +178,13 @@ def publish_tables(
             if pg_engine is not None:
                 t0 = time.perf_counter()
                 with hide_password(pg_url):
-                    swap_postgres_schema(pg_engine, settings.postgres_schema, tables)
+                    swap_postgres_schema(pg_engine, settings.postgres_schema, all_tables)
                 summary["postgres"]["swap_seconds"] = round(time.perf_counter() - t0, 3)
         except BaseException:
             # Leave the old outputs exactly as they were and no half-built new ones.
             tmp_db.unlink(missing_ok=True)
+            if history_tmp is not None:
+                history_tmp.unlink(missing_ok=True)
             if parquet_version is not None:
                 shutil.rmtree(parquet_version, ignore_errors=True)
             raise
@@ -142,8 +192,14 @@ def publish_tables(
             if pg_engine is not None:
                 pg_engine.dispose()
 
+        # Written ahead of the published file: a crash between the two renames leaves the
+        # store one run ahead (nothing lost; the next run carries it), never behind.
+        if history_tmp is not None:
+            replace_history_store(history_tmp, paths)
         summary.update(
-            _swap_local_targets(tmp_db, paths, settings, build_seconds, parquet_version)
+            _swap_local_targets(
+                tmp_db, paths, settings, build_seconds, parquet_version, keep, grace
+            )
         )
 
     summary["seconds"] = round(time.perf_counter() - started, 3)
@@ -182,6 +238,8 @@ def _swap_local_targets(
     settings: PublishSettings,
     build_seconds: float,
     parquet_version: Path | None,
+    keep_versions: int = DEFAULT_KEEP_VERSIONS,
+    grace_seconds: float = DEFAULT_GRACE_SECONDS,
 ) -> dict:
     """The DuckDB rename, then the Parquet link flip (after Postgres: these cannot fail)."""
     swapped: dict = {}
@@ -198,7 +256,10 @@ def _swap_local_targets(
     else:
         tmp_db.unlink()
     if parquet_version is not None:
-        flip_parquet_link(paths.parquet_dir, parquet_version)
+        pruned = flip_parquet_link(
+            paths.parquet_dir, parquet_version, keep_versions, grace_seconds
+        )
+        swapped["parquet_pruned"] = [p.name for p in pruned]
     return swapped
 
 
@@ -210,3 +271,11 @@ def _check_names(storage_version: str, tables: Mapping[str, Sequence[str]]) -> N
         quote_identifier(table)
         for column in columns:
             quote_identifier(column)
+
+
+def _setting(explicit, settings: PublishSettings, name: str, default):
+    """An explicit argument, else the settings' field (once config has it), else the default."""
+    if explicit is not None:
+        return explicit
+    value = getattr(settings, name, None)
+    return default if value is None else value
