@@ -140,7 +140,7 @@ def run_global(panel, demand: pd.DataFrame, settings) -> dict[str, float]:
     x_fit = build_exogenous(y.index, known, None, events, drivers, None, settings)
     x_future = build_exogenous(future, known, None, events, drivers, None, settings)
     t_exog = time.perf_counter() - wall
-    model = LightGBMGlobalForecaster(settings)
+    model = LightGBMGlobalForecaster.from_settings(settings)
     fh = ForecastingHorizon(np.arange(1, H + 1), is_relative=True)
     t_fit = time.perf_counter()
     model.fit(y, X=x_fit, fh=fh)
