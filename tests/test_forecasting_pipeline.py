@@ -442,6 +442,7 @@ def test_replay_planner_refits_members_only_for_series_too_young_at_the_start(co
     young then (but warm at the review) gets its members fitted at the review, the others are
     forwarded, and the two are stitched back in row order."""
     from restock.forecasting.backtest import combine, forecast_panel
+    from restock.forecasting.final import forecast_selected
     from restock.forecasting.models import combination_members
 
     history, combo, result = combo_result
@@ -465,7 +466,13 @@ def test_replay_planner_refits_members_only_for_series_too_young_at_the_start(co
         for m in fitted:  # the once-fit knows the old series only
             assert all(int(r) in planner._member_fitted[m] for r in old_rows)
             assert not any(int(r) in planner._member_fitted[m] for r in new_rows)
-        got = planner._combination(name, rows, end, young.horizon, None, {})
+        picked = np.zeros(planner.panel.n_series, dtype=bool)
+        picked[rows] = True
+        out = np.zeros((planner.panel.n_series, young.horizon))
+        forecast_selected(planner.panel, end, models.copy(), out, picked, young, train=rows,
+                          known=planner._known(end, young.horizon, {}), n_jobs=1,
+                          log_models=False)
+        got = out[rows]
         parts = []
         for m in combination_members(name):
             values = forecast_panel(planner.panel, rows, end, [m], young, young.horizon,

@@ -155,7 +155,8 @@ def test_direct_strategy_and_single_series(panel) -> None:
     assert (pred["demand"] >= 0).all()
 
     one = y.loc["SKU000|S1"][: -H]  # a plain single series (DatetimeIndex)
-    single = LightGBMGlobalForecaster.from_settings(settings, n_estimators=20).fit(one, fh=[1, 2, 3])
+    single = LightGBMGlobalForecaster.from_settings(settings, n_estimators=20)
+    single = single.fit(one, fh=[1, 2, 3])
     out = single.predict()
     assert list(out.index) == list(pd.date_range(one.index[-1], periods=4)[1:])
     assert (out["demand"] >= 0).all()
