@@ -82,7 +82,7 @@ def run_bare(panel, settings) -> tuple[dict[str, np.ndarray], float, float]:
     from statsforecast import StatsForecast
     from statsforecast.models import WindowAverage
 
-    from restock.forecasting.models import statsforecast_model
+    from restock.forecasting.panel import statsforecast_model
 
     first = panel.series["first_day"].to_numpy()
     lengths = panel.target.shape[1] - first

@@ -47,7 +47,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,7 @@ from restock.forecasting.settings import ForecastSettings
 
 logger = logging.getLogger("restock.forecasting")
 
-#: statsforecast-backed candidates (name -> built by :func:`statsforecast_model`).
+#: statsforecast-backed candidates (name -> built by ``panel.statsforecast_model``).
 STATSFORECAST_CANDIDATES = (
     "seasonal_naive",
     "moving_average",
@@ -153,35 +153,6 @@ def candidates_for_unit(
     return out
 
 
-def statsforecast_model(name: str, settings: ForecastSettings):
-    """The statsforecast model object of a candidate name (alias = the candidate name)."""
-    from statsforecast import models as sf
-
-    season = settings.season_length
-    makers: dict[str, Callable[[], object]] = {
-        "seasonal_naive": lambda: sf.SeasonalNaive(season_length=season, alias=name),
-        "moving_average": lambda: sf.WindowAverage(
-            window_size=settings.moving_average_window, alias=name
-        ),
-        "auto_ets": lambda: sf.AutoETS(
-            season_length=season, model=settings.ets_model, alias=name
-        ),
-        "auto_theta": lambda: sf.AutoTheta(
-            season_length=season, model=settings.theta_model, alias=name
-        ),
-        "auto_arima": lambda: sf.AutoARIMA(season_length=season, alias=name),
-        "croston_sba": lambda: sf.CrostonSBA(alias=name),
-        "tsb": lambda: sf.TSB(
-            alpha_d=settings.tsb_alpha_demand, alpha_p=settings.tsb_alpha_probability, alias=name
-        ),
-        "imapa": lambda: sf.IMAPA(alias=name),
-        "adida": lambda: sf.ADIDA(alias=name),
-    }
-    if name not in makers:
-        raise ValueError(f"{name!r} is not a statsforecast candidate")
-    return makers[name]()
-
-
 def _default_signals_in_child() -> None:
     """After a fork, the child dies on SIGTERM and raises KeyboardInterrupt on SIGINT.
 
@@ -213,18 +184,6 @@ def dask_client(settings: ForecastSettings):
     if settings.dask_address:
         return Client(settings.dask_address)
     return Client(n_workers=settings.n_jobs, threads_per_worker=1, processes=True)
-
-
-def forecast_on_dask(sf, long: pd.DataFrame, h: int) -> pd.DataFrame:
-    """Run ``StatsForecast.forecast`` on a dask DataFrame (fugue backend) and collect it."""
-    import dask.dataframe as dd
-    from distributed import default_client
-
-    workers = max(len(default_client().scheduler_info().get("workers", {})), 1)
-    frame = dd.from_pandas(long, npartitions=max(2 * workers, 1), sort=False)
-    out = sf.forecast(h=h, df=frame)
-    out = out.compute() if hasattr(out, "compute") else out
-    return out.sort_values(["unique_id", "ds"]).reset_index(drop=True)
 
 
 def make_panel_forecaster(
@@ -277,34 +236,6 @@ def uses_exogenous(forecaster) -> bool:
         return not bool(forecaster.get_tag("ignores-exogeneous-X"))
     except (ValueError, KeyError):
         return False
-
-
-def panel_to_long(y: pd.DataFrame) -> pd.DataFrame:
-    """sktime panel (series_id, date) or single series -> statsforecast (unique_id, ds, y)."""
-    if isinstance(y.index, pd.MultiIndex):
-        uid = y.index.get_level_values(0)
-        ds = y.index.get_level_values(-1)
-    else:
-        uid = np.repeat("series", len(y))
-        ds = y.index
-    if isinstance(ds, pd.PeriodIndex):
-        ds = ds.to_timestamp()
-    return pd.DataFrame(
-        {"unique_id": np.asarray(uid), "ds": pd.DatetimeIndex(ds),
-         "y": y.iloc[:, 0].to_numpy(dtype=float)}
-    )
-
-
-def long_to_panel(long: pd.DataFrame, columns: list[str], single: bool = False) -> pd.DataFrame:
-    """statsforecast output -> sktime panel (series_id, date) with the given model columns."""
-    if single:
-        index = pd.DatetimeIndex(long["ds"].to_numpy(), name="date")
-    else:
-        index = pd.MultiIndex.from_arrays(
-            [long["unique_id"].astype(str).to_numpy(), pd.DatetimeIndex(long["ds"].to_numpy())],
-            names=["series_id", "date"],
-        )
-    return pd.DataFrame({c: long[c].to_numpy(dtype=float) for c in columns}, index=index)
 
 
 def wide_to_panel(
