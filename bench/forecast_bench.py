@@ -82,7 +82,7 @@ def run_bare(panel, settings) -> tuple[dict[str, np.ndarray], float, float]:
     from statsforecast import StatsForecast
     from statsforecast.models import WindowAverage
 
-    from restock.forecasting.models import statsforecast_model
+    from restock.forecasting.panel import statsforecast_model
 
     first = panel.series["first_day"].to_numpy()
     lengths = panel.target.shape[1] - first
@@ -140,7 +140,7 @@ def run_global(panel, demand: pd.DataFrame, settings) -> dict[str, float]:
     x_fit = build_exogenous(y.index, known, None, events, drivers, None, settings)
     x_future = build_exogenous(future, known, None, events, drivers, None, settings)
     t_exog = time.perf_counter() - wall
-    model = LightGBMGlobalForecaster(settings)
+    model = LightGBMGlobalForecaster.from_settings(settings)
     fh = ForecastingHorizon(np.arange(1, H + 1), is_relative=True)
     t_fit = time.perf_counter()
     model.fit(y, X=x_fit, fh=fh)

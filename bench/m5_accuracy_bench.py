@@ -128,7 +128,7 @@ def lgbm_forecast(items, demand: pd.DataFrame, n_jobs: int) -> np.ndarray:
     )
     x_future = build_exogenous(future, demand, None, events, drivers, None, settings)
     y = pd.DataFrame({"demand": recent["units_sold"].to_numpy()}, index=index)
-    model = LightGBMGlobalForecaster(settings).fit(y, X=x_fit, fh=np.arange(1, H + 1))
+    model = LightGBMGlobalForecaster.from_settings(settings).fit(y, X=x_fit, fh=np.arange(1, H + 1))
     pred = model.predict(X=x_future)["demand"].to_numpy().reshape(len(ids), H)
     order = pd.Index(ids).get_indexer(items["item_id"] + "|" + common.M5_LOCATION)
     out = np.full((len(items), H), np.nan)

@@ -31,10 +31,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-import restock.forecasting.pipeline as fpipe
-import restock.forecasting.planner as fplanner
+import restock.forecasting.final as fplanner
+import restock.forecasting.nightly as fpipe
 from restock.forecasting.calibration import cumulative_quantiles, fit_calibration
-from restock.forecasting.pipeline import cumulative_frame
+from restock.forecasting.final import cumulative_frame
 from restock.inventory import replay_policies
 from restock.inventory.distributions import (
     KEYS,

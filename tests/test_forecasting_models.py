@@ -15,11 +15,10 @@ from restock.forecasting.models import (
     build_candidate,
     candidates_for_unit,
     make_panel_forecaster,
-    panel_to_long,
-    statsforecast_model,
     uses_exogenous,
     wide_to_panel,
 )
+from restock.forecasting.panel import panel_to_long, statsforecast_model
 
 
 def _panel(n: int = 6, t: int = 120, seed: int = 0) -> pd.DataFrame:

@@ -114,7 +114,7 @@ def test_cold_start_flagged_and_forecast(result):
 
 def test_select_and_calibrate_matches_run_forecasting(result, demand, settings):
     """The planner's shortcut (no final forecasts) selects and calibrates exactly as the run."""
-    from restock.forecasting.pipeline import select_and_calibrate
+    from restock.forecasting.nightly import select_and_calibrate
 
     history = demand[demand["date"] <= demand["date"].max() - pd.Timedelta(days=21)]
     selection, calibration = select_and_calibrate(
@@ -235,7 +235,7 @@ def test_replay_planner_forwards_a_combinations_costly_member(result, demand, se
                                                               monkeypatch):
     # combination(auto_ets+moving_average): auto_ets is fitted once at the replay start and
     # forwarded at each review, as when auto_ets itself is selected, not refitted per review.
-    from restock.forecasting import planner as planner_module
+    from restock.forecasting import final as final_module
 
     planner_demand = demand.drop(columns="true_demand")
     combo = "combination(auto_ets+moving_average)"
@@ -249,13 +249,13 @@ def test_replay_planner_forwards_a_combinations_costly_member(result, demand, se
                                       calibration=result.calibration)
         if name == combo:
             assert planner._member_fitted.get("auto_ets")
-            real = planner_module.forecast_panel
+            real = final_module.forecast_panel
 
             def no_ets(panel, rows, end, models, *args, **kwargs):
                 assert "auto_ets" not in models, "auto_ets refitted at a review"
                 return real(panel, rows, end, models, *args, **kwargs)
 
-            monkeypatch.setattr(planner_module, "forecast_panel", no_ets)
+            monkeypatch.setattr(final_module, "forecast_panel", no_ets)
         plans[name] = planner(t).daily.set_index(["sku", "date"])
         monkeypatch.undo()
     food = plans[combo]["model"] == combo
@@ -274,8 +274,8 @@ COMBO_CANDIDATES = [*CANDIDATES, "combination"]
 def combo_backtest(demand, settings):
     from restock.forecasting.backtest import run_backtest
     from restock.forecasting.censoring import build_panel
+    from restock.forecasting.classify import assign_series
     from restock.forecasting.models import candidates_for_unit
-    from restock.forecasting.pipeline import assign_series
 
     combo = settings.model_copy(update={"candidates": COMBO_CANDIDATES})
     history = demand[demand["date"] <= demand["date"].max() - pd.Timedelta(days=21)]
@@ -366,7 +366,7 @@ def test_combination_backtest_score_is_the_score_of_the_averaged_predictions(com
 @pytest.fixture(scope="module")
 def combo_result(demand, settings):
     """run_forecasting with every unit forced onto its combination (selection patched)."""
-    import restock.forecasting.pipeline as pipeline
+    import restock.forecasting.nightly as pipeline
 
     original = pipeline.select_models
 
@@ -442,6 +442,7 @@ def test_replay_planner_refits_members_only_for_series_too_young_at_the_start(co
     young then (but warm at the review) gets its members fitted at the review, the others are
     forwarded, and the two are stitched back in row order."""
     from restock.forecasting.backtest import combine, forecast_panel
+    from restock.forecasting.final import forecast_selected
     from restock.forecasting.models import combination_members
 
     history, combo, result = combo_result
@@ -465,7 +466,13 @@ def test_replay_planner_refits_members_only_for_series_too_young_at_the_start(co
         for m in fitted:  # the once-fit knows the old series only
             assert all(int(r) in planner._member_fitted[m] for r in old_rows)
             assert not any(int(r) in planner._member_fitted[m] for r in new_rows)
-        got = planner._combination(name, rows, end, young.horizon, None, {})
+        picked = np.zeros(planner.panel.n_series, dtype=bool)
+        picked[rows] = True
+        out = np.zeros((planner.panel.n_series, young.horizon))
+        forecast_selected(planner.panel, end, models.copy(), out, picked, young, train=rows,
+                          known=planner._known(end, young.horizon, {}), n_jobs=1,
+                          log_models=False)
+        got = out[rows]
         parts = []
         for m in combination_members(name):
             values = forecast_panel(planner.panel, rows, end, [m], young, young.horizon,

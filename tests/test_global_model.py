@@ -63,7 +63,7 @@ def panel():
 def fitted(panel):
     y, X, in_fit, dates, promo, rate = panel
     settings = ForecastSettings(n_jobs=2, seed=3)
-    forecaster = LightGBMGlobalForecaster(settings)
+    forecaster = LightGBMGlobalForecaster.from_settings(settings)
     forecaster.fit(y[in_fit], X=X[in_fit], fh=np.arange(1, H + 1))
     return forecaster, forecaster.predict(X=X[~in_fit])
 
@@ -106,7 +106,7 @@ def test_beats_seasonal_naive(panel, fitted) -> None:
 def test_deterministic_for_a_seed(panel, fitted) -> None:
     y, X, in_fit, dates, promo, rate = panel
     _, pred = fitted
-    again = LightGBMGlobalForecaster(ForecastSettings(n_jobs=2, seed=3))
+    again = LightGBMGlobalForecaster.from_settings(ForecastSettings(n_jobs=2, seed=3))
     again.fit(y[in_fit], X=X[in_fit], fh=np.arange(1, H + 1))
     np.testing.assert_array_equal(again.predict(X=X[~in_fit])["demand"], pred["demand"])
 
@@ -116,7 +116,7 @@ def test_future_actuals_do_not_change_the_forecast(panel, fitted) -> None:
     _, pred = fitted
     changed = y.copy()
     changed.loc[~in_fit, "demand"] = 1000.0  # wildly different future actuals
-    forecaster = LightGBMGlobalForecaster(ForecastSettings(n_jobs=2, seed=3))
+    forecaster = LightGBMGlobalForecaster.from_settings(ForecastSettings(n_jobs=2, seed=3))
     forecaster.fit(changed[in_fit], X=X[in_fit], fh=np.arange(1, H + 1))
     np.testing.assert_array_equal(forecaster.predict(X=X[~in_fit])["demand"], pred["demand"])
 
@@ -125,7 +125,7 @@ def test_future_actuals_do_not_change_the_forecast(panel, fitted) -> None:
 def test_features_never_read_at_or_after_the_target(strategy: str) -> None:
     """Changing demand on and after day t - gap + 1 leaves the features of day t unchanged."""
     settings = ForecastSettings(horizon=14)
-    forecaster = LightGBMGlobalForecaster(settings, strategy=strategy)
+    forecaster = LightGBMGlobalForecaster.from_settings(settings, strategy=strategy)
     forecaster._learn_time_axis(pd.date_range("2024-01-01", periods=200))
     forecaster._origin_ = pd.Timestamp("2024-01-01")
     forecaster._scale_ = np.ones(3)
@@ -148,14 +148,15 @@ def test_features_never_read_at_or_after_the_target(strategy: str) -> None:
 def test_direct_strategy_and_single_series(panel) -> None:
     y, X, in_fit, dates, promo, rate = panel
     settings = ForecastSettings(horizon=H, n_jobs=2)
-    direct = LightGBMGlobalForecaster(settings, strategy="direct", n_estimators=50)
+    direct = LightGBMGlobalForecaster.from_settings(settings, strategy="direct", n_estimators=50)
     direct.fit(y[in_fit], X=X[in_fit], fh=np.arange(1, H + 1))
     pred = direct.predict(X=X[~in_fit])
     assert pred.index.equals(y[~in_fit].index)
     assert (pred["demand"] >= 0).all()
 
     one = y.loc["SKU000|S1"][: -H]  # a plain single series (DatetimeIndex)
-    single = LightGBMGlobalForecaster(settings, n_estimators=20).fit(one, fh=[1, 2, 3])
+    single = LightGBMGlobalForecaster.from_settings(settings, n_estimators=20)
+    single = single.fit(one, fh=[1, 2, 3])
     out = single.predict()
     assert list(out.index) == list(pd.date_range(one.index[-1], periods=4)[1:])
     assert (out["demand"] >= 0).all()
@@ -175,7 +176,7 @@ def test_update_moves_the_origin_without_refitting(panel) -> None:
     early_cut = dates[-2 * H - 1]
     day = y.index.get_level_values("date")
     first_part, second_part = day <= early_cut, (day > early_cut) & in_fit
-    forecaster = LightGBMGlobalForecaster(ForecastSettings(n_jobs=2), n_estimators=60)
+    forecaster = LightGBMGlobalForecaster.from_settings(ForecastSettings(n_jobs=2), n_estimators=60)
     forecaster.fit(y[first_part], X=X[first_part], fh=np.arange(1, H + 1))
     booster = forecaster._booster_
     forecaster.update(y[second_part], X=X[second_part], update_params=False)
@@ -198,7 +199,7 @@ def test_for_series_reproduces_fitted_series_and_forecasts_unseen_ones(panel, fi
     # fitted on the first 30 series only, then asked for the other 20 (never seen by the trees)
     ids = y.index.get_level_values(0)
     seen = ids.isin(np.unique(ids)[:30])
-    small = LightGBMGlobalForecaster(ForecastSettings(n_jobs=2, seed=3))
+    small = LightGBMGlobalForecaster.from_settings(ForecastSettings(n_jobs=2, seed=3))
     small.fit(y[in_fit & seen], X=X[in_fit & seen], fh=np.arange(1, H + 1))
     unseen = small.for_series(y[in_fit & ~seen]).predict(X=X[~in_fit & ~seen])
     assert unseen.index.equals(y[~in_fit & ~seen].index)

@@ -1,18 +1,41 @@
 """Demand forecasting: classes, candidates, backtests, selection, calibrated quantiles.
 
-Only the settings are imported eagerly: the rest (pandas, sktime, statsforecast) loads on first
-use, so ``import restock.forecasting`` stays cheap for the Dagster definitions.
+Entry points: :func:`run_forecasting` (the nightly), :func:`make_replay_planner` (re-plans at
+every review of a policy replay), both through the one forecasting path of ``final.py``
+(:class:`PlanInputs`), with :class:`ForecastSettings` (the ``forecast:`` config section).
+
+Modules, top to bottom (each imports only modules below it):
+
+- ``planner``: the replay planner (fits once at the replay start, re-applies at each review).
+- ``nightly``: ``run_forecasting``: backtest, selection, calibration, final forecasts, tables.
+- ``partitions``: per-category results of the partitioned forecast, on disk.
+- ``final``: the one forecasting path: final forecasts and quantile tables from a selection.
+- ``selection``: the best model per unit (category x demand class) from the backtest scores.
+- ``backtest``: rolling-origin backtest and ``forecast_panel`` (fit + forecast a panel).
+- ``calibration``: scaled-error pools, daily and cumulative quantiles.
+- ``coldstart``: category profiles for items too young to fit.
+- ``features``: exogenous features of the global model.
+- ``models``: candidate names, combinations, statsforecast models, panel conversions.
+- ``panel``, ``global_model``: the sktime forecasters (StatsForecastPanel, LightGBM global).
+- ``classify``: Syntetos-Boylan demand classes, selection units, cold-start flags.
+- ``censoring``: the demand panel (series x days), censored days imputed.
+- ``metrics``, ``settings``: error measures; settings.
+
+One lazy-import rule: the heavy libraries (sktime, statsforecast, lightgbm, scipy, dask,
+holidays) are imported inside the function that uses them, never at a module's top. The two
+modules that need sktime at their top to subclass its ``BaseForecaster`` (``panel``,
+``global_model``) are imported the same way, inside the functions that build a forecaster.
+Everything else (numpy, pandas, pydantic, this package's modules) is imported at the top, so
+``import restock.forecasting`` loads no heavy library (tested) and no module imports the
+package itself (only its modules), which keeps the import graph free of cycles.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from restock.forecasting.final import PlanInputs
+from restock.forecasting.nightly import ForecastResult, run_forecasting
+from restock.forecasting.planner import make_replay_planner
 from restock.forecasting.settings import ForecastSettings
-
-if TYPE_CHECKING:
-    from restock.forecasting.pipeline import ForecastResult, run_forecasting
-    from restock.forecasting.planner import PlanInputs, make_replay_planner
 
 __all__ = [
     "ForecastSettings",
@@ -21,18 +44,3 @@ __all__ = [
     "make_replay_planner",
     "run_forecasting",
 ]
-
-_LAZY = {
-    "run_forecasting": "restock.forecasting.pipeline",
-    "ForecastResult": "restock.forecasting.pipeline",
-    "make_replay_planner": "restock.forecasting.planner",
-    "PlanInputs": "restock.forecasting.planner",
-}
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'restock.forecasting' has no attribute {name!r}")

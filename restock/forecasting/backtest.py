@@ -38,8 +38,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from restock.forecasting import metrics
 from restock.forecasting.censoring import DemandPanel
+from restock.forecasting.features import build_exogenous
+from restock.forecasting.metrics import mase, one_step_naive_scale, rmsse, seasonal_naive_scale
 from restock.forecasting.models import (
     COSTLY,
     GLOBAL_CANDIDATES,
@@ -49,6 +50,7 @@ from restock.forecasting.models import (
     combination_name,
     is_combination,
     make_panel_forecaster,
+    predictions_to_wide,
     uses_exogenous,
     wide_to_panel,
 )
@@ -218,7 +220,7 @@ def forecast_panel(
         forecaster.fit(y, fh=fh)
         pred = forecaster.predict_by_model(fh)
         for m in group:
-            out[m] = _to_wide(pred[m], ids, cutoff, horizon)
+            out[m] = predictions_to_wide(pred[m], ids, cutoff, horizon)
     for m in models:
         if m in GLOBAL_CANDIDATES:
             fc = _forecast_global(m, panel, rows, end, settings, horizon, exogenous)
@@ -284,7 +286,7 @@ def mean_rmsse(
     """
     fc = combine([forecasts[m][pos] for m in members])
     k = fc.shape[1]
-    r = np.concatenate([metrics.rmsse(actual[pos, f], fc[:, f], scale[pos, f])
+    r = np.concatenate([rmsse(actual[pos, f], fc[:, f], scale[pos, f])
                         for f in range(k)])
     r = r[np.isfinite(r)]
     return float(r.mean()) if len(r) else float("nan")
@@ -337,8 +339,8 @@ def _score_frame(
             "pos": pos,
             "fold": fold + 1,
             "model": model,
-            "mase": metrics.mase(actual, fc, mase_scale),
-            "rmsse": metrics.rmsse(actual, fc, rmsse_scale),
+            "mase": mase(actual, fc, mase_scale),
+            "rmsse": rmsse(actual, fc, rmsse_scale),
             "abs_err": np.nansum(np.abs(actual - fc), axis=1),
             "err": np.nansum(np.where(np.isnan(actual), 0.0, fc - actual), axis=1),
             "actual_sum": np.nansum(actual, axis=1),
@@ -346,16 +348,6 @@ def _score_frame(
             "mase_scale": mase_scale,
         }
     )
-
-
-def _to_wide(pred: pd.Series, ids: np.ndarray, cutoff: pd.Timestamp, horizon: int) -> np.ndarray:
-    """(series_id, date) forecasts -> array (series x horizon) in the order of ``ids``."""
-    arr = np.full((len(ids), horizon), np.nan)
-    pos = pd.Index(ids).get_indexer(pred.index.get_level_values(0))
-    step = (pd.DatetimeIndex(pred.index.get_level_values(-1)) - cutoff).days.to_numpy() - 1
-    ok = (pos >= 0) & (step >= 0) & (step < horizon)
-    arr[pos[ok], step[ok]] = pred.to_numpy(dtype=float)[ok]
-    return arr
 
 
 def _forecast_global(
@@ -391,24 +383,20 @@ def _forecast_global(
     try:
         x_fit = x_future = None
         if uses_exogenous(forecaster) and exogenous is not None:
-            builder = _exogenous_builder()
-            if builder is not None:
-                future_dates = pd.date_range(cutoff + pd.Timedelta(days=1), periods=horizon)
-                future_index = pd.MultiIndex.from_product(
-                    [pd.Index(ids, name="series_id"), future_dates], names=["series_id", "date"]
-                )
-                # prices dated after the cutoff are not known at the cutoff (a backtest fold
-                # must not see them; at as_of there are none anyway)
-                x_fit = builder(y.index, exogenous.demand, exogenous.promotions,
-                                exogenous.events, exogenous.drivers, exogenous.products, settings,
-                                prices_known_until=cutoff)
-                x_future = builder(future_index, exogenous.demand, exogenous.promotions,
-                                   exogenous.events, exogenous.drivers, exogenous.products,
-                                   settings, prices_known_until=cutoff)
+            future_dates = pd.date_range(cutoff + pd.Timedelta(days=1), periods=horizon)
+            future_index = pd.MultiIndex.from_product(
+                [pd.Index(ids, name="series_id"), future_dates], names=["series_id", "date"]
+            )
+            # prices dated after the cutoff are not known at the cutoff (a backtest fold
+            # must not see them; at as_of there are none anyway)
+            inputs = (exogenous.demand, exogenous.promotions, exogenous.events,
+                      exogenous.drivers, exogenous.products, settings)
+            x_fit = build_exogenous(y.index, *inputs, prices_known_until=cutoff)
+            x_future = build_exogenous(future_index, *inputs, prices_known_until=cutoff)
         forecaster.fit(y, X=x_fit, fh=fh)
         if len(fit) == len(rows):
             pred = forecaster.predict(fh=fh, X=x_future)
-            return _to_wide(pred.iloc[:, 0], ids, cutoff, horizon)
+            return predictions_to_wide(pred.iloc[:, 0], ids, cutoff, horizon)
         del y, x_fit
         out = np.full((len(rows), horizon), np.nan)
         chunks = np.array_split(np.arange(len(rows)), int(np.ceil(len(rows) / cap)))
@@ -418,7 +406,7 @@ def _forecast_global(
             x_part = None if x_future is None else x_future.loc[
                 x_future.index.get_level_values(0).isin(ids[chunk])]
             pred = part.predict(fh=fh, X=x_part)
-            out[chunk] = _to_wide(pred.iloc[:, 0], ids[chunk], cutoff, horizon)
+            out[chunk] = predictions_to_wide(pred.iloc[:, 0], ids[chunk], cutoff, horizon)
         logger.info("%s: fitted on %d of %d series, forecast all in %d chunks", name, len(fit),
                     len(rows), len(chunks))
         return out
@@ -426,16 +414,6 @@ def _forecast_global(
         logger.warning("candidate %s failed at cutoff %s and is skipped: %s",
                        name, cutoff.date(), exc)
         return None
-
-
-def _exogenous_builder():
-    """``features.build_exogenous`` when the module is there, else None (logged)."""
-    try:
-        from restock.forecasting.features import build_exogenous
-    except ImportError as exc:
-        logger.warning("exogenous features not available (%s): fitting without X", exc)
-        return None
-    return build_exogenous
 
 
 def run_backtest(
@@ -518,9 +496,8 @@ def run_backtest(
         level[:, f] = series_level(panel.target[rows], end)
         lo = max(0, end + 1 - settings.train_window_days)
         history = panel.target[rows, lo : end + 1]
-        scales[0, :, f] = mase_scale = metrics.seasonal_naive_scale(history,
-                                                                   settings.season_length)
-        scales[1, :, f] = rmsse_scale = metrics.one_step_naive_scale(history)
+        scales[0, :, f] = mase_scale = seasonal_naive_scale(history, settings.season_length)
+        scales[1, :, f] = rmsse_scale = one_step_naive_scale(history)
         for m in all_models:
             fc = forecasts[m][:, f]
             tried = ~np.isnan(fc).all(axis=1)
@@ -532,6 +509,40 @@ def run_backtest(
         logger.info("backtest fold %d/%d (cutoff %s): %d series x %d models in %.1f s", f + 1, k,
                     cutoff.date(), n, len(all_models), time.perf_counter() - fold_started)
     scores = pd.concat(score_frames, ignore_index=True) if score_frames else empty_scores
+    scores, candidates, combinations = _score_combinations(
+        scores, sample, unit_candidates, settings, forecasts, actual, scales)
+    # 'pos' in scores is the position in the sample; sample['row'] is the panel row
+    return BacktestResult(
+        sample=sample,
+        cutoffs=cutoffs,
+        horizon=h,
+        forecasts=forecasts,
+        actual=actual,
+        target=target,
+        level=level,
+        scores=scores,
+        candidates=candidates,
+        seconds=time.perf_counter() - started,
+        combinations=combinations,
+    )
+
+
+def _score_combinations(
+    scores: pd.DataFrame,
+    sample: pd.DataFrame,
+    unit_candidates: dict[str, list[str]],
+    settings: ForecastSettings,
+    forecasts: dict[str, np.ndarray],
+    actual: np.ndarray,
+    scales: np.ndarray,
+) -> tuple[pd.DataFrame, dict[str, list[str]], dict[str, str]]:
+    """The ``combination`` candidate of every unit that tries it: members chosen by forward
+    selection on the backtest, their mean scored as one more model (added to ``forecasts``).
+
+    Returns the scores with the combinations' rows, each unit's candidates (the combination
+    under its ``combination(a+b)`` name) and unit -> combination name.
+    """
+    n, k, h = actual.shape
     combinations: dict[str, str] = {}
     candidates = {u: list(c) for u, c in unit_candidates.items()}
     wanted = [u for u in sorted(sample["unit"].unique())
@@ -564,17 +575,4 @@ def run_backtest(
                     ", ".join(f"{u} {c}" for u, c in combinations.items()))
     else:
         candidates = {u: [m for m in c if not is_combination(m)] for u, c in candidates.items()}
-    # 'pos' in scores is the position in the sample; sample['row'] is the panel row
-    return BacktestResult(
-        sample=sample,
-        cutoffs=cutoffs,
-        horizon=h,
-        forecasts=forecasts,
-        actual=actual,
-        target=target,
-        level=level,
-        scores=scores,
-        candidates=candidates,
-        seconds=time.perf_counter() - started,
-        combinations=combinations,
-    )
+    return scores, candidates, combinations

@@ -52,7 +52,7 @@ import pandas as pd
 
 from restock.forecasting.settings import ForecastSettings
 
-SERIES_SEPARATOR = "|"  # series_id = sku + "|" + location (same as features.series_id_of)
+SERIES_SEPARATOR = "|"  # series_id = sku + "|" + location (series_id_of)
 
 
 @dataclass

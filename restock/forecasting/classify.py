@@ -10,6 +10,9 @@ ADI < 1.32    smooth        erratic
 ADI >= 1.32   intermittent  lumpy
 ============  ============  ===========
 
+The selection unit of a series is its category x demand class (``unit_of``, ``assign_series``);
+series younger than ``min_history_days`` are cold starts.
+
 A series without any demand in the window counts as intermittent (ADI infinite, CV2 0). The
 classes are computed on the model target (censored days imputed) over the fit window.
 """
@@ -18,6 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from restock.forecasting.censoring import DemandPanel
+from restock.forecasting.settings import ForecastSettings
 
 ADI_CUTOFF = 1.32
 CV2_CUTOFF = 0.49
@@ -93,3 +99,21 @@ def classify_panel(target: np.ndarray, end: int, window: int) -> pd.DataFrame:
     lo = max(0, end + 1 - window)
     adi, cv2 = adi_cv2(target[:, lo : end + 1])
     return pd.DataFrame({"adi": adi, "cv2": cv2, "demand_class": demand_class(adi, cv2)})
+
+
+def unit_of(category: pd.Series, demand_class: pd.Series) -> pd.Series:
+    """Selection unit name: ``category/demand_class``."""
+    return category.astype(str) + "/" + demand_class.astype(str)
+
+
+def assign_series(panel: DemandPanel, end: int, settings: ForecastSettings) -> pd.DataFrame:
+    """Demand class, unit and cold-start flag of every series at column ``end``."""
+    classes = classify_panel(panel.target, end, settings.train_window_days)
+    out = panel.series[["series_id", "sku", "location", "category"]].copy()
+    out[["adi", "cv2", "demand_class"]] = classes[["adi", "cv2", "demand_class"]].to_numpy()
+    out["adi"] = out["adi"].astype(float)
+    out["cv2"] = out["cv2"].astype(float)
+    out["unit"] = unit_of(out["category"], out["demand_class"])
+    out["history_days"] = np.maximum(end - panel.series["first_day"].to_numpy() + 1, 0)
+    out["is_cold_start"] = out["history_days"] < settings.min_history_days
+    return out

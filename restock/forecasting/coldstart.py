@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import trim_mean
 
 from restock.forecasting.censoring import DemandPanel
 from restock.forecasting.settings import ForecastSettings
@@ -28,6 +27,8 @@ COLD_START_MODEL = "category_profile"
 
 def _weekday_rates(values: np.ndarray, weekdays: np.ndarray) -> np.ndarray:
     """Trimmed mean over series of each series' mean demand per weekday (length 7)."""
+    from scipy.stats import trim_mean
+
     rates = np.full(7, np.nan)
     for d in range(7):
         cols = weekdays == d
@@ -45,6 +46,8 @@ def category_profiles(
     panel: DemandPanel, end: int, settings: ForecastSettings, cold: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Weekday demand rate (length 7, Monday = 0) of a new item, per category."""
+    from scipy.stats import trim_mean
+
     window = settings.min_history_days
     first = panel.series["first_day"].to_numpy()
     categories = panel.series["category"].to_numpy()

@@ -15,6 +15,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from restock.forecasting.censoring import series_id_of
 from restock.forecasting.settings import ForecastSettings
 
 logger = logging.getLogger("restock.forecasting")
@@ -34,11 +35,6 @@ EXOGENOUS_COLUMNS = (
 HOLIDAY_DISTANCE_CAP = 30
 
 _DRIVER_NAME = re.compile(r"[^a-z0-9_]+")
-
-
-def series_id_of(sku: pd.Series, location: pd.Series) -> pd.Series:
-    """The panel's series id, ``f"{sku}|{location}"``, for aligned sku and location columns."""
-    return sku.astype(str) + "|" + location.astype(str)
 
 
 def driver_column(name: str) -> str:

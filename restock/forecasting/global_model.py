@@ -10,12 +10,17 @@ Strategies (no future actual is ever a feature):
 - ``recursive`` (default): a one-step model on lags 1..7, 14, 21, 28 and rolling statistics of
   past demand; the horizon is predicted day by day, each day's prediction feeding the next
   day's lags.
-- ``direct``: one model whose lags all reach back at least ``settings.horizon`` days, so every
-  horizon day is predicted from actuals only (fh must then stay within ``settings.horizon``).
+- ``direct``: one model whose lags all reach back at least ``horizon`` days, so every
+  horizon day is predicted from actuals only (fh must then stay within ``horizon``).
 
 Exogenous ``X`` (e.g. :func:`restock.forecasting.features.build_exogenous`) is used at the
 target date; it must cover the fit window and, in ``predict``, the horizon. This module imports
-sktime at import time: import it lazily (``models.build_candidate`` does).
+sktime at import time: by the package's lazy-import rule it is imported only inside the
+functions that build the forecaster (``models.build_candidate``).
+
+As in sktime's extension templates, ``__init__`` takes plain hyperparameters (the
+``forecast:`` settings are mapped onto them by ``models.build_candidate``): the forecaster
+does not take the whole :class:`~restock.forecasting.settings.ForecastSettings`.
 """
 
 from __future__ import annotations
@@ -30,12 +35,11 @@ import numpy as np
 import pandas as pd
 from sktime.forecasting.base import BaseForecaster
 
-from restock.forecasting.settings import ForecastSettings
+from restock.forecasting.settings import GLOBAL_LAGS as DEFAULT_LAGS
+from restock.forecasting.settings import GLOBAL_ROLLING_WINDOWS as ROLLING_WINDOWS
 
 logger = logging.getLogger("restock.forecasting")
 
-DEFAULT_LAGS = (1, 2, 3, 4, 5, 6, 7, 14, 21, 28)
-ROLLING_WINDOWS = (7, 28)
 #: a series needs this many observed days before its days become training rows
 MIN_HISTORY = 7
 _SINGLE = "__series__"
@@ -84,9 +88,14 @@ class LightGBMGlobalForecaster(BaseForecaster):
 
     Parameters
     ----------
-    settings : ForecastSettings
-        Uses ``seed``, ``n_jobs`` (LightGBM threads), ``horizon`` (direct strategy) and
-        ``train_window_days`` (days of targets per series used to fit).
+    horizon : int
+        Days forecast by the direct strategy (``ForecastSettings.horizon``).
+    train_window_days : int
+        Days of targets per series used to fit (``ForecastSettings.train_window_days``).
+    seed : int
+        Seed of LightGBM and of the row subsample.
+    n_jobs : int
+        LightGBM threads.
     strategy : {"recursive", "direct"}
         See the module docstring.
     n_estimators, learning_rate, num_leaves, min_data_in_leaf : LightGBM size knobs; small by
@@ -97,7 +106,7 @@ class LightGBMGlobalForecaster(BaseForecaster):
         In (1, 2); nearer 1 behaves like Poisson, nearer 2 suits many zeros with rare bursts.
     lags : tuple of int or None
         Lags of the recursive model (default :data:`DEFAULT_LAGS`); the direct model shifts
-        them by ``settings.horizon - 1``.
+        them by ``horizon - 1``.
     max_train_rows : int
         Training rows beyond this are subsampled (seeded) to bound the fit time.
 
@@ -132,7 +141,10 @@ class LightGBMGlobalForecaster(BaseForecaster):
 
     def __init__(
         self,
-        settings: ForecastSettings | None = None,
+        horizon: int = 28,
+        train_window_days: int = 730,
+        seed: int = 42,
+        n_jobs: int = 2,
         strategy: str = "recursive",
         n_estimators: int = 150,
         learning_rate: float = 0.08,
@@ -143,7 +155,10 @@ class LightGBMGlobalForecaster(BaseForecaster):
         lags: tuple[int, ...] | None = None,
         max_train_rows: int = 1_500_000,
     ) -> None:
-        self.settings = settings
+        self.horizon = horizon
+        self.train_window_days = train_window_days
+        self.seed = seed
+        self.n_jobs = n_jobs
         self.strategy = strategy
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -161,14 +176,16 @@ class LightGBMGlobalForecaster(BaseForecaster):
         if objective not in ("tweedie", "poisson"):
             raise ValueError(f"objective must be 'tweedie' or 'poisson', not {objective!r}")
 
-    # ------------------------------------------------------------------ layout helpers
-    @property
-    def _settings(self) -> ForecastSettings:
-        return self.settings if self.settings is not None else ForecastSettings()
+    @classmethod
+    def from_settings(cls, settings, **params) -> LightGBMGlobalForecaster:
+        """A forecaster with the hyperparameters a ``ForecastSettings`` holds (+ ``params``)."""
+        return cls(horizon=settings.horizon, train_window_days=settings.train_window_days,
+                   seed=settings.seed, n_jobs=settings.n_jobs, **params)
 
+    # ------------------------------------------------------------------ layout helpers
     def _gap(self) -> int:
         """Days between the newest value a feature may use and the target day."""
-        return 1 if self.strategy == "recursive" else self._settings.horizon
+        return 1 if self.strategy == "recursive" else self.horizon
 
     def _lag_list(self) -> list[int]:
         lags = sorted(set(self.lags or DEFAULT_LAGS))
@@ -297,7 +314,6 @@ class LightGBMGlobalForecaster(BaseForecaster):
         lgb = _import_lightgbm()
 
         started = time.perf_counter()
-        settings = self._settings
         self._y_name_ = y.columns[0] if isinstance(y, pd.DataFrame) else (y.name or "y")
         self._index_names_ = list(y.index.names)
         inst, times = self._split_index(y)
@@ -307,14 +323,14 @@ class LightGBMGlobalForecaster(BaseForecaster):
         first_point = self._origin_of(times)
         span = int(self._to_positions(times, origin=first_point).max())
         # bound cost on long histories: targets from the train window, plus their lookback
-        skip = max(0, span - settings.train_window_days - lookback)
+        skip = max(0, span - self.train_window_days - lookback)
         shift = skip * self._step_ if self._time_kind_ == "datetime" else skip
         self._origin_ = first_point + shift
         n_days = span - skip + 1
         values = self._grid(y, [y.columns[0]], n_days, 0)[y.columns[0]]
         values[values < 0] = 0.0  # returns never make demand negative
 
-        target_lo = max(0, n_days - settings.train_window_days)
+        target_lo = max(0, n_days - self.train_window_days)
         scale = np.nanmean(np.where(np.arange(n_days) >= target_lo, values, np.nan), axis=1)
         scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
         self._scale_ = scale
@@ -349,7 +365,7 @@ class LightGBMGlobalForecaster(BaseForecaster):
             matrix[:, j] = feats[name][rows]
         label = norm[:, target][rows]
         if n_rows > self.max_train_rows:
-            keep = np.random.default_rng(settings.seed).choice(
+            keep = np.random.default_rng(self.seed).choice(
                 n_rows, self.max_train_rows, replace=False
             )
             keep.sort()
@@ -366,10 +382,10 @@ class LightGBMGlobalForecaster(BaseForecaster):
             "bagging_freq": 1,
             "lambda_l2": 1.0,
             "max_bin": 127,
-            "seed": settings.seed,
+            "seed": self.seed,
             "deterministic": True,
             "force_row_wise": True,
-            "num_threads": settings.n_jobs,
+            "num_threads": self.n_jobs,
             "verbose": -1,
         }
         if self.objective == "tweedie":
@@ -423,7 +439,7 @@ class LightGBMGlobalForecaster(BaseForecaster):
         ``y`` holds those series' demand up to this forecaster's cutoff (new series or known
         ones); each one's level (its mean over the last ``train_window_days`` days, as in fit)
         and recent history come from it. A model fitted on a sample of series forecasts the
-        others this way (``settings.global_max_series``), a chunk at a time.
+        others this way (``ForecastSettings.global_max_series``), a chunk at a time.
         """
         self.check_is_fitted()
         other = copy.copy(self)
@@ -432,7 +448,7 @@ class LightGBMGlobalForecaster(BaseForecaster):
         n_days = self._n_days_
         values = other._grid(y, [y.columns[0]], n_days, 0)[y.columns[0]]
         values[values < 0] = 0.0
-        lo = max(0, n_days - self._settings.train_window_days)
+        lo = max(0, n_days - self.train_window_days)
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a series without data: level 1
             scale = np.nanmean(values[:, lo:], axis=1)
@@ -487,7 +503,7 @@ class LightGBMGlobalForecaster(BaseForecaster):
         feats = self._features(norm, target, first, exog)
         shape = (len(self._keys_), len(target))
         matrix = np.column_stack([feats[n].reshape(-1) for n in self._feature_names_])
-        pred = self._booster_.predict(matrix, num_threads=self._settings.n_jobs)
+        pred = self._booster_.predict(matrix, num_threads=self.n_jobs)
         return np.clip(pred.reshape(shape), 0.0, None)
 
     def _frame(self, values: np.ndarray, days: np.ndarray) -> pd.DataFrame:
@@ -507,8 +523,8 @@ class LightGBMGlobalForecaster(BaseForecaster):
     @classmethod
     def get_test_params(cls, parameter_set: str = "default") -> list[dict]:
         """Small configurations for sktime's estimator checks."""
-        small = ForecastSettings(n_jobs=1, train_window_days=56, horizon=3)
+        small = {"n_jobs": 1, "train_window_days": 56, "horizon": 3}
         return [
-            {"settings": small, "n_estimators": 5, "min_data_in_leaf": 1},
-            {"settings": small, "n_estimators": 5, "min_data_in_leaf": 1, "strategy": "direct"},
+            {**small, "n_estimators": 5, "min_data_in_leaf": 1},
+            {**small, "n_estimators": 5, "min_data_in_leaf": 1, "strategy": "direct"},
         ]

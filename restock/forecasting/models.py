@@ -44,11 +44,10 @@ measured 1.06x raw statsforecast.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -58,7 +57,7 @@ from restock.forecasting.settings import ForecastSettings
 
 logger = logging.getLogger("restock.forecasting")
 
-#: statsforecast-backed candidates (name -> built by :func:`statsforecast_model`).
+#: statsforecast-backed candidates (name -> built by ``panel.statsforecast_model``).
 STATSFORECAST_CANDIDATES = (
     "seasonal_naive",
     "moving_average",
@@ -154,35 +153,6 @@ def candidates_for_unit(
     return out
 
 
-def statsforecast_model(name: str, settings: ForecastSettings):
-    """The statsforecast model object of a candidate name (alias = the candidate name)."""
-    from statsforecast import models as sf
-
-    season = settings.season_length
-    makers: dict[str, Callable[[], object]] = {
-        "seasonal_naive": lambda: sf.SeasonalNaive(season_length=season, alias=name),
-        "moving_average": lambda: sf.WindowAverage(
-            window_size=settings.moving_average_window, alias=name
-        ),
-        "auto_ets": lambda: sf.AutoETS(
-            season_length=season, model=settings.ets_model, alias=name
-        ),
-        "auto_theta": lambda: sf.AutoTheta(
-            season_length=season, model=settings.theta_model, alias=name
-        ),
-        "auto_arima": lambda: sf.AutoARIMA(season_length=season, alias=name),
-        "croston_sba": lambda: sf.CrostonSBA(alias=name),
-        "tsb": lambda: sf.TSB(
-            alpha_d=settings.tsb_alpha_demand, alpha_p=settings.tsb_alpha_probability, alias=name
-        ),
-        "imapa": lambda: sf.IMAPA(alias=name),
-        "adida": lambda: sf.ADIDA(alias=name),
-    }
-    if name not in makers:
-        raise ValueError(f"{name!r} is not a statsforecast candidate")
-    return makers[name]()
-
-
 def _default_signals_in_child() -> None:
     """After a fork, the child dies on SIGTERM and raises KeyboardInterrupt on SIGINT.
 
@@ -198,194 +168,6 @@ def _default_signals_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_default_signals_in_child)
-
-
-def _fallback_model(settings: ForecastSettings):
-    """Model used by statsforecast when a candidate fails on a series (too short, flat)."""
-    from statsforecast.models import WindowAverage
-
-    return WindowAverage(window_size=settings.moving_average_window)
-
-
-def _base_forecaster():
-    from sktime.forecasting.base import BaseForecaster
-
-    return BaseForecaster
-
-
-def _panel_class():
-    """Build (once) the sktime class; sktime is imported only when a forecaster is needed."""
-    global _PANEL_CLASS
-    if _PANEL_CLASS is not None:
-        return _PANEL_CLASS
-    base = _base_forecaster()
-
-    class StatsForecastPanel(base):
-        """Panel-native sktime forecaster running statsforecast models in one call.
-
-        Parameters
-        ----------
-        models : tuple of str
-            Candidate names (see ``STATSFORECAST_CANDIDATES``); all are fitted in one
-            ``StatsForecast`` call. ``predict`` returns the first model's forecast,
-            ``predict_by_model`` every model's.
-        season_length, window_size, tsb_alpha_demand, tsb_alpha_probability, ets_model,
-        theta_model : model settings (see ForecastSettings)
-        n_jobs : int
-            Processes statsforecast uses (1 = in process).
-        keep_models : bool
-            Keep the fitted per-series models (``fitted_models_``) so they can be re-applied
-            to new data with ``forward`` (the replay planner). Otherwise the memory-light
-            ``StatsForecast.forecast`` path is used.
-        backend : {"local", "dask"}
-            "dask": the panel goes to statsforecast as a dask DataFrame, which statsforecast
-            runs through fugue on the current dask.distributed client (see
-            :func:`dask_client`); on any failure it falls back to the local path, logged.
-        """
-
-        _tags = {
-            "authors": ["restock"],
-            "y_inner_mtype": ["pd.DataFrame", "pd-multiindex"],
-            "X_inner_mtype": ["pd.DataFrame", "pd-multiindex"],
-            "capability:multivariate": False,
-            "capability:exogenous": False,
-            "capability:missing_values": False,
-            "capability:insample": False,
-            "capability:unequal_length": True,
-            "requires-fh-in-fit": False,
-            "fit_is_empty": False,
-        }
-        # nothing is updated incrementally: do not keep copies of y (and skip sktime's warning)
-        _config = {"remember_data": False}
-
-        def __init__(
-            self,
-            models=("seasonal_naive",),
-            season_length=7,
-            window_size=28,
-            tsb_alpha_demand=0.1,
-            tsb_alpha_probability=0.1,
-            n_jobs=1,
-            keep_models=False,
-            ets_model="ZNZ",
-            theta_model="OTM",
-            backend="local",
-        ):
-            self.models = models
-            self.backend = backend
-            self.ets_model = ets_model
-            self.theta_model = theta_model
-            self.season_length = season_length
-            self.window_size = window_size
-            self.tsb_alpha_demand = tsb_alpha_demand
-            self.tsb_alpha_probability = tsb_alpha_probability
-            self.n_jobs = n_jobs
-            self.keep_models = keep_models
-            super().__init__()
-
-        # -- helpers -------------------------------------------------------------------------
-        def _settings(self) -> ForecastSettings:
-            return ForecastSettings(
-                season_length=self.season_length,
-                moving_average_window=self.window_size,
-                tsb_alpha_demand=self.tsb_alpha_demand,
-                tsb_alpha_probability=self.tsb_alpha_probability,
-                ets_model=self.ets_model,
-                theta_model=self.theta_model,
-            )
-
-        def _statsforecast(self):
-            from statsforecast import StatsForecast
-
-            settings = self._settings()
-            return StatsForecast(
-                models=[statsforecast_model(m, settings) for m in self.models],
-                freq="D",
-                n_jobs=self.n_jobs,
-                fallback_model=_fallback_model(settings),
-            )
-
-        def _cutoff_ts(self) -> pd.Timestamp:
-            cutoff = self.cutoff
-            if isinstance(cutoff, pd.Index):
-                cutoff = cutoff[-1]
-            return pd.Timestamp(cutoff)
-
-        def _run(self, h: int) -> pd.DataFrame:
-            sf = self._statsforecast()
-            if self.keep_models:
-                if not hasattr(self, "_sf_fitted"):
-                    self._sf_fitted = sf.fit(self._long)
-                return self._sf_fitted.predict(h=h)
-            if self.backend == "dask":
-                try:
-                    return _forecast_on_dask(sf, self._long, h)
-                except Exception as exc:  # the local path always works
-                    logger.warning("dask backend failed (%s); forecasting locally", exc)
-            return sf.forecast(h=h, df=self._long)
-
-        # -- sktime interface ----------------------------------------------------------------
-        def _fit(self, y, X=None, fh=None):
-            self._single = not isinstance(y.index, pd.MultiIndex)
-            self._column = y.columns[0]
-            self._long = panel_to_long(y)
-            self._cache = None
-            if self.keep_models:
-                self._sf_fitted = self._statsforecast().fit(self._long)
-                self.fitted_models_ = self._sf_fitted.fitted_
-                self.series_ids_ = np.asarray(self._sf_fitted.uids)
-            if fh is not None:
-                self._cache = self._run(int(max(fh.to_relative(self.cutoff))))
-            return self
-
-        def _forecasts(self, fh) -> pd.DataFrame:
-            steps = np.asarray(fh.to_relative(self.cutoff), dtype=int)
-            if steps.min() < 1:
-                raise ValueError("StatsForecastPanel forecasts only after the cutoff")
-            h = int(steps.max())
-            if self._cache is None or self._cache["ds"].nunique() < h:
-                self._cache = self._run(h)
-            cutoff = self._cutoff_ts()
-            wanted = cutoff + pd.to_timedelta(steps, unit="D")
-            out = self._cache[self._cache["ds"].isin(wanted)]
-            return out
-
-        def predict_by_model(self, fh=None) -> pd.DataFrame:
-            """Forecasts of every model: the panel's index, one column per candidate name."""
-            self.check_is_fitted()
-            if fh is None:
-                fh = self.fh
-            from sktime.forecasting.base import ForecastingHorizon
-
-            if not isinstance(fh, ForecastingHorizon):
-                fh = ForecastingHorizon(fh, is_relative=True)
-            out = self._forecasts(fh)
-            return long_to_panel(out, list(self.models), single=self._single)
-
-        def _predict(self, fh, X=None):
-            out = self._forecasts(fh)
-            frame = long_to_panel(out, [self.models[0]], single=self._single)
-            frame.columns = [self._column]
-            return frame
-
-        @classmethod
-        def get_test_params(cls, parameter_set="default"):
-            """Parameter sets for sktime's estimator checks."""
-            return [{"models": ("seasonal_naive",)}, {"models": ("moving_average", "tsb")}]
-
-    _PANEL_CLASS = StatsForecastPanel
-    return StatsForecastPanel
-
-
-_PANEL_CLASS = None
-
-
-def __getattr__(name: str):
-    # ``from restock.forecasting.models import StatsForecastPanel`` builds the class lazily so
-    # importing this module does not import sktime.
-    if name == "StatsForecastPanel":
-        return _panel_class()
-    raise AttributeError(name)
 
 
 def dask_client(settings: ForecastSettings):
@@ -404,24 +186,14 @@ def dask_client(settings: ForecastSettings):
     return Client(n_workers=settings.n_jobs, threads_per_worker=1, processes=True)
 
 
-def _forecast_on_dask(sf, long: pd.DataFrame, h: int) -> pd.DataFrame:
-    """Run ``StatsForecast.forecast`` on a dask DataFrame (fugue backend) and collect it."""
-    import dask.dataframe as dd
-    from distributed import default_client
-
-    workers = max(len(default_client().scheduler_info().get("workers", {})), 1)
-    frame = dd.from_pandas(long, npartitions=max(2 * workers, 1), sort=False)
-    out = sf.forecast(h=h, df=frame)
-    out = out.compute() if hasattr(out, "compute") else out
-    return out.sort_values(["unique_id", "ds"]).reset_index(drop=True)
-
-
 def make_panel_forecaster(
     models: Sequence[str], settings: ForecastSettings, n_jobs: int = 1, keep_models: bool = False
 ):
-    """A :class:`StatsForecastPanel` for candidate ``models`` with ``settings``' parameters."""
-    cls = _panel_class()
-    return cls(
+    """A :class:`~restock.forecasting.panel.StatsForecastPanel` for candidate ``models`` with
+    ``settings``' parameters."""
+    from restock.forecasting.panel import StatsForecastPanel
+
+    return StatsForecastPanel(
         models=tuple(models),
         season_length=settings.season_length,
         window_size=settings.moving_average_window,
@@ -447,12 +219,11 @@ def build_candidate(name: str, settings: ForecastSettings):
     if name in STATSFORECAST_CANDIDATES:
         return make_panel_forecaster([name], settings, n_jobs=settings.n_jobs)
     try:
-        module = importlib.import_module("restock.forecasting.global_model")
-        forecaster_class = module.LightGBMGlobalForecaster
-    except (ImportError, AttributeError) as exc:
+        from restock.forecasting.global_model import LightGBMGlobalForecaster
+    except ImportError as exc:
         logger.warning("candidate %s skipped: global model not available (%s)", name, exc)
         return None
-    return forecaster_class(settings)
+    return LightGBMGlobalForecaster.from_settings(settings)
 
 
 def uses_exogenous(forecaster) -> bool:
@@ -465,34 +236,6 @@ def uses_exogenous(forecaster) -> bool:
         return not bool(forecaster.get_tag("ignores-exogeneous-X"))
     except (ValueError, KeyError):
         return False
-
-
-def panel_to_long(y: pd.DataFrame) -> pd.DataFrame:
-    """sktime panel (series_id, date) or single series -> statsforecast (unique_id, ds, y)."""
-    if isinstance(y.index, pd.MultiIndex):
-        uid = y.index.get_level_values(0)
-        ds = y.index.get_level_values(-1)
-    else:
-        uid = np.repeat("series", len(y))
-        ds = y.index
-    if isinstance(ds, pd.PeriodIndex):
-        ds = ds.to_timestamp()
-    return pd.DataFrame(
-        {"unique_id": np.asarray(uid), "ds": pd.DatetimeIndex(ds),
-         "y": y.iloc[:, 0].to_numpy(dtype=float)}
-    )
-
-
-def long_to_panel(long: pd.DataFrame, columns: list[str], single: bool = False) -> pd.DataFrame:
-    """statsforecast output -> sktime panel (series_id, date) with the given model columns."""
-    if single:
-        index = pd.DatetimeIndex(long["ds"].to_numpy(), name="date")
-    else:
-        index = pd.MultiIndex.from_arrays(
-            [long["unique_id"].astype(str).to_numpy(), pd.DatetimeIndex(long["ds"].to_numpy())],
-            names=["series_id", "date"],
-        )
-    return pd.DataFrame({c: long[c].to_numpy(dtype=float) for c in columns}, index=index)
 
 
 def wide_to_panel(
@@ -519,3 +262,15 @@ def wide_to_panel(
     )
     y = np.nan_to_num(values[rows, cols], nan=0.0)
     return pd.DataFrame({"demand": y}, index=index)
+
+
+def predictions_to_wide(
+    pred: pd.Series, ids: np.ndarray, cutoff: pd.Timestamp, horizon: int
+) -> np.ndarray:
+    """(series_id, date) forecasts -> array (series x horizon) in the order of ``ids``."""
+    arr = np.full((len(ids), horizon), np.nan)
+    pos = pd.Index(ids).get_indexer(pred.index.get_level_values(0))
+    step = (pd.DatetimeIndex(pred.index.get_level_values(-1)) - cutoff).days.to_numpy() - 1
+    ok = (pos >= 0) & (step >= 0) & (step < horizon)
+    arr[pos[ok], step[ok]] = pred.to_numpy(dtype=float)[ok]
+    return arr

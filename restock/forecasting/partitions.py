@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 if TYPE_CHECKING:
-    from restock.forecasting.pipeline import ForecastResult
+    from restock.forecasting.nightly import ForecastResult
 
 #: ForecastResult attribute -> results table name (as the forecasts asset writes them)
 RESULT_TABLES = {

@@ -30,22 +30,18 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from restock.forecasting.backtest import (
-    ExogenousInputs,
-    _exogenous_builder,
-    _to_wide,
-    combine,
-    forecast_panel,
-    series_level,
-)
-from restock.forecasting.calibration import Calibration, cumulative_quantiles, daily_quantiles
+from restock.forecasting.backtest import ExogenousInputs
+from restock.forecasting.calibration import Calibration
 from restock.forecasting.censoring import build_panel
-from restock.forecasting.coldstart import COLD_START_MODEL, cold_start_forecast
+from restock.forecasting.classify import assign_series, unit_of
+from restock.forecasting.coldstart import COLD_START_MODEL
+from restock.forecasting.features import build_exogenous
+from restock.forecasting.final import PlanInputs, final_forecasts
 from restock.forecasting.models import (
     FORWARDABLE,
     GLOBAL_CANDIDATES,
@@ -54,30 +50,14 @@ from restock.forecasting.models import (
     combination_members,
     is_combination,
     make_panel_forecaster,
+    predictions_to_wide,
     uses_exogenous,
     wide_to_panel,
 )
-from restock.forecasting.pipeline import (
-    COLD_START_POOL_MODEL,
-    assign_series,
-    cumulative_frame,
-    unit_of,
-)
+from restock.forecasting.nightly import select_and_calibrate
 from restock.forecasting.settings import ForecastSettings
 
 logger = logging.getLogger("restock.forecasting")
-
-
-@dataclass
-class PlanInputs:
-    """What a replenishment planner sees on one night.
-
-    ``daily``: sku, location, date, forecast (+ model, p50, p90, p95, p99).
-    ``cumulative``: sku, location, horizon_days, level, quantity (like cumulative_quantiles).
-    """
-
-    daily: pd.DataFrame
-    cumulative: pd.DataFrame
 
 
 class ReplayPlanner:
@@ -180,11 +160,8 @@ class ReplayPlanner:
     def _exogenous_frame(self, forecaster, index: pd.MultiIndex, t: pd.Timestamp):
         if not uses_exogenous(forecaster) or self.exogenous is None:
             return None
-        builder = _exogenous_builder()
-        if builder is None:
-            return None
         ex = self._exogenous_at(t)
-        return builder(index, ex.demand, ex.promotions, ex.events, ex.drivers, ex.products,
+        return build_exogenous(index, ex.demand, ex.promotions, ex.events, ex.drivers, ex.products,
                        self.settings)
 
     def _forecast_global(self, name: str, end: int, t: pd.Timestamp, h: int,
@@ -221,40 +198,27 @@ class ReplayPlanner:
              pd.date_range(t + pd.Timedelta(days=1), periods=h)], names=["series_id", "date"])
         fh = ForecastingHorizon(np.arange(1, h + 1), is_relative=True)
         pred = forecaster.predict(fh=fh, X=self._exogenous_frame(forecaster, future, t))
-        return _to_wide(pred.iloc[:, 0], ids, panel.dates[end], h), rows
+        return predictions_to_wide(pred.iloc[:, 0], ids, panel.dates[end], h), rows
 
-    def _combination(self, name: str, rows: np.ndarray, end: int, h: int,
-                     exogenous: ExogenousInputs | None,
-                     member_fc: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray | None:
-        """A combination's forecast for ``rows``: global members from their as_of fit (updated
-        to the review), the others refitted now, combined as in the nightly."""
-        got, local = [], []
-        for member in combination_members(name):
-            values, known = member_fc.get(member, (None, np.array([], dtype=int)))
-            if values is not None and np.isin(rows, known).all():
-                got.append(values[np.searchsorted(known, rows)])
-                continue
-            fitted = self._member_fitted.get(member, {})
+    def _known(self, end: int, h: int, member_fc: dict[str, tuple[np.ndarray, np.ndarray]]):
+        """Forecasts held at this review for the one forecasting path (``final.KnownForecasts``):
+        a global model's from its as_of fit updated to the review, a forwardable combination
+        member's from its as_of fit re-applied to the history up to the review."""
+
+        def known(model: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+            values, have_rows = member_fc.get(model, (None, np.array([], dtype=int)))
+            if values is not None and np.isin(rows, have_rows).all():
+                return values[np.searchsorted(have_rows, rows)], np.ones(len(rows), dtype=bool)
+            fitted = self._member_fitted.get(model, {})
             have = np.array([int(r) in fitted for r in rows], dtype=bool)
             forwarded = self._forward(fitted, rows[have], end, h) if have.any() else None
             if forwarded is None:
-                local.append(member)
-                continue
+                return None
             values = np.zeros((len(rows), h))
             values[have] = forwarded
-            if not have.all():  # series too young at as_of to be in the once-fit
-                fc = forecast_panel(self.panel, rows[~have], end, [member], self.settings, h,
-                                    exogenous, n_jobs=1)
-                if member not in fc or fc[member] is None:
-                    local.append(member)
-                    continue
-                values[~have] = fc[member]
-            got.append(values)
-        if local:
-            fc = forecast_panel(self.panel, rows, end, local, self.settings, h, exogenous,
-                                n_jobs=1)
-            got.extend(fc[m] for m in local if m in fc)
-        return combine(got) if got else None
+            return values, have  # the rest (too young at as_of) is refitted
+
+        return known
 
     def _forward(self, fitted: dict[int, object], rows: np.ndarray, end: int, h: int
                  ) -> np.ndarray | None:
@@ -280,26 +244,51 @@ class ReplayPlanner:
             raise ValueError(f"review date {t.date()} is outside the demand history")
         h = settings.horizon
         first = panel.series["first_day"].to_numpy()
-        live = np.flatnonzero(first <= end)
-        history = end - first + 1
-        cold = history < settings.min_history_days
+        live = first <= end
+        cold = end - first + 1 < settings.min_history_days
         model = self.assignments["model"].to_numpy().copy()
         forecast = np.zeros((panel.n_series, h))
-        forwarded = np.array([i in self._fitted and not cold[i] for i in range(panel.n_series)])
+        forwarded = self._forward_selected(forecast, end, h, cold)
+        member_fc = self._update_globals(forecast, forwarded, model, end, t, h, cold, live)
+        exogenous = None
+        if _global_members(set(model[live & ~cold & ~forwarded])):
+            # features from demand up to t only (prices carried forward from t, not later)
+            exogenous = self._exogenous_at(t)
+        final = final_forecasts(
+            panel, end, self.assignments.assign(model=model), settings, self.calibration,
+            cold=cold, exogenous=exogenous, live=live, forecast=forecast, done=forwarded,
+            known=self._known(end, h, member_fc), n_jobs=1, clip=True, log_models=False)
+        logger.info("replay plan at %s: %d series (%d forwarded, %d cold start) in %.1f s",
+                    t.date(), int(live.sum()), int(forwarded.sum()), int((cold & live).sum()),
+                    time.perf_counter() - started)
+        return final.tables
+
+    def _forward_selected(self, forecast: np.ndarray, end: int, h: int, cold: np.ndarray
+                          ) -> np.ndarray:
+        """Series whose selected costly model, fitted at as_of, is re-applied up to ``end``."""
+        first = self.panel.series["first_day"].to_numpy()
+        forwarded = np.array([i in self._fitted and not cold[i]
+                              for i in range(self.panel.n_series)])
         for i in np.flatnonzero(forwarded):
-            lo = max(first[i], end + 1 - settings.costly_window_days)
-            y = panel.target[i, lo : end + 1]
+            lo = max(first[i], end + 1 - self.settings.costly_window_days)
+            y = self.panel.target[i, lo : end + 1]
             try:
                 forecast[i] = self._fitted[i].forward(y=y, h=h)["mean"]
             except Exception:  # keep the replay going; a naive forecast for this one series
                 forwarded[i] = False
-        # global models: fitted once, updated to t; their forecasts serve the series that
-        # selected them and the combinations they are members of
+        return forwarded
+
+    def _update_globals(self, forecast: np.ndarray, forwarded: np.ndarray, model: np.ndarray,
+                        end: int, t: pd.Timestamp, h: int, cold: np.ndarray, live: np.ndarray
+                        ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Global models fitted at as_of, updated to ``t``: their forecasts serve the series
+        that selected them (``forecast``, ``forwarded``, in place) and the combinations they
+        are members of (returned: {model: (forecasts, rows)})."""
         member_fc: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name in list(self._global):
             uses = {m: m == name or name in _members(m) for m in set(model)}
             users = np.array([uses[m] for m in model], dtype=bool)
-            need = np.flatnonzero(users & ~cold & (first <= end))
+            need = np.flatnonzero(users & ~cold & live)
             try:
                 values, rows = self._forecast_global(name, end, t, h, need)
             except Exception as exc:  # fall back to refitting this review
@@ -313,61 +302,7 @@ class ReplayPlanner:
             # items that were too young at as_of are not in the fitted model: rather than
             # refitting it for a handful of them, they get the moving average until then
             model[(model == name) & ~forwarded & ~cold] = "moving_average"
-        refit = np.zeros(panel.n_series, dtype=bool)
-        refit[live] = True
-        refit &= ~cold & ~forwarded
-        exogenous = None
-        if _global_members(set(model[refit])):
-            # features from demand up to t only (prices carried forward from t, not later)
-            exogenous = self._exogenous_at(t)
-        for name in sorted(set(model[refit])):
-            rows = np.flatnonzero(refit & (model == name))
-            if is_combination(name):
-                fc = {name: self._combination(name, rows, end, h, exogenous, member_fc)}
-            elif name in GLOBAL_CANDIDATES:  # learns from every warm series, as in the backtest
-                train = np.flatnonzero((first <= end) & ~cold)
-                fc = forecast_panel(panel, train, end, [name], settings, h, exogenous)
-                if name in fc:
-                    fc = {name: fc[name][np.searchsorted(train, rows)]}
-            else:
-                fc = forecast_panel(panel, rows, end, [name], settings, h, exogenous, n_jobs=1)
-            if name not in fc or fc[name] is None:
-                fc = {name: forecast_panel(panel, rows, end, [NAIVE_MODEL], settings, h,
-                                           n_jobs=1)[NAIVE_MODEL]}
-            forecast[rows] = fc[name]
-        cold_live = np.flatnonzero(cold & (first <= end))
-        if len(cold_live):
-            forecast[cold_live] = cold_start_forecast(panel, cold_live, end, h, settings,
-                                                      cold & (first <= end))
-            model[cold_live] = COLD_START_MODEL
-        forecast = np.clip(np.nan_to_num(forecast), 0.0, None)
-
-        forecast, rows_live = forecast[live], live
-        assignments = self.assignments.iloc[rows_live].reset_index(drop=True).copy()
-        assignments["model"] = model[rows_live]
-        level = series_level(panel.target, end)[rows_live]
-        pools = assignments[["unit", "demand_class", "model"]].copy()
-        pools.loc[pools["model"] == COLD_START_MODEL, "model"] = COLD_START_POOL_MODEL
-        daily = daily_quantiles(self.calibration, pools, forecast, level)
-        cumulative = cumulative_quantiles(self.calibration, pools, forecast, level)
-        dates = pd.date_range(t + pd.Timedelta(days=1), periods=h)
-        n = len(rows_live)
-        daily_table = pd.DataFrame({
-            "sku": np.repeat(assignments["sku"].to_numpy(), h),
-            "location": np.repeat(assignments["location"].to_numpy(), h),
-            "date": np.tile(dates.to_numpy(), n),
-            "forecast": forecast.ravel(),
-            "model": np.repeat(assignments["model"].to_numpy(), h),
-        })
-        for p, name in ((0.5, "p50"), (0.9, "p90"), (0.95, "p95"), (0.99, "p99")):
-            if p in daily:
-                daily_table[name] = daily[p].ravel()
-        cumulative_table = cumulative_frame(assignments, forecast, cumulative,
-                                            self.calibration.cumulative_levels)
-        logger.info("replay plan at %s: %d series (%d forwarded, %d cold start) in %.1f s",
-                    t.date(), n, int(forwarded.sum()), len(cold_live),
-                    time.perf_counter() - started)
-        return PlanInputs(daily=daily_table, cumulative=cumulative_table)
+        return member_fc
 
 
 def _members(model: str) -> list[str]:
@@ -411,8 +346,6 @@ def make_replay_planner(
     if unknown:
         raise TypeError(f"unexpected exogenous inputs: {sorted(unknown)}")
     if selection is None or calibration is None:
-        from restock.forecasting.pipeline import select_and_calibrate
-
         logger.info("replay planner: no selection/calibration given, running the backtest at %s",
                     as_of.date())
         history = demand[pd.to_datetime(demand["date"]) <= as_of]

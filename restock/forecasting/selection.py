@@ -239,3 +239,21 @@ def select_models(
             }
         )
     return pd.DataFrame(rows, columns=["unit", *SELECTION_COLUMNS])
+
+
+def fallback_selection(units: pd.DataFrame, chosen: pd.DataFrame) -> pd.DataFrame:
+    """Selection rows for units the backtest could not score: the model chosen most often for
+    the same demand class in other units, else seasonal naive."""
+    rows = []
+    for unit in units.itertuples(index=False):
+        same_class = chosen[chosen["demand_class"] == unit.demand_class]["selected_model"]
+        model = same_class.mode().iloc[0] if len(same_class) else NAIVE_MODEL
+        rows.append({
+            "unit": unit.unit, "category": unit.category, "demand_class": unit.demand_class,
+            "selected_model": model, "score": np.nan, "runner_up": None,
+            "runner_up_score": np.nan, "naive_score": np.nan, "value_added": np.nan,
+            "reason": ("Too little history to backtest these items; using the method chosen "
+                       f"most often for other {unit.demand_class} items."),
+            "n_series": int(unit.n_series), "sample_size": 0,
+        })
+    return pd.DataFrame(rows, columns=["unit", *SELECTION_COLUMNS])

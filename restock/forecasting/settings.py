@@ -17,6 +17,11 @@ DEFAULT_CANDIDATES = [
     "combination",
 ]
 
+#: Lags and rolling windows of the global model's features (global_model.py): here, so that
+#: ``history_days_needed`` knows the model's lookback without importing sktime.
+GLOBAL_LAGS = (1, 2, 3, 4, 5, 6, 7, 14, 21, 28)
+GLOBAL_ROLLING_WINDOWS = (7, 28)
+
 
 class ForecastSettings(BaseModel):
     """How demand is backtested, selected and forecast."""
@@ -184,9 +189,7 @@ class ForecastSettings(BaseModel):
         ``impute_weeks`` weeks. A series first sold before this window is simply old: cold
         start needs only ``min_history_days`` (< this window).
         """
-        from restock.forecasting.global_model import DEFAULT_LAGS, ROLLING_WINDOWS
-
         backtest = (self.folds - 1) * self.step_days + (self.backtest_horizon or self.horizon)
-        lookback = max(DEFAULT_LAGS) + max(ROLLING_WINDOWS) + self.horizon
+        lookback = max(GLOBAL_LAGS) + max(GLOBAL_ROLLING_WINDOWS) + self.horizon
         return max(self.train_window_days, self.costly_window_days) + backtest + lookback \
             + 7 * self.impute_weeks

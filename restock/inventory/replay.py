@@ -50,6 +50,7 @@ import pandas as pd
 from scipy import stats
 
 from restock.contract import PUBLISHED_TABLES
+from restock.forecasting.final import PlanInputs
 from restock.inventory.distributions import (
     KEYS,
     demand_mixture,
@@ -75,14 +76,6 @@ from restock.inventory.settings import ReplenishSettings
 log = logging.getLogger("restock.inventory")
 
 DEFAULT_LEVELS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995)
-
-
-@dataclass
-class PlanInputs:
-    """What a planner returns for review date t (same shapes as the forecasting outputs)."""
-
-    daily: pd.DataFrame  # sku, location, date, forecast
-    cumulative: pd.DataFrame  # sku, location, horizon_days, level, quantity (level 0 = mean)
 
 
 @dataclass

@@ -12,9 +12,8 @@ Steps (each logged with counts and timings on ``restock.forecasting``):
    seasonal naive. The ``combination`` candidate is scored from its members' backtest
    forecasts (backtest.py) and appears as ``combination(a+b+c)`` in every table.
 5. Scaled backtest errors give daily and cumulative quantiles (calibration.py).
-6. The selected model of each unit forecasts every series of the unit from as_of (a
-   combination: each member forecasts, global members fitted once on all warm series, and the
-   unit's series get the equal-weight mean).
+6. The selected model of each unit forecasts every series of the unit from as_of, with its
+   quantile tables: the one forecasting path the replay planner uses too (final.py).
 
 With ``settings.backend = "dask"`` a dask.distributed client is opened for the run
 (``settings.dask_address``, else a local cluster of ``n_jobs`` workers) and the statsforecast
@@ -33,48 +32,25 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from restock.forecasting import metrics
 from restock.forecasting.backtest import (
     BacktestResult,
     ExogenousInputs,
-    combine,
-    forecast_panel,
     run_backtest,
-    series_level,
 )
-from restock.forecasting.calibration import (
-    Calibration,
-    cumulative_quantiles,
-    daily_quantiles,
-    fit_calibration,
-)
+from restock.forecasting.calibration import Calibration, daily_quantiles, fit_calibration
 from restock.forecasting.censoring import DemandPanel, build_panel
-from restock.forecasting.classify import classify_panel
-from restock.forecasting.coldstart import COLD_START_MODEL, cold_start_forecast
-from restock.forecasting.models import (
-    GLOBAL_CANDIDATES,
-    NAIVE_MODEL,
-    candidates_for_unit,
-    check_candidates,
-    combination_members,
-    dask_client,
-    is_combination,
-)
-from restock.forecasting.selection import SELECTION_COLUMNS, select_models
+from restock.forecasting.classify import assign_series
+from restock.forecasting.final import final_forecasts
+from restock.forecasting.metrics import pinball_loss
+from restock.forecasting.models import candidates_for_unit, check_candidates, dask_client
+from restock.forecasting.selection import fallback_selection, select_models
 from restock.forecasting.settings import ForecastSettings
 
 logger = logging.getLogger("restock.forecasting")
 
-#: Calibration pool used for cold-start series (their profile is a rate, like a moving average).
-COLD_START_POOL_MODEL = "moving_average"
-
 METRIC_COLUMNS = [
     "category", "demand_class", "model", "fold", "cutoff", "horizon", "n_series", "sample_size",
     "mase", "rmsse", "wape", "bias", "pinball_p90", "coverage_p90",
-]
-FORECAST_COLUMNS = [
-    "sku", "location", "date", "model", "forecast", "p50", "p90", "p95", "p99", "category",
-    "demand_class", "is_cold_start",
 ]
 ASSIGNMENT_COLUMNS = [
     "sku", "location", "category", "demand_class", "model", "is_cold_start", "backtest_rmsse",
@@ -98,41 +74,6 @@ class ForecastResult:
     backtest_predictions: pd.DataFrame
     calibration: Calibration
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def unit_of(category: pd.Series, demand_class: pd.Series) -> pd.Series:
-    """Selection unit name: ``category/demand_class``."""
-    return category.astype(str) + "/" + demand_class.astype(str)
-
-
-def assign_series(panel: DemandPanel, end: int, settings: ForecastSettings) -> pd.DataFrame:
-    """Demand class, unit and cold-start flag of every series at column ``end``."""
-    classes = classify_panel(panel.target, end, settings.train_window_days)
-    out = panel.series[["series_id", "sku", "location", "category"]].copy()
-    out[["adi", "cv2", "demand_class"]] = classes[["adi", "cv2", "demand_class"]].to_numpy()
-    out["adi"] = out["adi"].astype(float)
-    out["cv2"] = out["cv2"].astype(float)
-    out["unit"] = unit_of(out["category"], out["demand_class"])
-    out["history_days"] = np.maximum(end - panel.series["first_day"].to_numpy() + 1, 0)
-    out["is_cold_start"] = out["history_days"] < settings.min_history_days
-    return out
-
-
-def fallback_selection(units: pd.DataFrame, chosen: pd.DataFrame) -> pd.DataFrame:
-    """Selection rows for units the backtest could not score (see the module docstring)."""
-    rows = []
-    for unit in units.itertuples(index=False):
-        same_class = chosen[chosen["demand_class"] == unit.demand_class]["selected_model"]
-        model = same_class.mode().iloc[0] if len(same_class) else NAIVE_MODEL
-        rows.append({
-            "unit": unit.unit, "category": unit.category, "demand_class": unit.demand_class,
-            "selected_model": model, "score": np.nan, "runner_up": None,
-            "runner_up_score": np.nan, "naive_score": np.nan, "value_added": np.nan,
-            "reason": ("Too little history to backtest these items; using the method chosen "
-                       f"most often for other {unit.demand_class} items."),
-            "n_series": int(unit.n_series), "sample_size": 0,
-        })
-    return pd.DataFrame(rows, columns=["unit", *SELECTION_COLUMNS])
 
 
 def run_forecasting(
@@ -278,7 +219,6 @@ def _select(
 
 def _run(sel: _Selected, settings: ForecastSettings) -> ForecastResult:
     """Steps 5-6 after ``_select``: backtest tables, final forecasts and their quantiles."""
-    as_of = sel.as_of
     panel, end, assignments, exogenous = sel.panel, sel.end, sel.assignments, sel.exogenous
     bt, scores, selection, calibration = sel.bt, sel.scores, sel.selection, sel.calibration
     timings, t0 = sel.timings, sel.started
@@ -291,69 +231,22 @@ def _run(sel: _Selected, settings: ForecastSettings) -> ForecastResult:
     predictions = _backtest_predictions(bt, panel, oof)
     timings["backtest_tables"] = time.perf_counter() - t2
 
-    # final forecasts
-    t3 = time.perf_counter()
-    h = settings.horizon
+    # final forecasts and their quantiles: the one forecasting path (final.py)
     assignments["model"] = assignments["unit"].map(chosen)
-    assignments.loc[assignments["is_cold_start"], "model"] = COLD_START_MODEL
-    forecast = np.zeros((panel.n_series, h))
-    train = np.flatnonzero(~assignments["is_cold_start"].to_numpy())
-    global_cache: dict[str, np.ndarray | None] = {}
-
-    def base_forecast(model: str, rows: np.ndarray) -> np.ndarray | None:
-        if model in GLOBAL_CANDIDATES:
-            # a global model learns from every series, as in the backtest (where it was fitted
-            # on all sampled series), then forecasts those of the units that selected it;
-            # fitted once even when combinations use it too
-            if model not in global_cache:
-                fc = forecast_panel(panel, train, end, [model], settings, h, exogenous)
-                global_cache[model] = fc.get(model)
-            full = global_cache[model]
-            return None if full is None else full[np.searchsorted(train, rows)]
-        return forecast_panel(panel, rows, end, [model], settings, h, exogenous).get(model)
-
-    for model in sorted(assignments["model"].unique()):
-        if model == COLD_START_MODEL:
-            continue
-        rows = np.flatnonzero((assignments["model"] == model).to_numpy())
-        started = time.perf_counter()
-        if is_combination(model):
-            got = [base_forecast(m, rows) for m in combination_members(model)]
-            got = [g for g in got if g is not None]
-            fc = {model: combine(got)} if got else {}
-        else:
-            one = base_forecast(model, rows)
-            fc = {model: one} if one is not None else {}
-        if model not in fc:  # an optional candidate failed at as_of: fall back to naive
-            logger.warning("%s could not forecast at as_of; using %s", model, NAIVE_MODEL)
-            fc = {model: forecast_panel(panel, rows, end, [NAIVE_MODEL], settings, h)[NAIVE_MODEL]}
-            assignments.loc[rows, "model"] = NAIVE_MODEL
-        forecast[rows] = fc[model]
-        logger.info("final forecast: %s on %d series in %.1f s", model, len(rows),
-                    time.perf_counter() - started)
     cold = assignments["is_cold_start"].to_numpy()
-    if cold.any():
-        forecast[cold] = cold_start_forecast(panel, np.flatnonzero(cold), end, h, settings, cold)
-    timings["forecast"] = time.perf_counter() - t3
-
+    final = final_forecasts(panel, end, assignments, settings, calibration, cold=cold,
+                            exogenous=exogenous)
+    assignments["model"] = final.assignments["model"].to_numpy()
+    timings.update(final.seconds)
     t4 = time.perf_counter()
-    level = series_level(panel.target, end)
-    pools = assignments[["unit", "demand_class", "model"]].copy()
-    pools.loc[cold, "model"] = COLD_START_POOL_MODEL
-    daily = daily_quantiles(calibration, pools, forecast, level)
-    cumulative = cumulative_quantiles(calibration, pools, forecast, level)
-    dates = pd.date_range(as_of + pd.Timedelta(days=1), periods=h)
-    demand_forecasts = _forecast_table(assignments, dates, forecast, daily)
-    cumulative_table = cumulative_frame(assignments, forecast, cumulative,
-                                        calibration.cumulative_levels)
     rmsse_by_unit = selection.set_index("unit")["score"]
     assignments["backtest_rmsse"] = assignments["unit"].map(rmsse_by_unit).astype(float)
     assignments.loc[cold, "backtest_rmsse"] = np.nan
     with np.errstate(invalid="ignore"):
         assignments["mean_daily_demand"] = np.nan_to_num(
             np.nanmean(panel.target[:, max(0, end - 90) : end + 1], axis=1))
-    assignments["level"] = level
-    timings["quantiles"] = time.perf_counter() - t4
+    assignments["level"] = final.level
+    timings["quantiles"] += time.perf_counter() - t4
     timings["total"] = time.perf_counter() - t0
     logger.info("run_forecasting done in %.1f s (%s)", timings["total"],
                 ", ".join(f"{k} {v:.1f} s" for k, v in timings.items() if k != "total"))
@@ -361,9 +254,9 @@ def _run(sel: _Selected, settings: ForecastSettings) -> ForecastResult:
     return ForecastResult(
         backtest_metrics=metrics_table,
         model_selection=selection.drop(columns="unit").reset_index(drop=True),
-        demand_forecasts=demand_forecasts,
+        demand_forecasts=final.tables.daily,
         series_assignments=assignments[ASSIGNMENT_COLUMNS].reset_index(drop=True),
-        cumulative_quantiles=cumulative_table,
+        cumulative_quantiles=final.tables.cumulative,
         backtest_predictions=predictions,
         calibration=calibration,
         timings=timings,
@@ -409,7 +302,7 @@ def _backtest_metrics(
             if not tried.any():
                 continue
             a = bt.actual[tried, f]
-            pin = metrics.pinball_loss(a, p90[tried, f], 0.9)
+            pin = pinball_loss(a, p90[tried, f], 0.9)
             extra.append(pd.DataFrame({
                 "pos": np.flatnonzero(tried), "fold": f + 1, "model": m,
                 "pinball": pin,
@@ -465,44 +358,3 @@ def _backtest_predictions(bt: BacktestResult, panel: DemandPanel, oof: dict) -> 
     if not frames:
         return pd.DataFrame(columns=PREDICTION_COLUMNS)
     return pd.concat(frames, ignore_index=True)[PREDICTION_COLUMNS]
-
-
-def _forecast_table(assignments: pd.DataFrame, dates: pd.DatetimeIndex, forecast: np.ndarray,
-                    daily: dict[float, np.ndarray]) -> pd.DataFrame:
-    n, h = forecast.shape
-
-    def rep(col: str) -> np.ndarray:
-        return np.repeat(assignments[col].to_numpy(), h)
-
-    table = pd.DataFrame({
-        "sku": rep("sku"), "location": rep("location"), "date": np.tile(dates.to_numpy(), n),
-        "model": rep("model"), "forecast": forecast.ravel(),
-    })
-    for p, name in ((0.5, "p50"), (0.9, "p90"), (0.95, "p95"), (0.99, "p99")):
-        q = daily.get(p)
-        if q is None:  # a level outside settings.quantile_levels: nearest higher one
-            q = daily[min((lv for lv in daily if lv >= p), default=max(daily))]
-        table[name] = q.ravel()
-    table["category"] = rep("category")
-    table["demand_class"] = rep("demand_class")
-    table["is_cold_start"] = rep("is_cold_start").astype(bool)
-    return table[FORECAST_COLUMNS]
-
-
-def cumulative_frame(assignments: pd.DataFrame, forecast: np.ndarray, cumulative: np.ndarray,
-                     levels: np.ndarray) -> pd.DataFrame:
-    """Long cumulative-quantile table: sku, location, horizon_days, level, quantity.
-
-    Level 0 rows hold the mean (the forecast total).
-    """
-    n, h = forecast.shape
-    values = np.concatenate([np.cumsum(forecast, axis=1)[:, :, None], cumulative], axis=2)
-    all_levels = np.concatenate([[0.0], levels])
-    nl = len(all_levels)
-    return pd.DataFrame({
-        "sku": np.repeat(assignments["sku"].to_numpy(), h * nl),
-        "location": np.repeat(assignments["location"].to_numpy(), h * nl),
-        "horizon_days": np.tile(np.repeat(np.arange(1, h + 1), nl), n),
-        "level": np.tile(all_levels, n * h),
-        "quantity": values.ravel(),
-    })
