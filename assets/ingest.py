@@ -8,8 +8,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.resources import RestockResource
-from pipelines.settings import WAREHOUSE_POOL
+from assets.resources import RestockResource
+from assets.settings import WAREHOUSE_POOL
 from restock.contract import INPUT_TABLES
 
 RAW_TABLE_NAMES = tuple(INPUT_TABLES)

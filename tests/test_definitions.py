@@ -8,7 +8,7 @@ import sys
 import dagster as dg
 
 from pipelines.definitions import defs, nightly_job
-from pipelines.settings import NIGHTLY_JOB_NAME
+from pipelines.jobs import NIGHTLY_JOB_NAME
 
 EXPECTED_ASSETS = {
     "raw/sales", "raw/products", "raw/inventory", "stg_feed__sales", "fct_daily_demand",

@@ -44,11 +44,8 @@ def _as_of(warehouse: Path) -> str:
 @pytest.fixture(scope="module")
 def fanned_out(nightly):
     """The sensor registers the categories; every partition is materialized on its own."""
-    from assets.partitioned import (
-        CATEGORY_PARTITIONS,
-        category_forecasts,
-        category_partitions_sensor,
-    )
+    from assets.partitioned import CATEGORY_PARTITIONS, category_forecasts
+    from pipelines.sensors import category_partitions_sensor
 
     feed, warehouse = nightly
     instance = dg.DagsterInstance.ephemeral()
