@@ -101,19 +101,17 @@ def _failures(result) -> tuple[list[str], list[str]]:
 
 def dagster_home(paths: RunPaths) -> Path:
     """Where the run is recorded: DAGSTER_HOME (the Makefile sets it to var/dagster_home, which
-    `make dev` reads), else ``dagster_home`` beside the warehouse, with Restock's instance
-    settings copied in."""
+    `make dev` reads), else ``dagster_home`` beside the warehouse. A home without a
+    dagster.yaml gets Restock's (one run and one writer at a time, no telemetry)."""
     configured = os.environ.get("DAGSTER_HOME")
-    if configured:
-        home = Path(configured).expanduser().resolve()
-        home.mkdir(parents=True, exist_ok=True)
-        return home
-    home = paths.root / "dagster_home"
+    home = (Path(configured).expanduser().resolve() if configured
+            else paths.root / "dagster_home")
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         shutil.copyfile(INSTANCE_YAML, home / "dagster.yaml")
-    log.info("DAGSTER_HOME is not set: recording this run in %s (to see it in the Dagster UI, "
-             "start `dagster dev` with DAGSTER_HOME=%s)", home, home)
+    if not configured:
+        log.info("DAGSTER_HOME is not set: recording this run in %s (to see it in the Dagster "
+                 "UI, start `dagster dev` with DAGSTER_HOME=%s)", home, home)
     return home
 
 

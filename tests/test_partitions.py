@@ -18,7 +18,10 @@ def nightly(small_demo_feed, tmp_path_factory):
     from pipelines.runner import run_nightly
 
     warehouse = tmp_path_factory.mktemp("partitions") / "restock.duckdb"
-    outcome = run_nightly(small_demo_feed, warehouse)
+    with pytest.MonkeyPatch.context() as patch:
+        # recorded on an instance of its own, not the developer's DAGSTER_HOME
+        patch.setenv("DAGSTER_HOME", str(tmp_path_factory.mktemp("dagster_home")))
+        outcome = run_nightly(small_demo_feed, warehouse)
     assert outcome.success, outcome.failures
     return small_demo_feed, warehouse
 
