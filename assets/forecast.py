@@ -7,9 +7,9 @@ import time
 import dagster as dg
 import pandas as pd
 
-from assets._tables import DEMAND_COLUMNS, read_demand, read_mart, table_metadata, write_result
-from pipelines.resources import RestockResource
-from pipelines.settings import MAX_FORECAST_HORIZON_DAYS, WAREHOUSE_POOL
+from assets.resources import RestockResource
+from assets.settings import MAX_FORECAST_HORIZON_DAYS, WAREHOUSE_POOL
+from assets.tables import DEMAND_COLUMNS, read_demand, read_mart, table_metadata, write_result
 
 MART_DEPS = ["fct_daily_demand", "dim_products", "fct_promotion_days", "fct_events", "fct_drivers"]
 

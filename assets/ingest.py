@@ -8,8 +8,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.resources import RestockResource
-from pipelines.settings import WAREHOUSE_POOL
+from assets.resources import RestockResource
+from assets.settings import WAREHOUSE_POOL
 from restock.contract import INPUT_TABLES
 
 RAW_TABLE_NAMES = tuple(INPUT_TABLES)
@@ -36,11 +36,14 @@ class IngestConfig(dg.Config):
     pool=WAREHOUSE_POOL,
 )
 def raw_feed(context: dg.AssetExecutionContext, config: IngestConfig, restock: RestockResource):
-    """Read every feed table with DuckDB's readers into `raw.*` and record the run's as_of."""
+    """Read every feed table with DuckDB's readers into `raw.*` and record the run's as_of and
+    resolved configuration (`raw._run`)."""
     from restock.feed.reader import load_feed
 
     feed_dir = Path(config.feed).expanduser().resolve() if config.feed else restock.feed_dir
-    source = restock.config.source
+    # The one read of the config file in a run: stored below with as_of, read by every later step.
+    run_config = restock.config
+    source = run_config.source
     if source.kind == "sql":
         # The ERP's new or changed rows are appended to the feed as part files first.
         from restock.sources.sql import extract_feed
@@ -64,9 +67,10 @@ def raw_feed(context: dg.AssetExecutionContext, config: IngestConfig, restock: R
         )
         con.execute(
             "create or replace table raw._run as select ? as run_id, cast(? as date) as as_of, "
-            "? as feed, cast(? as timestamp) as started_at",
+            "? as feed, cast(? as timestamp) as started_at, ? as config_file, ? as config",
             [context.run_id, str(result.as_of), str(feed_dir),
-             datetime.now(UTC).replace(tzinfo=None)],
+             datetime.now(UTC).replace(tzinfo=None), restock.config_path,
+             run_config.model_dump_json()],
         )
     for stats in result.tables.values():
         for warning in stats.warnings:

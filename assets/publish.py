@@ -4,9 +4,9 @@
 import dagster as dg
 import pandas as pd
 
-from assets._tables import write_result
-from pipelines.resources import RestockResource
-from pipelines.settings import WAREHOUSE_POOL
+from assets.resources import RestockResource
+from assets.settings import WAREHOUSE_POOL
+from assets.tables import write_result
 from restock.contract import PUBLISHED_TABLES
 from restock.warehouse import table_exists
 

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
-from assets._tables import table_metadata, write_result
 from assets.ingest import RAW_TABLE_NAMES, load_ingest_result
-from pipelines.resources import RestockResource
-from pipelines.settings import WAREHOUSE_POOL
+from assets.resources import RestockResource
+from assets.settings import WAREHOUSE_POOL
+from assets.tables import table_metadata, write_result
 from restock.warehouse import table_exists
 
 STAGING_MODELS = [f"stg_feed__{name}" for name in RAW_TABLE_NAMES]

@@ -6,10 +6,10 @@ import time
 import dagster as dg
 import pandas as pd
 
-from assets._tables import read_demand, read_mart, read_result, table_metadata, write_result
 from assets.forecast import run_forecast_settings
-from pipelines.resources import RestockResource
-from pipelines.settings import WAREHOUSE_POOL
+from assets.resources import RestockResource
+from assets.settings import WAREHOUSE_POOL
+from assets.tables import read_demand, read_mart, read_result, table_metadata, write_result
 
 
 @dg.asset(

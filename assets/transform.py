@@ -11,8 +11,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from pipelines.resources import RestockResource
-from pipelines.settings import DBT_PROJECT_DIR, MAX_FORECAST_HORIZON_DAYS, WAREHOUSE_POOL
+from assets.resources import RestockResource
+from assets.settings import DBT_PROJECT_DIR, MAX_FORECAST_HORIZON_DAYS, WAREHOUSE_POOL
 
 DBT_FOLDERS_AS_GROUPS = ("staging", "intermediate", "marts")
 
@@ -83,7 +83,7 @@ def restock_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, restock: RestockResource
 ):
     """Build and test the dbt models for this run's as_of."""
-    from restock.quality.dbt import dbt_build_args
+    from restock.dbt_project import dbt_build_args
 
     with restock.connect(read_only=True) as con:
         as_of = restock.run_as_of(con)

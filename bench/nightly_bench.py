@@ -376,7 +376,7 @@ def parse_stage_times(log_text: str, started: datetime | None = None,
 def run_nightly(feed: Path, warehouse: Path, as_of: str, config: Path | None, log_path: Path,
                 timeout: float) -> dict:
     """`restock run` in a subprocess: exit code, wall time, peak RSS, per-step times, errors."""
-    cmd = [sys.executable, "-m", "restock.cli", "run", "--feed", str(feed), "--warehouse",
+    cmd = [sys.executable, "-m", "pipelines.cli", "run", "--feed", str(feed), "--warehouse",
            str(warehouse), "--as-of", as_of]
     if config is not None:
         cmd += ["--config", str(config)]

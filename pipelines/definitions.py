@@ -1,7 +1,14 @@
-"""The Dagster code location: every stage of the nightly run, its checks, schedule and sensors.
+"""The Dagster code location: every stage of the nightly run, its checks, jobs, schedule, sensors.
 
-Assets live in assets/, checks in checks/; this file wires them and applies project-wide
-policies (one in-process executor so a single writer owns the work DB, a retry policy).
+The top of the orchestration layer; imports only point down (docs/ARCHITECTURE.md)::
+
+    pipelines  (definitions, jobs, schedules, sensors, runner, cli)
+        -> checks  (asset checks)
+            -> assets  (the stages; resources, settings, table helpers)
+                -> restock  (the plain library, no Dagster)
+
+Assets live in assets/, checks in checks/, the jobs and their policies (in-process executor,
+retry policy) in pipelines/jobs.py; this file only wires them.
 """
 
 from __future__ import annotations
@@ -9,44 +16,18 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from assets.forecast import forecasts
-from assets.ingest import raw_feed
-from assets.partitioned import (
-    category_forecasts,
-    category_partitions_sensor,
-    forecast_by_category_job,
-)
-from assets.publish import published_tables
-from assets.quality import data_quality_results, quarantine
-from assets.replenish import policy_replay, reorder_recommendations, stockout_alerts
-from assets.report import run_report
-from assets.transform import dbt_executable, dbt_project, restock_dbt_models
-from checks.mart_checks import (
+from assets.resources import RestockResource
+from assets.transform import dbt_executable, dbt_project
+from checks.marts import (
     every_active_series_has_a_line,
     forecasts_valid,
     order_quantities_plausible,
 )
-from checks.raw_checks import gx_raw_suites, rows_accounted
-from pipelines.resources import RestockResource
+from checks.raw import gx_raw_suites, rows_accounted
+from pipelines.jobs import ALL_ASSETS, NIGHTLY_ASSETS, forecast_by_category_job, nightly_job
 from pipelines.schedules import nightly_schedule
-from pipelines.sensors import feed_drop_sensor, stockout_alert_sensor
-from pipelines.settings import NIGHTLY_JOB_NAME, RETRY_POLICY
+from pipelines.sensors import category_partitions_sensor, feed_drop_sensor, stockout_alert_sensor
 
-#: what the nightly job materializes, in one run
-NIGHTLY_ASSETS = [
-    raw_feed,
-    restock_dbt_models,
-    quarantine,
-    data_quality_results,
-    forecasts,
-    reorder_recommendations,
-    stockout_alerts,
-    policy_replay,
-    published_tables,
-    run_report,
-]
-#: plus the partitioned fan-out of forecasting (assets/partitioned.py), its own job
-ALL_ASSETS = [*NIGHTLY_ASSETS, category_forecasts]
 ALL_CHECKS = [
     gx_raw_suites,
     rows_accounted,
@@ -54,15 +35,6 @@ ALL_CHECKS = [
     every_active_series_has_a_line,
     order_quantities_plausible,
 ]
-
-nightly_job = dg.define_asset_job(
-    NIGHTLY_JOB_NAME,
-    # every stage; the partitioned fan-out (assets/partitioned.py) has its own job
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(category_forecasts),
-    executor_def=dg.in_process_executor,
-    op_retry_policy=RETRY_POLICY,
-    description="The whole nightly run, one step at a time in one process (DuckDB has one writer).",
-)
 
 
 def build_resources(
@@ -92,3 +64,5 @@ defs = dg.Definitions(
     sensors=[feed_drop_sensor(nightly_job), stockout_alert_sensor, category_partitions_sensor],
     resources=build_resources(),
 )
+
+__all__ = ["ALL_ASSETS", "ALL_CHECKS", "NIGHTLY_ASSETS", "build_resources", "defs", "nightly_job"]

@@ -1,10 +1,13 @@
-"""Run the whole nightly job in-process (what `restock run` and `make run` call)."""
+"""`restock run`: execute the Definitions' own `nightly_job` in-process on the persistent
+Dagster instance, so every CLI run, its materializations, check results, metadata and step
+timings show in `make dev` (the UI reads the same DAGSTER_HOME)."""
 
 from __future__ import annotations
 
 import fcntl
 import logging
 import os
+import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,6 +18,9 @@ import duckdb
 from restock.paths import RunPaths
 
 log = logging.getLogger("restock.run")
+
+#: the instance settings `make` copies into DAGSTER_HOME (one run and one writer at a time)
+INSTANCE_YAML = Path(__file__).resolve().parent / "instance" / "dagster.yaml"
 
 
 class RunLockedError(RuntimeError):
@@ -57,6 +63,7 @@ class RunOutcome:
     seconds: float
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: seconds per Dagster step (asset or check), in the order the steps started
     step_seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -92,16 +99,39 @@ def _failures(result) -> tuple[list[str], list[str]]:
     return failures, warnings
 
 
+def dagster_home(paths: RunPaths) -> Path:
+    """Where the run is recorded: DAGSTER_HOME (the Makefile sets it to var/dagster_home, which
+    `make dev` reads), else ``dagster_home`` beside the warehouse. A home without a
+    dagster.yaml gets Restock's (one run and one writer at a time, no telemetry)."""
+    configured = os.environ.get("DAGSTER_HOME")
+    home = (Path(configured).expanduser().resolve() if configured
+            else paths.root / "dagster_home")
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copyfile(INSTANCE_YAML, home / "dagster.yaml")
+    if not configured:
+        log.info("DAGSTER_HOME is not set: recording this run in %s (to see it in the Dagster "
+                 "UI, start `dagster dev` with DAGSTER_HOME=%s)", home, home)
+    return home
+
+
 def run_nightly(
     feed: Path,
     warehouse: Path,
     as_of: str | None = None,
     config_path: Path | None = None,
 ) -> RunOutcome:
-    """Materialize every asset and check of the nightly job for one feed and as_of."""
+    """Execute the Definitions' ``nightly_job`` for one feed and as_of, recorded on the Dagster
+    instance of :func:`dagster_home`.
+
+    The job is the one the UI, the schedule and the drop sensor launch: same steps, checks and
+    retry policy. Only the resources are given here (the run's feed, warehouse, as_of, config).
+    """
     import dagster as dg
 
-    from pipelines.definitions import ALL_CHECKS, NIGHTLY_ASSETS, build_resources
+    from assets.run_stats import step_seconds
+    from pipelines.definitions import build_resources, defs
+    from pipelines.jobs import NIGHTLY_JOB_NAME
 
     feed = Path(feed).expanduser().resolve()
     if not feed.is_dir():
@@ -112,15 +142,18 @@ def run_nightly(
         config_path=str(Path(config_path).resolve()) if config_path else "",
     )
     started = time.perf_counter()
-    with warehouse_lock(paths):
-        result = dg.materialize(
-            [*NIGHTLY_ASSETS, *ALL_CHECKS],
+    with warehouse_lock(paths), dg.DagsterInstance.from_config(
+        str(dagster_home(paths))
+    ) as instance:
+        result = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(
+            instance=instance,
             resources=resources,
-            instance=dg.DagsterInstance.ephemeral(),
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-            tags={"restock/feed": str(feed), "restock/as_of": as_of or "latest"},
+            tags={"restock/feed": str(feed), "restock/as_of": as_of or "latest",
+                  "restock/launched_by": "restock run"},
         )
+        seconds_per_step = step_seconds(instance, result.run_id)
     failures, warnings = _failures(result)
     published = bool(result.asset_materializations_for_node("published_tables"))
     if not published and not failures:
@@ -133,7 +166,18 @@ def run_nightly(
         seconds=time.perf_counter() - started,
         failures=failures,
         warnings=warnings,
+        step_seconds=seconds_per_step,
     )
+
+
+def step_summary(seconds: dict[str, float]) -> str:
+    """Seconds per step of the run, for the terminal (the same figures as the Dagster UI)."""
+    if not seconds:
+        return "No step durations were recorded."
+    width = max(len(step) for step in seconds)
+    lines = ["Time per step (asset or check):"]
+    lines += [f"  {step:<{width}} {value:>8.1f} s" for step, value in seconds.items()]
+    return "\n".join(lines)
 
 
 def published_summary(warehouse: Path, top_alerts: int = 10) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.settings import NIGHTLY_JOB_NAME
+from pipelines.jobs import NIGHTLY_JOB_NAME
 
 DEFAULT_CRON = "0 2 * * *"
 DEFAULT_TIMEZONE = "UTC"

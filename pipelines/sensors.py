@@ -1,4 +1,5 @@
-"""Sensors: start a run when a complete feed drop lands; post stockout alerts to a webhook."""
+"""Sensors: start a run when a complete feed drop lands; post stockout alerts to a webhook;
+register the categories of the marts as forecast partitions."""
 
 
 import json
@@ -8,8 +9,9 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from pipelines.resources import RestockResource
-from pipelines.settings import NIGHTLY_JOB_NAME
+from assets.partitioned import CATEGORY_PARTITIONS, categories_in_marts
+from assets.resources import RestockResource
+from pipelines.jobs import NIGHTLY_JOB_NAME, forecast_by_category_job
 
 
 def feed_drop_sensor(job) -> dg.SensorDefinition:
@@ -92,4 +94,30 @@ def stockout_alert_sensor(context: dg.SensorEvaluationContext, restock: RestockR
     return dg.SkipReason(f"{len(alerts)} alerts of run {run_id} handled")
 
 
-__all__ = ["NIGHTLY_JOB_NAME", "feed_drop_sensor", "read_new_alerts", "stockout_alert_sensor"]
+@dg.sensor(
+    name="category_partitions_sensor",
+    job=forecast_by_category_job,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Registers every category of the current marts as a category_forecasts "
+    "partition and requests one forecast_by_category run per category and as_of.",
+)
+def category_partitions_sensor(context: dg.SensorEvaluationContext, restock: RestockResource):
+    """Register new categories as partitions; one run request per category and as_of."""
+    try:
+        as_of, categories = categories_in_marts(restock)
+    except (duckdb.Error, RuntimeError) as exc:
+        return dg.SkipReason(f"no marts to read categories from yet: {exc}")
+    if not categories:
+        return dg.SkipReason("fct_daily_demand has no categories")
+    known = set(context.instance.get_dynamic_partitions(CATEGORY_PARTITIONS.name))
+    new = [c for c in categories if c not in known]
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=f"{as_of}:{c}", partition_key=c)
+                      for c in categories],
+        dynamic_partitions_requests=[CATEGORY_PARTITIONS.build_add_request(new)] if new else [],
+    )
+
+
+__all__ = ["NIGHTLY_JOB_NAME", "category_partitions_sensor", "feed_drop_sensor",
+           "read_new_alerts", "stockout_alert_sensor"]

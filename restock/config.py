@@ -65,14 +65,6 @@ class WarehouseSettings(BaseModel):
     )
 
 
-class ScheduleSettings(BaseModel):
-    """When the nightly job runs and where feed drops land."""
-
-    cron: str = "0 2 * * *"
-    timezone: str = "UTC"
-    drop_folder: str | None = None
-
-
 class RestockConfig(BaseModel):
     """Everything a run can be told, with defaults for all of it."""
 
@@ -81,7 +73,6 @@ class RestockConfig(BaseModel):
     quality: QualitySettings = Field(default_factory=QualitySettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
     source: SourceSettings = Field(default_factory=SourceSettings)
-    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
 

@@ -103,7 +103,7 @@ def write_feed(feed_dir: Path, tables: dict[str, list[dict]] | None = None) -> P
 def run_dbt(work_db: Path, as_of: str, *args: str, target_dir: Path | None = None
             ) -> subprocess.CompletedProcess:
     """Run ``dbt <args>`` on the project against ``work_db``; return the finished process."""
-    from restock.quality.dbt import dbt_env
+    from restock.dbt_project import dbt_env
 
     env = {**os.environ, **dbt_env(work_db, as_of)}
     if target_dir is not None:

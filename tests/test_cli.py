@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from restock.cli import main
+from pipelines.cli import main
 
 
 def test_run_with_missing_feed_says_so(tmp_path, capsys):
@@ -17,7 +17,7 @@ def test_run_with_missing_feed_says_so(tmp_path, capsys):
 
 def test_run_rejects_a_bad_as_of(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "restock.cli", "run", "--feed", str(tmp_path), "--warehouse",
+        [sys.executable, "-m", "pipelines.cli", "run", "--feed", str(tmp_path), "--warehouse",
          str(tmp_path / "w.duckdb"), "--as-of", "24/04/2016"],
         capture_output=True, text=True,
     )

@@ -158,7 +158,7 @@ def test_build_args_alone_point_dbt_at_the_work_db(built, tmp_path):
 
     from feedkit import DBT, DBT_PROJECT, PROJECT_ROOT
 
-    from restock.quality.dbt import dbt_build_args
+    from restock.dbt_project import dbt_build_args
 
     work_db, _, _ = built
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESTOCK_")}

@@ -8,7 +8,7 @@ import sys
 import dagster as dg
 
 from pipelines.definitions import defs, nightly_job
-from pipelines.settings import NIGHTLY_JOB_NAME
+from pipelines.jobs import NIGHTLY_JOB_NAME
 
 EXPECTED_ASSETS = {
     "raw/sales", "raw/products", "raw/inventory", "stg_feed__sales", "fct_daily_demand",
@@ -48,6 +48,10 @@ def test_nightly_job_runs_every_stage_but_the_partitioned_fan_out():
     nightly = defs.resolve_job_def(NIGHTLY_JOB_NAME)
     keys = {k.to_user_string() for k in nightly.asset_layer.executable_asset_keys}
     assert EXPECTED_ASSETS <= keys and "category_forecasts" not in keys
+    # the retry policy applies to every run of the job, `restock run`'s included
+    from pipelines.jobs import RETRY_POLICY
+
+    assert nightly.op_retry_policy == RETRY_POLICY
     fan_out = defs.resolve_job_def("forecast_by_category")
     assert isinstance(fan_out.partitions_def, dg.DynamicPartitionsDefinition)
     assert {k.to_user_string() for k in fan_out.asset_layer.executable_asset_keys} == {

@@ -18,7 +18,10 @@ def nightly(small_demo_feed, tmp_path_factory):
     from pipelines.runner import run_nightly
 
     warehouse = tmp_path_factory.mktemp("partitions") / "restock.duckdb"
-    outcome = run_nightly(small_demo_feed, warehouse)
+    with pytest.MonkeyPatch.context() as patch:
+        # recorded on an instance of its own, not the developer's DAGSTER_HOME
+        patch.setenv("DAGSTER_HOME", str(tmp_path_factory.mktemp("dagster_home")))
+        outcome = run_nightly(small_demo_feed, warehouse)
     assert outcome.success, outcome.failures
     return small_demo_feed, warehouse
 
@@ -44,11 +47,8 @@ def _as_of(warehouse: Path) -> str:
 @pytest.fixture(scope="module")
 def fanned_out(nightly):
     """The sensor registers the categories; every partition is materialized on its own."""
-    from assets.partitioned import (
-        CATEGORY_PARTITIONS,
-        category_forecasts,
-        category_partitions_sensor,
-    )
+    from assets.partitioned import CATEGORY_PARTITIONS, category_forecasts
+    from pipelines.sensors import category_partitions_sensor
 
     feed, warehouse = nightly
     instance = dg.DagsterInstance.ephemeral()

@@ -23,13 +23,23 @@ def _published(warehouse: Path, table: str) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def e2e_run(small_demo_feed, tmp_path_factory):
+def e2e(small_demo_feed, tmp_path_factory):
+    """One `restock run` on the demo feed, recorded in a DAGSTER_HOME of its own (as `make run`
+    records into var/dagster_home)."""
     from pipelines.runner import run_nightly
 
     warehouse = tmp_path_factory.mktemp("e2e") / "restock.duckdb"
-    outcome = run_nightly(small_demo_feed, warehouse)
-    assert outcome.success, f"run failed: {outcome.failures}"
-    return warehouse
+    home = tmp_path_factory.mktemp("dagster_home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(home))
+        outcome = run_nightly(small_demo_feed, warehouse)
+        assert outcome.success, f"run failed: {outcome.failures}"
+        yield warehouse, outcome, home
+
+
+@pytest.fixture(scope="module")
+def e2e_run(e2e):
+    return e2e[0]
 
 
 def test_every_published_table_has_the_contract_columns(e2e_run):
@@ -118,6 +128,81 @@ def test_report_is_written(e2e_run):
     assert report.exists() and report.stat().st_size > 10_000
 
 
+#: every step of the nightly job: its assets and checks (Dagster step keys)
+NIGHTLY_STEPS = {
+    "raw_feed", "gx_raw_suites", "quarantine", "restock_dbt_models", "data_quality_results",
+    "data_quality_results_rows_accounted", "forecasts", "demand_forecasts_forecasts_valid",
+    "reorder_recommendations", "reorder_recommendations_every_active_series_has_a_line",
+    "reorder_recommendations_order_quantities_plausible", "stockout_alerts", "policy_replay",
+    "published_tables", "run_report",
+}
+
+
+def test_the_run_is_recorded_on_the_dagster_instance(e2e):
+    """`restock run` executes the Definitions' nightly_job on DAGSTER_HOME: `dagster dev`
+    (which reads the same instance) shows the run, its materializations and check results."""
+    import dagster as dg
+
+    from pipelines.jobs import NIGHTLY_JOB_NAME
+
+    _, outcome, home = e2e
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        record = instance.get_run_record_by_id(outcome.run_id)
+        assert record is not None, "the run is not on the instance"
+        assert record.dagster_run.job_name == NIGHTLY_JOB_NAME
+        assert record.dagster_run.status == dg.DagsterRunStatus.SUCCESS
+        assert record.dagster_run.tags["restock/launched_by"] == "restock run"
+        for key in (["raw", "sales"], ["fct_daily_demand"], ["demand_forecasts"],
+                    ["reorder_recommendations"], ["policy_replay"], ["published_tables"],
+                    ["run_report"]):
+            [event] = instance.fetch_materializations(dg.AssetKey(key), limit=1).records
+            assert event.run_id == outcome.run_id, key
+        metadata = instance.fetch_materializations(
+            dg.AssetKey("published_tables"), limit=1).records[0].asset_materialization.metadata
+        assert metadata["dagster/row_count"].value > 0
+        checks = {}
+        for entry in instance.all_logs(outcome.run_id):
+            event = entry.dagster_event
+            if event is not None and event.event_type_value == "ASSET_CHECK_EVALUATION":
+                evaluation = event.event_specific_data
+                checks[evaluation.asset_check_key.name] = evaluation.passed
+    assert {"gx_suite", "rows_accounted", "forecasts_valid", "every_active_series_has_a_line",
+            "order_quantities_plausible"} <= set(checks)
+    assert checks["forecasts_valid"] and checks["order_quantities_plausible"]
+    # dbt tests are checks too
+    assert len(checks) > 5
+
+
+def test_step_durations_reach_the_summary_and_the_report(e2e):
+    from pipelines.runner import step_summary
+
+    warehouse, outcome, _ = e2e
+    assert set(outcome.step_seconds) == NIGHTLY_STEPS
+    assert all(seconds >= 0 for seconds in outcome.step_seconds.values())
+    assert "raw_feed" in step_summary(outcome.step_seconds)
+    forecasts = _published(warehouse, "demand_forecasts")
+    as_of = str(pd.Timestamp(forecasts["as_of"].iloc[0]).date())
+    page = (RunPaths.from_warehouse(warehouse).report_dir(as_of) / "index.html").read_text()
+    assert "No stage durations were recorded" not in page
+    section = page[page.index("Time per stage"):]
+    section = section[: section.index("</table>")]
+    # every step that finished before the report was written (the report is the last step)
+    for step in NIGHTLY_STEPS - {"run_report"}:
+        assert f">{step}<" in section, f"no duration for {step} in the report"
+
+
+def test_the_resolved_config_is_stored_with_the_run(e2e):
+    """The ingest step stores the run's configuration beside as_of; later steps read it."""
+    from restock.config import RestockConfig
+
+    warehouse, outcome, _ = e2e
+    work = RunPaths.from_warehouse(warehouse).work_db
+    with duckdb.connect(str(work), read_only=True) as con:
+        run_id, as_of, stored = con.execute("select run_id, as_of, config from raw._run").fetchone()
+    assert run_id == outcome.run_id and as_of is not None
+    assert RestockConfig.model_validate_json(stored) == RestockConfig()
+
+
 def _digest(path: Path) -> str:
     if path.is_dir():
         return hashlib.sha256(b"".join(
@@ -139,3 +224,9 @@ def test_failed_blocking_check_leaves_publication_byte_identical(e2e_run, small_
     assert not outcome.success
     assert any("order_quantities_plausible" in f for f in outcome.failures), outcome.failures
     assert (_digest(paths.warehouse), _digest(paths.parquet_dir)) == before
+    # the strict settings were the ones this run stored and its checks read
+    with duckdb.connect(str(paths.work_db), read_only=True) as con:
+        stored = con.execute("select config from raw._run").fetchone()[0]
+    from restock.config import RestockConfig
+
+    assert RestockConfig.model_validate_json(stored).quality.max_order_multiple == 1e-6

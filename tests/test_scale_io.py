@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assets._tables import DEMAND_COLUMNS, read_demand
+from assets.tables import DEMAND_COLUMNS, read_demand
 from restock.forecasting import ForecastSettings
 from restock.inventory import sample_replay_series
 from restock.warehouse import read_table

@@ -10,8 +10,8 @@ import dagster as dg
 import duckdb
 import pytest
 
+from assets.resources import RestockResource
 from pipelines.definitions import defs
-from pipelines.resources import RestockResource
 
 
 def _drop_sensor():

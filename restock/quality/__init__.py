@@ -6,5 +6,4 @@
 - ``gx_suites``: ``run_raw_suites`` (GX 1.x, imported lazily) plus freshness, drift and spike
   warnings, with GX Data Docs.
 - ``mart_checks``: blocking checks on forecasts and reorder lines.
-- ``dbt``: environment and ``--vars`` for running dbt_project/ on a work DB.
 """

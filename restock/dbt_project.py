@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 
 
 def dbt_env(work_db: Path, as_of: str) -> dict[str, str]:

@@ -4,8 +4,8 @@
 import dagster as dg
 import pandas as pd
 
-from assets._tables import read_mart, read_result, write_result
-from pipelines.resources import RestockResource
+from assets.resources import RestockResource
+from assets.tables import read_mart, read_result, write_result
 from restock.warehouse import table_exists
 
 

@@ -1,4 +1,8 @@
-"""`restock`: write the demo feed, import public data sets, run the nightly job."""
+"""`restock`: write the demo feed, import public data sets, run the nightly job.
+
+The console script lives in the orchestration layer because `restock run` executes the Dagster
+job (pipelines/runner.py); `demo` and `import` only call the plain library.
+"""
 
 from __future__ import annotations
 
@@ -122,7 +126,7 @@ def _import(args) -> int:
 
 
 def _run(args) -> int:
-    from pipelines.runner import RunLockedError, published_summary, run_nightly
+    from pipelines.runner import RunLockedError, published_summary, run_nightly, step_summary
     from restock.paths import RunPaths
 
     if args.as_of:
@@ -144,10 +148,12 @@ def _run(args) -> int:
               f"new was published, {paths.warehouse} is unchanged.", file=sys.stderr)
         for failure in outcome.failures:
             print(f"  - {failure}", file=sys.stderr)
+        print(step_summary(outcome.step_seconds), file=sys.stderr)
         return 1
     print(f"restock run finished in {outcome.seconds:.0f}s (run {outcome.run_id})")
     for warning in outcome.warnings:
         print(f"  warning: {warning}")
+    print(step_summary(outcome.step_seconds))
     print(published_summary(paths.warehouse))
     import duckdb
 

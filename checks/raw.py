@@ -7,9 +7,9 @@ from datetime import date
 import dagster as dg
 import pandas as pd
 
-from assets._tables import write_result
 from assets.ingest import RAW_TABLE_NAMES
-from pipelines.resources import RestockResource
+from assets.resources import RestockResource
+from assets.tables import write_result
 from restock.warehouse import table_exists
 
 VOLUMES_FILE = "volumes.json"
