@@ -22,6 +22,7 @@ import duckdb
 from restock.contract import INPUT_TABLES
 from restock.derived import check_work_db
 from restock.errors import PreflightError, UserError
+from restock.feed.reader import table_files
 
 # The warehouse file's stem names the work DB, the Parquet and state folders and appears in
 # SQL string literals (ATTACH) and Dagster metadata: plain characters only.
@@ -116,12 +117,6 @@ def preflight(
     return report
 
 
-def _table_files(feed: Path, table: str) -> list[Path]:
-    from restock.feed.reader import _table_files as files
-
-    return files(feed, table)
-
-
 def _check_feed(feed: Path, report: PreflightReport) -> None:
     from restock.feed.reader import FeedError, probe_file
 
@@ -135,7 +130,7 @@ def _check_feed(feed: Path, report: PreflightReport) -> None:
     con.execute("set enable_progress_bar = false")
     sales_files: list[Path] = []
     for name, spec in INPUT_TABLES.items():
-        files = _table_files(feed, name)
+        files = table_files(feed, name)
         if not files:
             if spec.required:
                 report.problems.append(

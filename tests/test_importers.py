@@ -344,7 +344,7 @@ def test_spare_parts_errors_name_the_file_sheet_row_and_column(tmp_path, sheets,
 
 
 def test_spare_parts_folder_and_file_errors(tmp_path, capsys):
-    from restock.cli import main
+    from pipelines.cli import main
     from restock.importers.common import SourceFormatError
 
     for name in ("a.xlsx", "b.xls"):

@@ -179,7 +179,7 @@ class IngestResult:
 # file discovery and reading
 
 
-def _table_files(feed_dir: Path, table: str) -> list[Path]:
+def table_files(feed_dir: Path, table: str) -> list[Path]:
     """Files holding ``table`` in the feed, in a stable order."""
     files: list[Path] = []
     for ext in ("csv", "parquet"):
@@ -596,7 +596,7 @@ def _stage_files(
     con: duckdb.DuckDBPyConnection, spec: InputTable, feed_dir: Path, info: TableIngest
 ) -> tuple[list[str], list[tuple[str, str, int, int, str]]]:
     """Read every file of a table into temp table ``_ingest_all``; return (columns, files)."""
-    files = _table_files(feed_dir, spec.name)
+    files = table_files(feed_dir, spec.name)
     file_rows: list[tuple[str, str, int, int, str]] = []
     per_file: list[tuple[str, list[str], list[str]]] = []  # (label, clean names, raw names)
     all_columns: list[str] = []
@@ -813,7 +813,7 @@ def load_feed(
         spec = INPUT_TABLES[name]
         info = TableIngest(table=name)
         tables[name] = info
-        if not _table_files(feed_dir, name):
+        if not table_files(feed_dir, name):
             if spec.required:
                 columns = ", ".join(spec.required_columns)
                 raise FeedError(
