@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import subprocess
 import sys
 import time
 import warnings
@@ -22,6 +23,15 @@ DATA = ROOT.parent / "shared" / "data"
 M5 = DATA / "m5_ca1"
 FRN = DATA / "freshretailnet"
 M5_LOCATION = "CA_1"
+
+
+def git_commit() -> str:
+    """Short git commit of the checkout (with + when tracked files have changes), for figures."""
+    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                         capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                           capture_output=True, text=True).stdout.strip()
+    return (sha or "unknown") + ("+" if dirty else "")
 
 
 def require(path: Path) -> None:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,15 +42,6 @@ import _common as common  # noqa: E402
 UCI = common.DATA / "uci_online_retail"
 
 
-def commit() -> str:
-    """Short git commit of the checkout (with + when tracked files have changes)."""
-    root = Path(__file__).resolve().parents[1]
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
-                         capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                           capture_output=True, text=True).stdout.strip()
-    return sha + ("+" if dirty else "")
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -63,7 +53,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     print(f"customer impact bench (UCI Online Retail II 2009-2010), {dt.date.today()}, "
-          f"commit {commit()}")
+          f"commit {common.git_commit()}")
     with tempfile.TemporaryDirectory() as tmp:
         feed = args.feed
         if feed is None:

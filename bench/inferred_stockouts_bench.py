@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import itertools
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -52,15 +51,6 @@ HOLDOUT = 14
 TUNE_DAYS = 45
 MODELS = ("seasonal_naive", "moving_average", "tsb", "auto_ets")
 
-
-def commit() -> str:
-    """Short git commit of the checkout (with + when the tree has changes)."""
-    root = Path(__file__).resolve().parents[1]
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
-                         capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                           capture_output=True, text=True).stdout.strip()
-    return sha + ("+" if dirty else "")
 
 
 def coverage_table() -> pd.Series:
@@ -239,7 +229,7 @@ def main() -> None:
     common.require(common.FRN)
     common.setup_logging(False)
     t0 = time.perf_counter()
-    print(f"inferred stock-outs bench, {dt.date.today()}, commit {commit()}")
+    print(f"inferred stock-outs bench, {dt.date.today()}, commit {common.git_commit()}")
     cov = coverage_table()
     print("median share of the day's sales in stock-out hours (hourly_sample), by hours: "
           + ", ".join(f"{int(h)}h {v:.2f}" for h, v in cov.items() if h >= 12))

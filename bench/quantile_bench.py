@@ -49,21 +49,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as common  # noqa: E402
+
 LEVELS = (0.5, 0.9, 0.95, 0.99)
 TAIL = (0.9, 0.95, 0.99)
-
-
-def git_commit() -> str:
-    """Short commit of the working tree (with + when it has uncommitted changes)."""
-    try:
-        sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "restock"],
-                               capture_output=True, text=True).stdout.strip()
-        return sha + ("+" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def sales_source(feed: Path) -> str:
@@ -236,7 +226,7 @@ def main() -> int:
     warehouse = (args.warehouse or Path(f"/tmp/quantile_bench_{feed.name}_{args.as_of}")
                  / "restock.duckdb").resolve()
     print(f"quantile bench: {feed} as of {args.as_of}, horizon {args.horizon}; "
-          f"{dt.date.today()} at commit {git_commit()}")
+          f"{dt.date.today()} at commit {common.git_commit()}")
     if not args.reuse:
         warehouse.parent.mkdir(parents=True, exist_ok=True)
         print(f"restock run: {run_restock(feed, warehouse, args.as_of, args.config):.0f} s")

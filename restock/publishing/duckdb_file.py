@@ -91,11 +91,16 @@ def build_published_file(
         con.execute("detach work")
     finally:
         con.close()
+    seal_file(tmp_db)
+    return rows
+
+
+def seal_file(tmp_db: Path) -> None:
+    """Make a checkpointed DuckDB file durable; refuse one that still needs its WAL."""
     wal = tmp_db.with_name(tmp_db.name + ".wal")
     if wal.exists():
         raise RuntimeError(f"{wal} left after checkpoint: refusing to publish a file needing it")
     fsync_file(tmp_db)
-    return rows
 
 
 def replace_published_file(tmp_db: Path, warehouse: Path) -> None:

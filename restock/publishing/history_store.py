@@ -33,6 +33,7 @@ from restock.fsync import fsync_dir, fsync_file
 from restock.history import HistorySettings, build_history, carry_forward, create_history_tables
 from restock.paths import RunPaths
 from restock.publishing.common import PUBLISHED_SCHEMA, log, sql_string
+from restock.publishing.duckdb_file import seal_file
 
 STORE_NAME = "history.duckdb"
 
@@ -108,10 +109,7 @@ def copy_history_into(tmp_db: Path, store_tmp: Path) -> None:
         con.execute("checkpoint")
     finally:
         con.close()
-    wal = tmp_db.with_name(tmp_db.name + ".wal")
-    if wal.exists():
-        raise RuntimeError(f"{wal} left after checkpoint: refusing to publish a file needing it")
-    fsync_file(tmp_db)
+    seal_file(tmp_db)
 
 
 def replace_history_store(store_tmp: Path, paths: RunPaths) -> None:
