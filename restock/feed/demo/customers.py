@@ -334,13 +334,15 @@ def customer_sales(sales: pd.DataFrame, sim: dict, history: pd.DatetimeIndex,
     if not np.array_equal(check.astype(np.int64), positive["quantity"].to_numpy(np.int64)):
         raise AssertionError("customer lines do not add up to the daily sales")
 
-    lines = positive.iloc[row_of_line].reset_index(drop=True)
-    lines["quantity"] = line_qty.astype(lines["quantity"].dtype)
-    lines["_cust"] = line_cust
-    lines["_day"] = line_day
-    lines["_loc"] = sim_loc[line_series]
-    lines = lines.sort_values(["_day", "_loc", "_cust", "sku"], kind="stable")
-    lines = lines.reset_index(drop=True)
+    # lines in the order day, location, customer, sku (integer keys: fast)
+    sku_rank = np.unique(sku_codes, return_inverse=True)[1]
+    line_loc = sim_loc[line_series]
+    o = np.lexsort((sku_rank[line_series], line_cust, line_loc, line_day))
+    lines = positive.iloc[row_of_line[o]].reset_index(drop=True)
+    lines["quantity"] = line_qty[o].astype(lines["quantity"].dtype)
+    lines["_cust"] = line_cust[o]
+    lines["_day"] = line_day[o]
+    lines["_loc"] = line_loc[o]
 
     # returns: the customer of the latest line of that item there before the return
     if len(returns):
@@ -373,17 +375,23 @@ def customer_sales(sales: pd.DataFrame, sim: dict, history: pd.DatetimeIndex,
     first_line = np.flatnonzero(new_order)
     line_no = np.arange(len(lines)) - np.repeat(first_line, np.diff(np.r_[first_line,
                                                                           len(lines)]))
-    lines["order_id"] = _codes("O", order_no, max(8, len(str(order_no.max() if len(
-        order_no) else 0))))
-    lines["line_id"] = (line_no + 1).astype(str)
+    lines["order_id"] = _codes("O", order_no, 8)
+    lines["line_id"] = _small_codes(line_no + 1)
+    lines["_order"] = order_no
     ret["order_id"] = _codes("R", np.arange(1, len(ret) + 1), 6)
     ret["line_id"] = "1"
+    ret["_order"] = np.int64(0)
     frame = pd.concat([lines, ret], ignore_index=True)
-    frame["customer_id"] = _codes("C", codes[frame["_cust"].to_numpy()], width)
-    frame = frame.sort_values(["date", "location", "order_id", "sku"], kind="stable")
-    first_day = frame.groupby("_cust")["date"].min()
+    cust_all = frame["_cust"].to_numpy(np.int64)
+    frame["customer_id"] = _codes("C", codes, width)[cust_all]
+    # date, location, then the orders (returns after the day's sales), lines in order
+    o = np.lexsort((np.r_[line_no, np.zeros(len(ret), np.int64)],
+                    frame["_order"].to_numpy(np.int64),
+                    np.r_[np.zeros(len(lines), np.int64), np.ones(len(ret), np.int64)],
+                    frame["_loc"].to_numpy(np.int64), frame["_day"].to_numpy(np.int64)))
+    first_day = pd.Series(frame["_day"].to_numpy(np.int64)).groupby(cust_all).min()
     columns = [*sales.columns, "order_id", "line_id", "customer_id"]
-    frame = frame[columns].reset_index(drop=True)
+    frame = frame[columns].take(o).reset_index(drop=True)
 
     # the truth: every customer id that occurs, regulars with their fate
     seen = np.zeros(n_customers, dtype=bool)
@@ -404,7 +412,8 @@ def customer_sales(sales: pd.DataFrame, sim: dict, history: pd.DatetimeIndex,
         "customer_id": _codes("C", codes, width),
         "location": np.concatenate([loc_names[a["loc"]], loc_names[occ_loc_of]]),
         "kind": np.r_[np.full(n_reg, "regular"), np.full(len(occ_ids), "occasional")],
-        "first_date": pd.to_datetime(first_day.reindex(np.arange(n_customers))).to_numpy(),
+        "first_date": to_date(first_day.reindex(np.arange(n_customers)).fillna(0).to_numpy(
+            np.int64), np.ones(n_customers, dtype=bool)),
         "churned": np.r_[churned, np.zeros(len(occ_ids), dtype=bool)],
         "churn_date": np.concatenate([to_date(a["depart"], churned),
                                       np.full(len(occ_ids), np.datetime64("NaT"), "M8[ns]")]),
@@ -419,6 +428,13 @@ def customer_sales(sales: pd.DataFrame, sim: dict, history: pd.DatetimeIndex,
 
 
 def _codes(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
-    """``prefix`` + zero-padded numbers, vectorised."""
-    return np.char.add(prefix, np.char.zfill(np.asarray(numbers).astype(str), width)).astype(
-        object)
+    """``prefix`` + zero-padded numbers (at least ``width`` digits), as an object array."""
+    return np.array([f"{prefix}{n:0{width}d}" for n in np.asarray(numbers).tolist()],
+                    dtype=object)
+
+
+def _small_codes(numbers: np.ndarray) -> np.ndarray:
+    """Small positive integers as strings, through a lookup table."""
+    top = int(numbers.max()) if len(numbers) else 0
+    table = np.array([str(i) for i in range(top + 1)], dtype=object)
+    return table[numbers]
