@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import subprocess
-import sys
 import time
 from pathlib import Path
 

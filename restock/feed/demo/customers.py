@@ -59,7 +59,9 @@ One row per customer id of the sales: ``customer_id``, ``location`` (home locati
 before the end of the history), ``churn_date`` (the day they were gone: no purchase on or after
 it; NaT when not churned), ``cause`` (stockout / background / empty), ``decision_date`` (the
 hit at which a stock-out leaver decided; NaT otherwise; they may still be buying at the end),
-``hits`` (times turned away by a stock-out, over their whole life in the history).
+``hits`` (times turned away by a stock-out, over their whole life in the history; a leaver
+keeps meeting stock-outs until gone), ``hits_at_decision`` (hits met up to the day of the
+decision to leave; 0 when none).
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ OCCASIONAL_LINES_PER_YEAR = 6.0
 STREAM = 99  # the customers' generator is default_rng([seed, STREAM])
 
 TRUTH_COLUMNS = ("customer_id", "location", "kind", "first_date", "churned", "churn_date",
-                 "cause", "decision_date", "hits")
+                 "cause", "decision_date", "hits", "hits_at_decision")
 _NEVER = np.iinfo(np.int64).max // 4
 
 
@@ -100,7 +102,7 @@ class _Regulars:
     """Regular customers (arrays that grow by doubling) and their item slots (contiguous)."""
 
     FIELDS = ("loc", "tau", "start", "next", "depart", "decided", "hits", "cause",
-              "slot_start", "slot_count")
+              "slot_start", "slot_count", "decision_hits")
 
     def __init__(self, capacity: int = 1024) -> None:
         self.n = 0
@@ -117,7 +119,8 @@ class _Regulars:
         i = self.n
         for key, value in (("loc", loc), ("tau", tau), ("start", start), ("next", first_visit),
                            ("depart", depart), ("decided", -1), ("hits", 0), ("cause", 0),
-                           ("slot_start", self.n_slots), ("slot_count", len(series))):
+                           ("slot_start", self.n_slots), ("slot_count", len(series)),
+                           ("decision_hits", 0)):
             self.a[key][i] = value
         self.s["series"][self.n_slots:self.n_slots + len(series)] = series
         self.s["qty"][self.n_slots:self.n_slots + len(series)] = qty
@@ -235,6 +238,7 @@ def simulate_customers(seed: int, series: dict, demand: np.ndarray, sold: np.nda
                 new_depart = day + lag.astype(np.int64)
                 stockout_first = new_depart < a["depart"][leavers]
                 a["decided"][leavers] = day
+                a["decision_hits"][leavers] = a["hits"][leavers]
                 a["cause"][leavers[stockout_first]] = 1
                 a["depart"][leavers] = np.minimum(a["depart"][leavers], new_depart)
         # the next visit of today's visitors
@@ -422,6 +426,7 @@ def customer_sales(sales: pd.DataFrame, sim: dict, history: pd.DatetimeIndex,
                                          np.full(len(occ_ids), np.datetime64("NaT"),
                                                  "M8[ns]")]),
         "hits": np.r_[a["hits"], np.zeros(len(occ_ids), dtype=np.int64)],
+        "hits_at_decision": np.r_[a["decision_hits"], np.zeros(len(occ_ids), dtype=np.int64)],
     })
     truth = truth[seen].sort_values("customer_id").reset_index(drop=True)
     return frame, truth[list(TRUTH_COLUMNS)]
