@@ -15,6 +15,9 @@ as_of is observable in the truth) and scores the ``at_risk`` flag:
   last sales day);
 - precision = at-risk positives / at-risk, recall = at-risk positives / positives (targets
   >= 0.6 and >= 0.4); also precision over every at-risk row (gone customers included);
+- the ceiling of any rule that needs a hit (churners among hit / repeat-hit customers, the
+  share of churners hit at all, the churners who had already decided to leave at as_of), and
+  the library's hits (hit definition) against the true hits (``customer_hits.parquet``);
 - the churn model's out-of-time AUC (and without hit features) and the churn rate of hit vs
   not-hit customers, as ``build_customer_tables`` reports them.
 
@@ -72,6 +75,38 @@ def score(customers: pd.DataFrame, truth: pd.DataFrame, as_of: pd.Timestamp,
     }
 
 
+def score_hits(detected: pd.DataFrame, true_hits: pd.DataFrame, as_of: pd.Timestamp,
+               days: int = 90) -> dict:
+    """The library's hits (the hit definition, from the feed only) against the true hits."""
+    keys = ["customer_id", "sku", "location", "date"]
+
+    def window(frame: pd.DataFrame) -> pd.DataFrame:
+        d = pd.to_datetime(frame["date"]).dt.normalize()
+        f = frame.assign(date=d)[keys]
+        return f[(d > as_of - pd.Timedelta(days=days)) & (d <= as_of)].drop_duplicates()
+
+    det, true = window(detected), window(true_hits)
+    both = det.merge(true, on=keys)
+    return {"detected": len(det), "true": len(true), "matched": len(both),
+            "precision": len(both) / max(len(det), 1), "recall": len(both) / max(len(true), 1)}
+
+
+def ceiling(customers: pd.DataFrame, truth: pd.DataFrame, as_of: pd.Timestamp,
+            until: pd.Timestamp) -> dict:
+    """What a hit-based at-risk rule could reach: positives among hit customers (the feed's
+    view) and churners who had decided to leave by as_of (the truth's view)."""
+    t = truth.set_index("customer_id").reindex(customers["customer_id"])
+    cd = pd.to_datetime(t["churn_date"])
+    present = ~(cd <= as_of).to_numpy()
+    pos = ((cd > as_of) & (cd <= until)).to_numpy() & present
+    hit = customers["hits_90d"].to_numpy() > 0
+    rep = customers["repeat_hit"].to_numpy(dtype=bool)
+    decided = (pd.to_datetime(t["decision_date"]) <= as_of).to_numpy()
+    return {"positives_hit": int((pos & hit).sum()), "hit": int((hit & present).sum()),
+            "positives_repeat": int((pos & rep).sum()), "repeat": int((rep & present).sum()),
+            "positives_decided": int((pos & decided).sum()), "positives": int(pos.sum())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--feed", type=Path, required=True, help="a demo feed folder")
@@ -90,6 +125,8 @@ def main() -> None:
     sales = pd.read_parquet(args.feed / "sales.parquet")
     inventory = pd.read_parquet(args.feed / "inventory.parquet")
     truth = pd.read_parquet(truth_path)
+    hits_path = truth_path.parent / "customer_hits.parquet"
+    true_hits = pd.read_parquet(hits_path) if hits_path.exists() else None
     end = pd.to_datetime(sales["date"]).max().normalize()
     dates = [pd.Timestamp(d) for d in args.as_of] if args.as_of else \
         [end - pd.Timedelta(days=56)]
@@ -118,6 +155,19 @@ def main() -> None:
               f", recall {s['recall']:.3f} ({s['true_positives']}/{s['positives']}) "
               f"[targets >= 0.6 / >= 0.4]; precision over every at-risk row "
               f"{s['precision_all_rows']:.3f}")
+        c = ceiling(cust, truth, as_of, until)
+        print(f"  ceiling of a hit-based rule: churners in the window among hit customers "
+              f"{c['positives_hit']}/{c['hit']} = {c['positives_hit'] / max(c['hit'], 1):.3f}, "
+              f"among repeat-hit {c['positives_repeat']}/{c['repeat']} = "
+              f"{c['positives_repeat'] / max(c['repeat'], 1):.3f}; churners hit at all "
+              f"{c['positives_hit']}/{c['positives']} (the most recall a hit-requiring rule "
+              f"can have); churners who had decided to leave by as_of "
+              f"{c['positives_decided']}/{c['positives']}")
+        if true_hits is not None:
+            h = score_hits(out.hits, true_hits, as_of)
+            print(f"  hit definition vs true hits (90 days to as_of): detected {h['detected']:,}"
+                  f", true {h['true']:,}, precision {h['precision']:.3f}, recall "
+                  f"{h['recall']:.3f}")
         if churn.eval_cutoff is not None:
             print(f"  churn model out of time: trained on cutoffs "
                   f"{', '.join(str(c.date()) for c in churn.train_cutoffs)} "

@@ -62,6 +62,9 @@ hit at which a stock-out leaver decided; NaT otherwise; they may still be buying
 ``hits`` (times turned away by a stock-out, over their whole life in the history; a leaver
 keeps meeting stock-outs until gone), ``hits_at_decision`` (hits met up to the day of the
 decision to leave; 0 when none).
+
+``customer_hits.parquet`` beside it: every true hit (customer_id, sku, location, date), so a
+bench can score a hit definition that sees only the feed.
 """
 
 from __future__ import annotations
@@ -168,6 +171,8 @@ def simulate_customers(seed: int, series: dict, demand: np.ndarray, sold: np.nda
     n_initial = reg.n
 
     lines: list[tuple[np.ndarray, ...]] = []
+    hit_events: list[tuple[np.ndarray, np.ndarray]] = []
+    hit_days: list[np.ndarray] = []
     occasional = np.zeros((n_series, n_hist), dtype=np.int64)
     for day in range(n_hist):
         a, s = reg.view(), reg.s
@@ -221,8 +226,10 @@ def simulate_customers(seed: int, series: dict, demand: np.ndarray, sold: np.nda
         occasional[:, day] = s_today - reg_sold
         ok = served > 0
         lines.append((w_series[ok], np.full(int(ok.sum()), day), cust[ok], served[ok]))
+        hit_days.append(np.full(int((served == 0).sum()), day))
         # hits, and the decision to leave
         turned = cust[served == 0]
+        hit_events.append((w_series[served == 0], turned))
         if len(turned):
             who, n = np.unique(turned, return_counts=True)
             first = a["hits"][who] == 0
@@ -254,7 +261,11 @@ def simulate_customers(seed: int, series: dict, demand: np.ndarray, sold: np.nda
     for loc in np.unique(loc_of):
         per_day = occ_lines_per_day[loc_of == loc].sum()
         pool[loc] = max(10, int(round(per_day * 365.0 / OCCASIONAL_LINES_PER_YEAR)))
+    hits = {"series": np.concatenate([h[0] for h in hit_events] or [np.zeros(0, np.int64)]),
+            "customer": np.concatenate([h[1] for h in hit_events] or [np.zeros(0, np.int64)]),
+            "day": np.concatenate(hit_days or [np.zeros(0, np.int64)])}
     return {
+        "hits": hits,
         "regular": dict(zip(("series", "day", "customer", "qty"), parts, strict=True)),
         "occasional": occasional,
         "customers": a,
@@ -277,13 +288,14 @@ def _group_cumsum(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 def customer_sales(sales: pd.DataFrame, sim: dict, history: pd.DatetimeIndex,
                    sku_codes: np.ndarray, loc_codes: np.ndarray,
-                   loc_names: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   loc_names: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Split the demo's daily sales rows into customer lines; the churn truth.
 
     ``sales`` is the daily table of ``tables.sales_table`` (positive rows one per series-day,
     plus return rows); ``sim`` = :func:`simulate_customers`. Returns the sales lines with
     ``order_id``, ``line_id`` and ``customer_id`` (same daily totals per sku, location and
-    date) and the truth frame (``TRUTH_COLUMNS``).
+    date), the truth frame (``TRUTH_COLUMNS``) and the true hits (customer_id, sku, location,
+    date: every time a regular was turned away by a stock-out).
     """
     rng = sim["rng"]
     n_hist = len(history)
@@ -429,7 +441,16 @@ def customer_sales(sales: pd.DataFrame, sim: dict, history: pd.DatetimeIndex,
         "hits_at_decision": np.r_[a["decision_hits"], np.zeros(len(occ_ids), dtype=np.int64)],
     })
     truth = truth[seen].sort_values("customer_id").reset_index(drop=True)
-    return frame, truth[list(TRUTH_COLUMNS)]
+    h = sim["hits"]
+    hits = pd.DataFrame({
+        "customer_id": _codes("C", codes, width)[h["customer"]] if len(h["customer"]) else
+        np.zeros(0, dtype=object),
+        "sku": sku_codes[h["series"]], "location": loc_codes[h["series"]],
+        "date": to_date(h["day"], np.ones(len(h["day"]), dtype=bool)),
+    })
+    hits = hits[hits["customer_id"].isin(truth["customer_id"])]
+    hits = hits.sort_values(["customer_id", "date", "sku"]).reset_index(drop=True)
+    return frame, truth[list(TRUTH_COLUMNS)], hits
 
 
 def _codes(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:

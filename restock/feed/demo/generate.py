@@ -117,7 +117,7 @@ def generate_demo_feed(
     # stay those of the chain above (restock.feed.demo.customers)
     customers = simulate_customers(seed, series, demand[:, :n_hist], sim["sold"],
                                    sim["active"], len(LOCATIONS))
-    sales, churn_truth = customer_sales(sales, customers, history, sku_codes, loc_codes,
+    sales, churn_truth, true_hits = customer_sales(sales, customers, history, sku_codes, loc_codes,
                                         np.array([loc[0] for loc in LOCATIONS]))
     inventory = inventory_table(series, sim, history, sku_codes, loc_codes)
     purchase_orders = purchase_order_table(sim, history, sku_codes, loc_codes)
@@ -140,6 +140,7 @@ def generate_demo_feed(
                                 sku_codes, loc_codes)
     churn_path = truth.parent / "customer_churn.parquet"
     write_churn_truth(churn_truth, churn_path)
+    write_churn_truth(true_hits, truth.parent / "customer_hits.parquet")
     active_days = sim["active"][:, :n_hist]
     summary = {
         "tables": rows,
