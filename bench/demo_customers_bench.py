@@ -173,7 +173,8 @@ def main() -> None:
                   f"{', '.join(str(c.date()) for c in churn.train_cutoffs)} "
                   f"({churn.n_train:,} snapshots), scored at {churn.eval_cutoff.date()} "
                   f"({churn.n_eval:,}): AUC {churn.auc:.3f} (without hit features "
-                  f"{churn.auc_rfm_only:.3f})")
+                  f"{churn.auc_rfm_only:.3f}; among customers buying an item regularly "
+                  f"{churn.auc_exposed:.3f})")
             print(f"  churn rate hit {churn.churn_rate_hit:.1%} (n={churn.n_hit}) vs not hit "
                   f"{churn.churn_rate_not_hit:.1%} (n={churn.n_not_hit}); not hit but buying "
                   f"an item regularly {churn.churn_rate_not_hit_exposed:.1%} "
