@@ -338,3 +338,26 @@ def test_customer_generator_is_a_separate_stream(tmp_path):
     assert not a["customer_id"].equals(b["customer_id"])
     for name in ("inventory.parquet", "purchase_orders.csv", "products.csv"):
         assert (first / name).read_bytes() == (second / name).read_bytes()
+
+
+def test_customer_tables_on_the_demo_find_the_churners(demo):
+    """The library (restock.customers) on the demo, scored against its churn truth.
+
+    A sane floor, not the issue's target (bench/demo_customers_bench.py measures that): as of
+    8 weeks before the end, customers the library saw hit leave far more often than the others,
+    and the churn model ranks customers who buy an item regularly better than chance.
+    """
+    from restock.customers.tables import build_customer_tables
+
+    as_of = pd.Timestamp(END) - pd.Timedelta(days=56)
+    sales = demo["sales"].assign(date=pd.to_datetime(demo["sales"]["date"]))
+    out = build_customer_tables(sales, demo["inventory"], as_of)
+    table = out.customer_stockout_impact.merge(demo["churn"], on="customer_id", how="left")
+    present = ~(pd.to_datetime(table["churn_date"]) <= as_of)
+    table = table[present]
+    leaves = table["churn_date"].notna()
+    hit = table["hits_90d"] > 0
+    assert hit.sum() >= 50
+    assert leaves[hit].mean() > 5 * leaves[~hit].mean()
+    assert out.churn.auc_exposed > 0.6
+    assert table["at_risk"].sum() == 0 or leaves[table["at_risk"]].mean() > leaves.mean()
