@@ -14,7 +14,9 @@ as_of is observable in the truth) and scores the ``at_risk`` flag:
 - positives: truth churners with ``churn_date`` in (as_of, as_of + horizon] (horizon: up to the
   last sales day);
 - precision = at-risk positives / at-risk, recall = at-risk positives / positives (targets
-  >= 0.6 and >= 0.4); also precision over every at-risk row (gone customers included);
+  >= 0.6 and >= 0.4); also precision over every at-risk row (gone customers included) and
+  against every churner up to the window's end (customers already gone at as_of counting as
+  found: the at-risk list as a win-back list);
 - the ceiling of any rule that needs a hit (churners among hit / repeat-hit customers, the
   share of churners hit at all, the churners who had already decided to leave at as_of), and
   the library's hits (hit definition) against the true hits (``customer_hits.parquet``);
@@ -71,6 +73,9 @@ def score(customers: pd.DataFrame, truth: pd.DataFrame, as_of: pd.Timestamp,
         "recall": tp / (positive & universe).sum() if (positive & universe).any()
         else float("nan"),
         "precision_all_rows": tp / at_risk.sum() if at_risk.any() else float("nan"),
+        # against every truth churner up to the window's end, gone before as_of included
+        "precision_any_churner": (tp + int((at_risk & gone).sum())) / at_risk.sum()
+        if at_risk.any() else float("nan"),
         "base_rate": (positive & universe).sum() / max(universe.sum(), 1),
     }
 
@@ -154,7 +159,8 @@ def main() -> None:
         print(f"  at_risk precision {s['precision']:.3f} ({s['true_positives']}/{s['at_risk']})"
               f", recall {s['recall']:.3f} ({s['true_positives']}/{s['positives']}) "
               f"[targets >= 0.6 / >= 0.4]; precision over every at-risk row "
-              f"{s['precision_all_rows']:.3f}")
+              f"{s['precision_all_rows']:.3f}, against every churner up to "
+              f"{until.date()} (gone before as_of included) {s['precision_any_churner']:.3f}")
         c = ceiling(cust, truth, as_of, until)
         print(f"  ceiling of a hit-based rule: churners in the window among hit customers "
               f"{c['positives_hit']}/{c['hit']} = {c['positives_hit'] / max(c['hit'], 1):.3f}, "
