@@ -48,6 +48,7 @@ def demo(tmp_path_factory) -> dict:
         "locations": _table(feed, "locations"),
         "promotions": _table(feed, "promotions"),
         "purchase_orders": _table(feed, "purchase_orders"),
+        "churn": _read(Path(summary["churn_truth_path"])),
     }
 
 
@@ -167,7 +168,8 @@ def test_stockouts_censor_sales_and_sales_never_exceed_demand(demo):
     assert share == pytest.approx(demo["summary"]["stockout_share"])
     # returns are extra rows with negative quantity
     assert (sales["quantity"] < 0).sum() > 0
-    assert sales.loc[sales["quantity"] > 0].duplicated(["date", "sku", "location"]).sum() == 0
+    # sale lines are per customer; (order_id, line_id) is the contract's key
+    assert not sales.duplicated(["order_id", "line_id"]).any()
     assert not sales.duplicated().any()
 
 
@@ -237,3 +239,125 @@ def test_truth_lives_outside_the_feed_and_future_signals_exist(demo, tmp_path):
     with pytest.raises(ValueError, match="outside the feed"):
         generate_demo_feed(tmp_path / "f", n_skus=8, years=1,
                            truth_path=tmp_path / "f" / "truth.parquet")
+
+
+# --- customers (issue 18 item 5; mechanism in restock/feed/demo/customers.py) ---------------
+
+# sha256 of the daily totals (date, sku, location, quantity; positive rows and returns apart) of
+# generate_demo_feed(seed=11, n_skus=40, years=2) before the demo had customers
+DAILY_TOTALS_SHA256 = "7ce8ef71e892ce2c800ae7fa6ddd328d8b7d9a10ef0c2e43937a032a8db1e3cf"
+
+
+def _daily_totals_digest(sales: pd.DataFrame) -> str:
+    s = sales.assign(date=pd.to_datetime(sales["date"]).dt.strftime("%Y-%m-%d"),
+                     kind=np.where(sales["quantity"] > 0, "sale", "return"))
+    daily = (s.groupby(["date", "sku", "location", "kind"])["quantity"].sum().astype("int64")
+             .reset_index().sort_values(["date", "sku", "location", "kind"]))
+    return hashlib.sha256(daily.to_csv(index=False).encode()).hexdigest()
+
+
+def test_sale_lines_carry_customer_ids_and_orders(demo):
+    sales = demo["sales"]
+    assert sales["customer_id"].notna().all() and (sales["customer_id"] != "").all()
+    assert sales["order_id"].notna().all() and sales["line_id"].notna().all()
+    # one customer per order; an order is one customer's basket at one location on one day
+    per_order = sales.groupby("order_id")[["customer_id", "location", "date"]].nunique()
+    assert (per_order == 1).all().all()
+    # days split into several customers' lines, baskets hold several items
+    lines_per_day = sales[sales["quantity"] > 0].groupby(["date", "sku", "location"]).size()
+    assert lines_per_day.max() > 5
+    assert sales.groupby("order_id").size().max() >= 3
+    # the ids reveal nothing about the kind of customer
+    assert sales["customer_id"].str.fullmatch(r"C\d{7,}").all()
+
+
+def test_daily_sales_totals_are_those_of_the_demo_without_customers(demo):
+    """Customers only split the days: demand, stock and daily totals are unchanged."""
+    assert _daily_totals_digest(demo["sales"]) == DAILY_TOTALS_SHA256
+    sold = demo["sales"].groupby(["date", "sku", "location"])["quantity"].sum()
+    assert sold.sum() == demo["sales"]["quantity"].sum()
+
+
+def test_churn_truth_file_beside_true_demand(demo):
+    churn = demo["churn"]
+    path = Path(demo["summary"]["churn_truth_path"])
+    assert path.parent == Path(demo["summary"]["truth_path"]).parent
+    assert path.name == "customer_churn.parquet"
+    assert {"customer_id", "churned", "churn_date", "hits"} <= set(churn.columns)
+    assert churn["customer_id"].is_unique
+    assert set(churn["customer_id"]) == set(demo["sales"]["customer_id"])
+    churned = churn["churned"].astype(bool)
+    assert churn.loc[churned, "churn_date"].notna().all()
+    assert churn.loc[~churned, "churn_date"].isna().all()
+    assert (churn["hits"] >= 0).all()
+    # nobody buys on or after the day they left
+    last = pd.to_datetime(demo["sales"].groupby("customer_id")["date"].max())
+    gone = churn[churned].set_index("customer_id")["churn_date"]
+    assert (last.reindex(gone.index) < pd.to_datetime(gone)).all()
+    assert set(churn.loc[churned, "cause"]) == {"stockout", "background"}
+    assert (churn.loc[churn["cause"] == "stockout", "hits"] >= 1).all()
+
+
+def test_leaving_rises_with_stockouts_met(demo):
+    """Statistically, on the seeded run: regulars hit more often leave more often."""
+    from restock.feed.demo.customers import leave_probability
+
+    assert 0 < leave_probability(1) < leave_probability(2) < leave_probability(3) < 1
+    churn = demo["churn"]
+    regular = churn[churn["kind"] == "regular"]
+    decided_at = regular["hits_at_decision"].to_numpy()
+    hits = regular["hits"].to_numpy()
+    # P(decide at the k-th hit | met k hits undecided), estimated from the truth
+    rates = {}
+    for k in (1, 2, 3):
+        reached = ((decided_at == 0) & (hits >= k)) | (decided_at >= k)
+        rates[k] = (decided_at[reached] == k).mean()
+        assert reached.sum() >= 100, k
+    assert rates[1] == pytest.approx(leave_probability(1), abs=0.07)
+    assert rates[2] > rates[1] + 0.1 and rates[3] > rates[1] + 0.1
+    # and the customers never hit do not leave because of stock-outs
+    assert (regular.loc[hits == 0, "cause"] != "stockout").all()
+    assert regular.loc[regular["cause"] == "stockout", "decision_date"].notna().all()
+
+
+def test_customer_generator_is_a_separate_stream(tmp_path):
+    """Changing only the customers' stream seed changes the lines, never the daily totals."""
+    import restock.feed.demo.customers as customers
+
+    first = tmp_path / "a" / "feed"
+    generate_demo_feed(first, seed=3, n_skus=12, years=1)
+    stream = customers.STREAM
+    try:
+        customers.STREAM = stream + 1
+        second = tmp_path / "b" / "feed"
+        generate_demo_feed(second, seed=3, n_skus=12, years=1)
+    finally:
+        customers.STREAM = stream
+    a, b = _table(first, "sales"), _table(second, "sales")
+    assert _daily_totals_digest(a) == _daily_totals_digest(b)
+    assert not a["customer_id"].equals(b["customer_id"])
+    for name in ("inventory.parquet", "purchase_orders.csv", "products.csv"):
+        assert (first / name).read_bytes() == (second / name).read_bytes()
+
+
+def test_customer_tables_on_the_demo_find_the_churners(demo):
+    """The library (restock.customers) on the demo, scored against its churn truth.
+
+    A sane floor, not the issue's target (bench/demo_customers_bench.py measures that): as of
+    8 weeks before the end, customers the library saw hit leave far more often than the others,
+    and the churn model ranks customers who buy an item regularly better than chance.
+    """
+    from restock.customers.tables import build_customer_tables
+
+    as_of = pd.Timestamp(END) - pd.Timedelta(days=56)
+    sales = demo["sales"].assign(date=pd.to_datetime(demo["sales"]["date"]))
+    out = build_customer_tables(sales, demo["inventory"], as_of)
+    table = out.customer_stockout_impact.merge(demo["churn"], on="customer_id", how="left")
+    present = ~(pd.to_datetime(table["churn_date"]) <= as_of)
+    table = table[present]
+    leaves = table["churn_date"].notna()
+    hit = table["hits_90d"] > 0
+    assert hit.sum() >= 50
+    assert leaves[hit].mean() > 5 * leaves[~hit].mean()
+    assert out.churn.auc_exposed > 0.6
+    assert table["at_risk"].sum() == 0 or leaves[table["at_risk"]].mean() > leaves.mean()

@@ -15,6 +15,7 @@ import pandas as pd
 
 from restock.feed.demo.catalogue import draw_assortment, draw_products, finish_products
 from restock.feed.demo.chain import FUTURE_DAYS, LOCATIONS
+from restock.feed.demo.customers import customer_sales, simulate_customers
 from restock.feed.demo.demand import (
     calendar_effects,
     draw_promotions,
@@ -27,6 +28,7 @@ from restock.feed.demo.tables import (
     inventory_table,
     purchase_order_table,
     sales_table,
+    write_churn_truth,
     write_truth,
 )
 from restock.importers.common import prepare_feed_dir, write_csv, write_parquet
@@ -73,7 +75,8 @@ def generate_demo_feed(
     dict
         ``tables`` (table -> rows), ``series``, ``stockout_share`` (share of series-days that
         close with zero stock), ``lost_sales_share`` (share of series-days with unmet demand),
-        ``truth_path``, ``truth_future_path``, ``seconds``.
+        ``truth_path``, ``truth_future_path``, ``churn_truth_path`` (customer_churn.parquet),
+        ``customers``, ``regular_customers``, ``churned_after_stockouts``, ``seconds``.
     """
     started = time.perf_counter()
     if n_skus < 8:
@@ -110,6 +113,12 @@ def generate_demo_feed(
     sku_codes = sku_info["sku"][series["sku_idx"]]
     loc_codes = np.array([loc[0] for loc in LOCATIONS])[series["loc_idx"]]
     sales = sales_table(rng, sku_info, series, sim, discount, history, sku_codes, loc_codes)
+    # customers come from a generator of their own: demand, stock and the daily sales totals
+    # stay those of the chain above (restock.feed.demo.customers)
+    customers = simulate_customers(seed, series, demand[:, :n_hist], sim["sold"],
+                                   sim["active"], len(LOCATIONS))
+    sales, churn_truth, true_hits = customer_sales(sales, customers, history, sku_codes, loc_codes,
+                                        np.array([loc[0] for loc in LOCATIONS]))
     inventory = inventory_table(series, sim, history, sku_codes, loc_codes)
     purchase_orders = purchase_order_table(sim, history, sku_codes, loc_codes)
     locations = pd.DataFrame(
@@ -129,6 +138,9 @@ def generate_demo_feed(
     }
     truth_future = write_truth(truth, series, sim, demand, expected, calendar, n_hist,
                                 sku_codes, loc_codes)
+    churn_path = truth.parent / "customer_churn.parquet"
+    write_churn_truth(churn_truth, churn_path)
+    write_churn_truth(true_hits, truth.parent / "customer_hits.parquet")
     active_days = sim["active"][:, :n_hist]
     summary = {
         "tables": rows,
@@ -141,6 +153,10 @@ def generate_demo_feed(
         ),
         "truth_path": str(truth),
         "truth_future_path": str(truth_future),
+        "churn_truth_path": str(churn_path),
+        "customers": int(len(churn_truth)),
+        "regular_customers": int((churn_truth["kind"] == "regular").sum()),
+        "churned_after_stockouts": int((churn_truth["cause"] == "stockout").sum()),
         "seconds": round(time.perf_counter() - started, 2),
     }
     log.info("demo feed in %s: %s", out, summary)

@@ -139,3 +139,13 @@ def write_truth(
     )
     write(future, fi, fd + n_hist)
     return future
+
+
+def write_churn_truth(frame: pd.DataFrame, path: Path) -> None:
+    """The customers' churn truth (restock.feed.demo.customers) as Parquet, byte-stable."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+    pq.write_table(table, path, compression="zstd")

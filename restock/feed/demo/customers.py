@@ -1,0 +1,466 @@
+"""Customers of the demo chain: who bought each sale line, and who left after stock-outs.
+
+The demand and the stock of the demo are drawn first and never change here: this module only
+says *who* bought the units the stock simulation sold, and which of the regular customers the
+simulated stock-outs turned away and drove off. Everything is drawn from its own generator,
+``np.random.default_rng([seed, 99])``, so the demand, stock, purchase orders and every other
+feed table are the same as without customers (the daily totals of sales per sku, location and
+day are identical; only the split of a day's units into customer lines is new).
+
+The mechanism (parameters fixed from the retail literature up front, not tuned to any score)
+------------------------------------------------------------------------------------------
+Regular customers
+    Each selling location (stores and the online shop) has regular customers who together
+    want about ``REGULAR_SHARE`` (35%) of its units. A regular has ``2 + Poisson(1)`` regular
+    items of that location (drawn in proportion to the items' mean demand, so popular items have
+    more regulars), a quantity ``1 + Poisson(0.5)`` per item, and a visit interval drawn
+    uniformly from ``INTERVAL_DAYS`` (4..28 days). On each visit they want each regular item with
+    probability ``WANT_PROB`` (0.85); the next visit follows after the interval times a
+    lognormal jitter (sigma ``INTERVAL_JITTER`` = 0.25).
+Their wants are part of the day's demand
+    The demo's demand of an item on a day is fixed; the regulars' wants are taken out of it
+    (in random order, as long as they fit: a want that does not fit is simply not bought
+    that visit), the rest of the units are *occasional* shoppers.
+Stock-outs turn customers away
+    When the stock simulation sold less than the demand (the shelf ran empty), the day's
+    shoppers (regular wants and occasional units) are served in random order until the sold
+    units are used up; a regular whose want gets nothing is **turned away: a hit**. (A want cut
+    short by the last units is served in part, not a hit.)
+Leaving
+    At each hit a regular who has not yet decided to leave decides to leave with probability
+    ``P_FIRST`` (0.15) at their first hit and ``P_REPEAT`` (0.40) at every later one, so after
+    h hits the probability of having decided is ``1 - (1 - 0.15) (1 - 0.40)^(h - 1)``: 15%
+    after one, 49% after two, 69% after three ("after two misses a customer often does not
+    come back"). Leaving is gradual, as partial defection precedes full defection: after the
+    decision the customer's visits come ``FADE_FACTOR`` (2) times less often, and they are gone
+    after a lag of ``max(MIN_LAG_DAYS, Exponential(DEPART_LAG_DAYS))`` days (7; mean 28).
+    Independently of stock-outs, every regular leaves at a background rate of
+    ``BACKGROUND_HAZARD`` (0.0008 per day, about 25% a year: moving away, changing habits),
+    at once.
+Replacement
+    A leaver is replaced by a new regular of the same location with the same regular items
+    (the shop's catchment keeps its size; store demand is the demo's and does not change), who
+    starts within ``REPLACE_GAP_DAYS`` (0..28) days with a fresh interval.
+Occasional shoppers
+    Units not taken by regulars are split into lines of ``1 + Geometric`` units (mean
+    ``OCCASIONAL_LINE_UNITS`` = 1.6) and given to occasional shoppers drawn uniformly from a
+    pool per location sized so each makes about ``OCCASIONAL_LINES_PER_YEAR`` (6) lines a year.
+    They do not leave (they are never churners in the truth) and are not tracked for hits.
+Orders and returns
+    A customer's lines at one location on one day form one order (``order_id``, lines
+    ``line_id`` 1, 2, ...). A return row of the demo goes to the customer of the latest line of
+    that item at that location before the return (an occasional shopper when there is none),
+    as an order of its own.
+
+Truth (``customer_churn.parquet`` beside ``true_demand.parquet``)
+-----------------------------------------------------------------
+One row per customer id of the sales: ``customer_id``, ``location`` (home location),
+``kind`` (regular / occasional), ``first_date`` (first day as a customer), ``churned`` (left
+before the end of the history), ``churn_date`` (the day they were gone: no purchase on or after
+it; NaT when not churned), ``cause`` (stockout / background / empty), ``decision_date`` (the
+hit at which a stock-out leaver decided; NaT otherwise; they may still be buying at the end),
+``hits`` (times turned away by a stock-out, over their whole life in the history; a leaver
+keeps meeting stock-outs until gone), ``hits_at_decision`` (hits met up to the day of the
+decision to leave; 0 when none).
+
+``customer_hits.parquet`` beside it: every true hit (customer_id, sku, location, date), so a
+bench can score a hit definition that sees only the feed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+REGULAR_SHARE = 0.35
+INTERVAL_DAYS = (4, 28)
+EXTRA_ITEMS_MEAN = 1.0  # regular items = 2 + Poisson(this)
+EXTRA_QTY_MEAN = 0.5  # units per wanted item = 1 + Poisson(this)
+WANT_PROB = 0.85
+INTERVAL_JITTER = 0.25
+P_FIRST = 0.15
+P_REPEAT = 0.40
+FADE_FACTOR = 2.0
+DEPART_LAG_DAYS = 28.0
+MIN_LAG_DAYS = 7
+BACKGROUND_HAZARD = 0.0008
+REPLACE_GAP_DAYS = 28
+OCCASIONAL_LINE_UNITS = 1.6
+OCCASIONAL_LINES_PER_YEAR = 6.0
+STREAM = 99  # the customers' generator is default_rng([seed, STREAM])
+
+TRUTH_COLUMNS = ("customer_id", "location", "kind", "first_date", "churned", "churn_date",
+                 "cause", "decision_date", "hits", "hits_at_decision")
+_NEVER = np.iinfo(np.int64).max // 4
+
+
+def leave_probability(hits: int) -> float:
+    """Probability that a regular has decided to leave after ``hits`` hits (module docstring)."""
+    if hits <= 0:
+        return 0.0
+    return 1.0 - (1.0 - P_FIRST) * (1.0 - P_REPEAT) ** (hits - 1)
+
+
+class _Regulars:
+    """Regular customers (arrays that grow by doubling) and their item slots (contiguous)."""
+
+    FIELDS = ("loc", "tau", "start", "next", "depart", "decided", "hits", "cause",
+              "slot_start", "slot_count", "decision_hits")
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.n = 0
+        self.n_slots = 0
+        self.a = {k: np.zeros(capacity, dtype=np.int64) for k in self.FIELDS}
+        self.s = {k: np.zeros(capacity * 4, dtype=np.int64) for k in ("series", "qty")}
+
+    def add(self, loc: int, tau: int, start: int, first_visit: int, depart: int,
+            series: np.ndarray, qty: np.ndarray) -> None:
+        if self.n == len(self.a["loc"]):
+            self.a = {k: np.concatenate([v, np.zeros_like(v)]) for k, v in self.a.items()}
+        while self.n_slots + len(series) > len(self.s["series"]):
+            self.s = {k: np.concatenate([v, np.zeros_like(v)]) for k, v in self.s.items()}
+        i = self.n
+        for key, value in (("loc", loc), ("tau", tau), ("start", start), ("next", first_visit),
+                           ("depart", depart), ("decided", -1), ("hits", 0), ("cause", 0),
+                           ("slot_start", self.n_slots), ("slot_count", len(series)),
+                           ("decision_hits", 0)):
+            self.a[key][i] = value
+        self.s["series"][self.n_slots:self.n_slots + len(series)] = series
+        self.s["qty"][self.n_slots:self.n_slots + len(series)] = qty
+        self.n_slots += len(series)
+        self.n += 1
+
+    def view(self) -> dict:
+        """The arrays of the customers so far (views: writes go to the customers)."""
+        return {k: v[:self.n] for k, v in self.a.items()}
+
+
+def simulate_customers(seed: int, series: dict, demand: np.ndarray, sold: np.ndarray,
+                       alive: np.ndarray, n_locations: int) -> dict:
+    """Regular customers' lines, hits and departures, and the occasional units per series-day.
+
+    ``demand`` and ``sold`` are [series, day] over the history; ``alive`` marks live series-days.
+    Returns ``regular`` (arrays series, day, customer, qty of the served regular lines),
+    ``occasional`` ([series, day] units left to occasional shoppers), ``customers`` (the
+    regulars' arrays), ``pool`` (occasional pool size per location) and the generator.
+    """
+    rng = np.random.default_rng([seed, STREAM])
+    n_series, n_hist = sold.shape
+    demand = np.where(alive, demand, 0)
+    mu = demand.sum(axis=1) / np.maximum(alive.sum(axis=1), 1)
+    loc_of = series["loc_idx"]
+    reg = _Regulars()
+
+    def draw_customer(loc: int, start: int) -> tuple[int, int, np.ndarray, np.ndarray, int]:
+        here = np.flatnonzero((loc_of == loc) & (mu > 0))
+        k = min(2 + int(rng.poisson(EXTRA_ITEMS_MEAN)), len(here))
+        items = rng.choice(here, k, replace=False, p=mu[here] / mu[here].sum())
+        qty = 1 + rng.poisson(EXTRA_QTY_MEAN, k)
+        tau = int(rng.integers(INTERVAL_DAYS[0], INTERVAL_DAYS[1] + 1))
+        first_visit = start + int(rng.integers(0, tau))
+        depart = start + int(rng.geometric(BACKGROUND_HAZARD))
+        return tau, first_visit, items, qty, depart
+
+    for loc in np.unique(loc_of):
+        target = REGULAR_SHARE * mu[loc_of == loc].sum()
+        wanted = 0.0
+        while wanted < target:
+            tau, first_visit, items, qty, depart = draw_customer(int(loc), 0)
+            reg.add(int(loc), tau, 0, first_visit, depart, items, qty)
+            wanted += WANT_PROB * qty.sum() / tau
+    n_initial = reg.n
+
+    lines: list[tuple[np.ndarray, ...]] = []
+    hit_events: list[tuple[np.ndarray, np.ndarray]] = []
+    hit_days: list[np.ndarray] = []
+    occasional = np.zeros((n_series, n_hist), dtype=np.int64)
+    for day in range(n_hist):
+        a, s = reg.view(), reg.s
+        # departures today: replace each leaver by a newcomer with the same items
+        gone = np.flatnonzero(a["depart"] == day)
+        if len(gone):
+            for c in gone:
+                start = day + int(rng.integers(0, REPLACE_GAP_DAYS + 1))
+                tau = int(rng.integers(INTERVAL_DAYS[0], INTERVAL_DAYS[1] + 1))
+                lo, n = a["slot_start"][c], a["slot_count"][c]
+                reg.add(int(a["loc"][c]), tau, start, start + int(rng.integers(0, tau)),
+                        start + int(rng.geometric(BACKGROUND_HAZARD)),
+                        s["series"][lo:lo + n], s["qty"][lo:lo + n])
+            a, s = reg.view(), reg.s
+        d_today, s_today = demand[:, day], sold[:, day]
+        due = np.flatnonzero((a["next"] == day) & (a["start"] <= day) & (a["depart"] > day))
+        if not len(due):
+            occasional[:, day] = s_today
+            continue
+        counts = a["slot_count"][due]
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        slot = np.repeat(a["slot_start"][due], counts) + offsets
+        cust = np.repeat(due, counts)
+        w_series, w_qty = s["series"][slot], s["qty"][slot]
+        want = (rng.random(len(slot)) < WANT_PROB) & (d_today[w_series] > 0)
+        cust, w_series, w_qty = cust[want], w_series[want], w_qty[want]
+        # the wants fit into the day's demand in random order
+        order = np.lexsort((rng.random(len(cust)), w_series))
+        cust, w_series, w_qty = cust[order], w_series[order], w_qty[order]
+        cum = _group_cumsum(w_qty, w_series)
+        fit = cum <= d_today[w_series]
+        cust, w_series, w_qty = cust[fit], w_series[fit], w_qty[fit]
+        taken = np.bincount(w_series, weights=w_qty, minlength=n_series).astype(np.int64)
+        served = w_qty.copy()
+        short = np.flatnonzero(s_today < d_today)
+        in_short = np.isin(w_series, short)
+        if in_short.any():
+            # a stocked-out day: regular wants and occasional units served in random order
+            idx = np.flatnonzero(in_short)
+            occ_units = (d_today - taken)[short]
+            item_series = np.concatenate([w_series[idx], np.repeat(short, occ_units)])
+            item_size = np.concatenate([w_qty[idx], np.ones(occ_units.sum(), dtype=np.int64)])
+            item_reg = np.concatenate([idx, np.full(occ_units.sum(), -1)])
+            o = np.lexsort((rng.random(len(item_series)), item_series))
+            item_series, item_size, item_reg = item_series[o], item_size[o], item_reg[o]
+            before = _group_cumsum(item_size, item_series) - item_size
+            got = np.clip(s_today[item_series] - before, 0, item_size)
+            is_reg = item_reg >= 0
+            served[item_reg[is_reg]] = got[is_reg]
+        reg_sold = np.bincount(w_series, weights=served, minlength=n_series).astype(np.int64)
+        occasional[:, day] = s_today - reg_sold
+        ok = served > 0
+        lines.append((w_series[ok], np.full(int(ok.sum()), day), cust[ok], served[ok]))
+        hit_days.append(np.full(int((served == 0).sum()), day))
+        # hits, and the decision to leave
+        turned = cust[served == 0]
+        hit_events.append((w_series[served == 0], turned))
+        if len(turned):
+            who, n = np.unique(turned, return_counts=True)
+            first = a["hits"][who] == 0
+            stay = np.where(first, 1.0 - P_FIRST, 1.0 - P_REPEAT) * \
+                (1.0 - P_REPEAT) ** (n - 1)
+            a["hits"][who] += n
+            undecided = a["decided"][who] < 0
+            leave = (rng.random(len(who)) >= stay) & undecided
+            leavers = who[leave]
+            if len(leavers):
+                lag = np.maximum(MIN_LAG_DAYS,
+                                 np.round(rng.exponential(DEPART_LAG_DAYS, len(leavers))))
+                new_depart = day + lag.astype(np.int64)
+                stockout_first = new_depart < a["depart"][leavers]
+                a["decided"][leavers] = day
+                a["decision_hits"][leavers] = a["hits"][leavers]
+                a["cause"][leavers[stockout_first]] = 1
+                a["depart"][leavers] = np.minimum(a["depart"][leavers], new_depart)
+        # the next visit of today's visitors
+        stretch = np.where(a["decided"][due] >= 0, FADE_FACTOR, 1.0)
+        gap = a["tau"][due] * stretch * np.exp(INTERVAL_JITTER * rng.standard_normal(len(due)))
+        a["next"][due] = day + np.maximum(1, np.round(gap)).astype(np.int64)
+    a = reg.view()
+    a["cause"] = np.where(a["depart"] < n_hist, np.where(a["cause"] == 1, 1, 2), 0)
+    parts = [np.concatenate(x) for x in zip(*lines, strict=True)] if lines else \
+        [np.zeros(0, dtype=np.int64)] * 4
+    occ_lines_per_day = occasional.sum(axis=1) / OCCASIONAL_LINE_UNITS / n_hist
+    pool = np.zeros(n_locations, dtype=np.int64)
+    for loc in np.unique(loc_of):
+        per_day = occ_lines_per_day[loc_of == loc].sum()
+        pool[loc] = max(10, int(round(per_day * 365.0 / OCCASIONAL_LINES_PER_YEAR)))
+    hits = {"series": np.concatenate([h[0] for h in hit_events] or [np.zeros(0, np.int64)]),
+            "customer": np.concatenate([h[1] for h in hit_events] or [np.zeros(0, np.int64)]),
+            "day": np.concatenate(hit_days or [np.zeros(0, np.int64)])}
+    return {
+        "hits": hits,
+        "regular": dict(zip(("series", "day", "customer", "qty"), parts, strict=True)),
+        "occasional": occasional,
+        "customers": a,
+        "n_initial": n_initial,
+        "pool": pool,
+        "loc_of_series": loc_of,
+        "rng": rng,
+    }
+
+
+def _group_cumsum(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Cumulative sum of ``values`` within runs of equal ``groups`` (sorted by group)."""
+    total = np.cumsum(values)
+    if not len(values):
+        return total
+    starts = np.r_[True, groups[1:] != groups[:-1]]
+    base = np.where(starts, total - values, 0)
+    return total - np.maximum.accumulate(base)
+
+
+def customer_sales(sales: pd.DataFrame, sim: dict, history: pd.DatetimeIndex,
+                   sku_codes: np.ndarray, loc_codes: np.ndarray,
+                   loc_names: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Split the demo's daily sales rows into customer lines; the churn truth.
+
+    ``sales`` is the daily table of ``tables.sales_table`` (positive rows one per series-day,
+    plus return rows); ``sim`` = :func:`simulate_customers`. Returns the sales lines with
+    ``order_id``, ``line_id`` and ``customer_id`` (same daily totals per sku, location and
+    date), the truth frame (``TRUTH_COLUMNS``) and the true hits (customer_id, sku, location,
+    date: every time a regular was turned away by a stock-out).
+    """
+    rng = sim["rng"]
+    n_hist = len(history)
+    reg = sim["regular"]
+    occ = sim["occasional"]
+    a = sim["customers"]
+    n_reg = len(a["loc"])
+
+    # occasional lines: the units of each series-day split into 1 + geometric sized lines
+    si, di = np.nonzero(occ > 0)
+    units = occ[si, di]
+    unit_owner = np.repeat(np.arange(len(si)), units)
+    starts = np.ones(len(unit_owner), dtype=bool)
+    starts[1:] = (unit_owner[1:] != unit_owner[:-1]) | (
+        rng.random(len(unit_owner) - 1) < 1.0 / OCCASIONAL_LINE_UNITS)
+    line_of_unit = np.cumsum(starts) - 1
+    occ_qty = np.bincount(line_of_unit)
+    occ_owner = unit_owner[starts]
+    occ_series, occ_day = si[occ_owner], di[occ_owner]
+    sim_loc = np.asarray(sim["loc_of_series"])
+    pool = sim["pool"]
+    pool_offset = n_reg + np.r_[0, np.cumsum(pool)[:-1]]
+    occ_loc = sim_loc[occ_series]
+    occ_cust = pool_offset[occ_loc] + (rng.random(len(occ_loc)) * pool[occ_loc]).astype(
+        np.int64)
+    n_customers = n_reg + int(pool.sum())
+    # ids reveal nothing: a random permutation of numbers
+    codes = rng.permutation(n_customers) + 1
+    width = max(7, len(str(n_customers)))
+
+    line_series = np.concatenate([reg["series"], occ_series])
+    line_day = np.concatenate([reg["day"], occ_day])
+    line_cust = np.concatenate([reg["customer"], occ_cust])
+    line_qty = np.concatenate([reg["qty"], occ_qty])
+
+    positive = sales[sales["quantity"] > 0]
+    returns = sales[sales["quantity"] <= 0]
+    series_index = pd.MultiIndex.from_arrays([sku_codes, loc_codes])
+    row_series = series_index.get_indexer(pd.MultiIndex.from_arrays(
+        [positive["sku"].to_numpy(), positive["location"].to_numpy()]))
+    row_day = (pd.to_datetime(positive["date"]) - history[0]).dt.days.to_numpy()
+    row_key = row_series.astype(np.int64) * n_hist + row_day
+    if len(np.unique(row_key)) != len(row_key):
+        raise AssertionError("demo sales must hold one positive row per series-day")
+    order = np.argsort(row_key)
+    line_key = line_series.astype(np.int64) * n_hist + line_day
+    pos = np.searchsorted(row_key[order], line_key)
+    row_of_line = order[pos]
+    if not np.array_equal(row_key[row_of_line], line_key):
+        raise AssertionError("a customer line has no daily sales row")
+    check = np.bincount(row_of_line, weights=line_qty, minlength=len(positive))
+    if not np.array_equal(check.astype(np.int64), positive["quantity"].to_numpy(np.int64)):
+        raise AssertionError("customer lines do not add up to the daily sales")
+
+    # lines in the order day, location, customer, sku (integer keys: fast)
+    sku_rank = np.unique(sku_codes, return_inverse=True)[1]
+    line_loc = sim_loc[line_series]
+    o = np.lexsort((sku_rank[line_series], line_cust, line_loc, line_day))
+    lines = positive.iloc[row_of_line[o]].reset_index(drop=True)
+    lines["quantity"] = line_qty[o].astype(lines["quantity"].dtype)
+    lines["_cust"] = line_cust[o]
+    lines["_day"] = line_day[o]
+    lines["_loc"] = line_loc[o]
+
+    # returns: the customer of the latest line of that item there before the return
+    if len(returns):
+        ret = returns.reset_index(drop=True).copy()
+        ret["_day"] = (pd.to_datetime(ret["date"]) - history[0]).dt.days.to_numpy()
+        ret["_order"] = np.arange(len(ret))
+        left = ret.sort_values("_day")
+        right = lines[["sku", "location", "_day", "_cust"]].sort_values("_day")
+        matched = pd.merge_asof(left, right, on="_day", by=["sku", "location"],
+                                allow_exact_matches=False, direction="backward")
+        matched = matched.sort_values("_order")
+        cust = matched["_cust"].to_numpy(dtype=float)
+        missing = np.isnan(cust)
+        ret_series = series_index.get_indexer(pd.MultiIndex.from_arrays(
+            [ret["sku"].to_numpy(), ret["location"].to_numpy()]))
+        ret_loc = sim_loc[ret_series]
+        fallback = pool_offset[ret_loc] + (rng.random(len(ret)) * pool[ret_loc]).astype(
+            np.int64)
+        ret["_cust"] = np.where(missing, fallback, np.nan_to_num(cust)).astype(np.int64)
+        ret["_loc"] = ret_loc
+    else:
+        ret = returns.assign(_cust=np.zeros(0, np.int64), _day=np.zeros(0, np.int64),
+                             _loc=np.zeros(0, np.int64))
+
+    # one order per customer, location and day; returns are orders of their own
+    basket = lines["_day"].to_numpy(np.int64) * (n_customers + 1) * 16 + \
+        lines["_loc"].to_numpy(np.int64) * (n_customers + 1) + lines["_cust"].to_numpy()
+    new_order = np.r_[True, basket[1:] != basket[:-1]]
+    order_no = np.cumsum(new_order)
+    first_line = np.flatnonzero(new_order)
+    line_no = np.arange(len(lines)) - np.repeat(first_line, np.diff(np.r_[first_line,
+                                                                          len(lines)]))
+    lines["order_id"] = _codes("O", order_no, 8)
+    lines["line_id"] = _small_codes(line_no + 1)
+    lines["_order"] = order_no
+    ret["order_id"] = _codes("R", np.arange(1, len(ret) + 1), 6)
+    ret["line_id"] = "1"
+    ret["_order"] = np.int64(0)
+    frame = pd.concat([lines, ret], ignore_index=True)
+    cust_all = frame["_cust"].to_numpy(np.int64)
+    frame["customer_id"] = _codes("C", codes, width)[cust_all]
+    # date, location, then the orders (returns after the day's sales), lines in order
+    o = np.lexsort((np.r_[line_no, np.zeros(len(ret), np.int64)],
+                    frame["_order"].to_numpy(np.int64),
+                    np.r_[np.zeros(len(lines), np.int64), np.ones(len(ret), np.int64)],
+                    frame["_loc"].to_numpy(np.int64), frame["_day"].to_numpy(np.int64)))
+    first_day = pd.Series(frame["_day"].to_numpy(np.int64)).groupby(cust_all).min()
+    columns = [*sales.columns, "order_id", "line_id", "customer_id"]
+    frame = frame[columns].take(o).reset_index(drop=True)
+
+    # the truth: every customer id that occurs, regulars with their fate
+    seen = np.zeros(n_customers, dtype=bool)
+    seen[lines["_cust"].to_numpy()] = True
+    seen[ret["_cust"].to_numpy()] = True
+    reg_cause = np.array(["", "stockout", "background"])[a["cause"]]
+    churned = a["depart"] < n_hist
+    day0 = history[0]
+
+    def to_date(days: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        out = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[ns]")
+        out[ok] = (day0 + pd.to_timedelta(days[ok], unit="D")).to_numpy()
+        return out
+
+    occ_ids = np.arange(n_reg, n_customers)
+    occ_loc_of = np.repeat(np.arange(len(pool)), pool)
+    truth = pd.DataFrame({
+        "customer_id": _codes("C", codes, width),
+        "location": np.concatenate([loc_names[a["loc"]], loc_names[occ_loc_of]]),
+        "kind": np.r_[np.full(n_reg, "regular"), np.full(len(occ_ids), "occasional")],
+        "first_date": to_date(first_day.reindex(np.arange(n_customers)).fillna(0).to_numpy(
+            np.int64), np.ones(n_customers, dtype=bool)),
+        "churned": np.r_[churned, np.zeros(len(occ_ids), dtype=bool)],
+        "churn_date": np.concatenate([to_date(a["depart"], churned),
+                                      np.full(len(occ_ids), np.datetime64("NaT"), "M8[ns]")]),
+        "cause": np.r_[reg_cause, np.full(len(occ_ids), "")],
+        "decision_date": np.concatenate([to_date(a["decided"], a["decided"] >= 0),
+                                         np.full(len(occ_ids), np.datetime64("NaT"),
+                                                 "M8[ns]")]),
+        "hits": np.r_[a["hits"], np.zeros(len(occ_ids), dtype=np.int64)],
+        "hits_at_decision": np.r_[a["decision_hits"], np.zeros(len(occ_ids), dtype=np.int64)],
+    })
+    truth = truth[seen].sort_values("customer_id").reset_index(drop=True)
+    h = sim["hits"]
+    hits = pd.DataFrame({
+        "customer_id": _codes("C", codes, width)[h["customer"]] if len(h["customer"]) else
+        np.zeros(0, dtype=object),
+        "sku": sku_codes[h["series"]], "location": loc_codes[h["series"]],
+        "date": to_date(h["day"], np.ones(len(h["day"]), dtype=bool)),
+    })
+    hits = hits[hits["customer_id"].isin(truth["customer_id"])]
+    hits = hits.sort_values(["customer_id", "date", "sku"]).reset_index(drop=True)
+    return frame, truth[list(TRUTH_COLUMNS)], hits
+
+
+def _codes(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
+    """``prefix`` + zero-padded numbers (at least ``width`` digits), as an object array."""
+    return np.array([f"{prefix}{n:0{width}d}" for n in np.asarray(numbers).tolist()],
+                    dtype=object)
+
+
+def _small_codes(numbers: np.ndarray) -> np.ndarray:
+    """Small positive integers as strings, through a lookup table."""
+    top = int(numbers.max()) if len(numbers) else 0
+    table = np.array([str(i) for i in range(top + 1)], dtype=object)
+    return table[numbers]
