@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -86,7 +87,8 @@ def empirical_cumulative(window: np.ndarray, horizon: int, levels: np.ndarray,
     """
     levels = np.asarray(levels, dtype=float)
     n, width = window.shape
-    with np.errstate(invalid="ignore"), np.errstate(all="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a series with no usable day: 0
         mu = np.nan_to_num(np.nanmean(window, axis=1), nan=0.0) if width else np.zeros(n)
     filled = np.where(np.isfinite(window), window, mu[:, None])
     h_max = max(1, min(horizon, max_sum_days or width // 2, width))
