@@ -25,7 +25,7 @@ replenish settings.
     .venv/bin/python bench/replay_value_bench.py --warehouse /tmp/rp_wh/restock.duckdb \
         --cache /tmp/rv_demo --calibration
     .venv/bin/python bench/replay_value_bench.py --feed /tmp/uci_feed --objective fill_rate \
-        --cache /tmp/rv_uci
+        --location "United Kingdom" --cache /tmp/rv_uci
 """
 
 from __future__ import annotations
@@ -117,6 +117,7 @@ def main() -> None:
     src.add_argument("--feed", type=Path)
     parser.add_argument("--as-of", default=None, help="M5 default 2016-04-24; feed: last day")
     parser.add_argument("--items", type=int, default=None, help="M5: subsample items")
+    parser.add_argument("--location", default=None, help="feed: keep one location")
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--config", type=Path, default=None)
     parser.add_argument("--objective", choices=["cycle_service", "fill_rate"], default=None)
@@ -150,6 +151,20 @@ def main() -> None:
         marts = read_marts(args.warehouse)
     else:
         marts = feed_marts(args.feed, args.as_of)
+    if args.location:
+        d = marts["fct_daily_demand"]
+        marts["fct_daily_demand"] = d[d["location"] == args.location].reset_index(drop=True)
+    if rs.replay_max_series and not args.m5:
+        from restock.inventory import sample_replay_series
+
+        d = marts["fct_daily_demand"]
+        series = d.groupby(["sku", "location"], as_index=False)["category"].first()
+        played = sample_replay_series(series, rs.replay_max_series, rs.replay_seed)
+        if len(played) < len(series):
+            print(f"replaying a stratified sample of {len(played)} of {len(series)} series "
+                  "(replenish.replay_max_series, as the nightly)")
+            marts["fct_daily_demand"] = d.merge(played[["sku", "location"]],
+                                                on=["sku", "location"])
     demand, as_of = marts["fct_daily_demand"], marts["as_of"]
     window = replay_window(demand["date"].min(), as_of, rs)
     replay_start = window.start
