@@ -34,7 +34,6 @@ _EXPORTS = {
     "ReplayResult": "restock.inventory.replay",
     "make_reference_planner": "restock.inventory.replay",
     "replay_window": "restock.inventory.replay",
-    "baseline_planners": "restock.inventory.baseline_planners",
     "suggest_objective": "restock.inventory.objective",
     "replay_policies": "restock.inventory.replay",
     "sample_replay_series": "restock.inventory.sampling",
