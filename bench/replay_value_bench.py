@@ -65,7 +65,9 @@ def feed_marts(feed: Path, as_of: str | None) -> dict:
     sales = pd.read_parquet(feed / "sales.parquet") if (feed / "sales.parquet").exists() \
         else pd.read_csv(feed / "sales.csv")
     sales["date"] = pd.to_datetime(sales["date"]).dt.normalize()
-    products = pd.read_csv(feed / "products.csv")
+    products = pd.read_csv(feed / "products.csv", dtype={"sku": str})
+    sales["sku"] = sales["sku"].astype(str)
+    sales["location"] = sales["location"].astype(str)
     daily = sales.groupby(["sku", "location", "date"], as_index=False)["quantity"].sum()
     daily["quantity"] = daily["quantity"].clip(lower=0)
     end = pd.Timestamp(as_of) if as_of else daily["date"].max()

@@ -259,3 +259,13 @@ def test_short_window_is_not_conclusive_and_says_why(caplog):
     frame = res.comparison_frame()
     assert not frame["conclusive"].any()
     assert "not conclusive" in caplog.text
+
+
+def test_nothing_to_replay_is_said_not_raised(caplog):
+    demand, products, dates = _synthetic(days=60)
+    res = replay_policies(demand, products.assign(active=False), None,
+                          make_reference_planner(demand), dates[-20], dates[-1],
+                          ReplenishSettings())
+    assert res.rows.empty and res.headline["conclusive"] is False
+    assert "not conclusive" in caplog.text
+    assert headline_text(res.headline).startswith("No comparable replay point")

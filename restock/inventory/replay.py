@@ -362,7 +362,12 @@ def replay_policies(
         raise ValueError("as_of must be after replay_start")
     d = demand.copy()
     d["date"] = pd.to_datetime(d["date"])
-    keys, prod, category = _replay_series(d, products, replay_start, as_of)
+    try:
+        keys, prod, category = _replay_series(d, products, replay_start, as_of)
+    except ValueError as err:  # nothing to replay: say so, publish nothing, do not fail the run
+        log.warning("replay not conclusive: %s", err)
+        return ReplayResult(pd.DataFrame(columns=list(PUBLISHED_TABLES["policy_replay"])),
+                            {"conclusive": False, "inconclusive_reason": str(err)})
     history = replay_history(d, keys, replay_start, as_of, settings)
     reviews = np.arange(0, n_days, settings.review_days)  # end-of-day offsets from replay_start
     supply = _supply(keys, prod, lead_times, reviews.size, settings)
