@@ -83,9 +83,17 @@ def test_headline_for_a_mixed_frontier():
     _, headline = compare_with_frontier(rows, np.array([np.nan]))
     text = headline_text(headline)
     assert text.startswith("Headline (stockout days): Restock loses at 7+ buffer days: ")
-    assert text.endswith("; it wins at 3 buffer days")
-    assert "(100% higher)" in text  # the 14-day point: the worst cut is quoted
+    assert text.endswith("(100% higher); but more units lost there: 10 against 5 (100% more); "
+                         "it wins at 3 buffer days")  # the 14-day point: the worst cut is quoted
     assert "lower" not in text
+
+
+def test_headline_names_the_other_measure_when_it_disagrees():
+    # 7 d: fewer stockout days (1% vs 2%) but more lost units (10 vs 5)
+    rows = _rows([150.0, 200.0], [0.06, 0.02], [50.0, 5.0])
+    _, headline = compare_with_frontier(rows, np.array([np.nan]))
+    assert "(50% lower); but more units lost there: 10 against 5 (100% more)" in \
+        headline_text(headline)
 
 
 def test_headline_in_units_under_fill_rate():

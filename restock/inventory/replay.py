@@ -179,7 +179,7 @@ def headline_text(headline: dict[str, Any] | None) -> str:
     if not headline.get("within_frontier", True):
         said += "; outside Restock's frontier"
     point = (f"at the average inventory {inventory} of the static policy with {param:g} buffer "
-             f"days, {claim} ({said}{fill})")
+             f"days, {claim} ({said}{fill}){_other_measure(headline, units)}")
     losing = _param_list(headline.get("losing_parameters"))
     winning = _param_list(headline.get("winning_parameters"))
     if cut is not None and pd.notna(cut) and cut < 0 and param not in losing:
@@ -203,6 +203,21 @@ def headline_text(headline: dict[str, Any] | None) -> str:
     if headline.get("conclusive") is False:
         text += f". Not conclusive: {headline.get('inconclusive_reason') or 'window too short'}"
     return text
+
+
+def _other_measure(headline: dict[str, Any], units: bool) -> str:
+    """The measure the headline does not quote, when it disagrees at the quoted point (fewer
+    stockout days but more lost units is the wholesale pattern of issue 15)."""
+    other = headline.get("relative_cut") if units else headline.get("relative_lost_units_cut")
+    if other is None or pd.isna(other) or other >= 0:
+        return ""
+    if units:
+        mine = headline["restock_stockout_rate_at_same_inventory"]
+        return (f"; but more stockout days there: {100 * mine:.2f}% against "
+                f"{100 * headline['static_stockout_rate']:.2f}% ({100 * -other:.0f}% higher)")
+    return (f"; but more units lost there: "
+            f"{headline['restock_lost_units_at_same_inventory']:,.0f} against "
+            f"{headline['static_lost_units']:,.0f} ({100 * -other:.0f}% more)")
 
 
 def _param_list(text: Any) -> list[float]:
