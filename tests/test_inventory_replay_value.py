@@ -277,3 +277,10 @@ def test_nothing_to_replay_is_said_not_raised(caplog):
     assert res.rows.empty and res.headline["conclusive"] is False
     assert "not conclusive" in caplog.text
     assert headline_text(res.headline).startswith("No comparable replay point")
+
+
+def test_headline_outside_the_frontier_claims_no_comparable_loss():
+    rows = _rows([300.0], [0.001], [5.0])  # beyond Restock's highest point: not comparable
+    _, headline = compare_with_frontier(rows, np.array([np.nan]))
+    text = headline_text(headline)
+    assert "every comparable point" not in text and "outside Restock's frontier" in text

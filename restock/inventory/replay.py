@@ -182,7 +182,8 @@ def headline_text(headline: dict[str, Any] | None) -> str:
              f"days, {claim} ({said}{fill}){_other_measure(headline, units)}")
     losing = _param_list(headline.get("losing_parameters"))
     winning = _param_list(headline.get("winning_parameters"))
-    if cut is not None and pd.notna(cut) and cut < 0 and param not in losing:
+    inside = bool(headline.get("within_frontier", True))
+    if inside and cut is not None and pd.notna(cut) and cut < 0 and param not in losing:
         losing = sorted([*losing, param])
     prefix = f"Headline ({tag}): "
     if not losing:
