@@ -82,14 +82,17 @@ def policy_replay(context: dg.AssetExecutionContext, restock: RestockResource):
     the window before as_of, Restock's policy against the static one."""
     from restock.forecasting import make_replay_planner
     from restock.inventory import replay_policies, sample_replay_series
-    from restock.inventory.replay import headline_text
+    from restock.inventory.baseline_planners import baseline_planners
+    from restock.inventory.replay import headline_text, replay_window
 
     cfg = restock.config
     with restock.connect(read_only=True) as con:
         as_of = pd.Timestamp(restock.run_as_of(con))
         products = read_mart(con, "dim_products")
         settings = run_forecast_settings(cfg, products)
-        replay_start = as_of - pd.Timedelta(days=cfg.replenish.replay_days)
+        first = con.execute("select min(date) from marts.fct_daily_demand").fetchone()[0]
+        window = replay_window(first or as_of, as_of, cfg.replenish)
+        replay_start = window.start
         series = con.execute(
             "select sku, location, any_value(category) as category "
             "from marts.fct_daily_demand where date > cast(? as date) group by all",
@@ -109,6 +112,8 @@ def policy_replay(context: dg.AssetExecutionContext, restock: RestockResource):
             f"replaying a stratified sample of {len(played)} of {len(series)} series "
             f"(replenish.replay_max_series, seed {cfg.replenish.replay_seed})"
         )
+    if window.note:
+        context.log.warning(window.note)
     started = time.perf_counter()
     # The planner selects and calibrates its models on data up to the replay start (no
     # look-ahead), then re-plans at each review from the data available then.
@@ -116,8 +121,10 @@ def policy_replay(context: dg.AssetExecutionContext, restock: RestockResource):
         demand, replay_start, settings, promotions=promotions,
         events=events, drivers=drivers, products=products,
     )
+    planners = {"recommended": planner} | baseline_planners(
+        demand, replay_start, cfg.replenish.replay_baselines)
     replay = replay_policies(
-        demand, products, lead_times, planner, replay_start, as_of, cfg.replenish,
+        demand, products, lead_times, planners, replay_start, as_of, cfg.replenish,
     )
     elapsed = time.perf_counter() - started
     headline = replay.headline_frame()

@@ -205,6 +205,9 @@ PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
     "policy_replay": (
         "policy", "parameter", "category", "avg_inventory_units", "avg_inventory_value",
         "stockout_rate", "fill_rate", "orders",
+        # Added (DATA_CONTRACT v1.1): units as well as days; policy values naive_quantile and
+        # auto_ets are the same policy fed by baseline planners; objective of the frontier.
+        "demand_units", "lost_units", "objective",
     ),
     # Added (session 5): each static policy against Restock's frontier at the same average
     # inventory; is_headline marks the row the headline quotes (the smallest cut).
@@ -212,6 +215,13 @@ PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
         "static_parameter", "inventory_measure", "static_avg_inventory", "static_stockout_rate",
         "restock_stockout_rate_at_same_inventory", "relative_cut", "within_frontier",
         "is_headline",
+        # Added (DATA_CONTRACT v1.1): fill rate / lost units at equal inventory and what Restock
+        # is compared against (static, naive_quantile, auto_ets: for a planner the static_*
+        # columns describe its frontier point, its service level in static_parameter); the
+        # measure the headline quotes; whether the replay window was long enough to count.
+        "compared_with", "objective", "static_fill_rate", "restock_fill_rate_at_same_inventory",
+        "static_lost_units", "restock_lost_units_at_same_inventory", "relative_lost_units_cut",
+        "headline_measure", "conclusive",
     ),
     "data_quality_results": ("source", "check", "severity", "passed", "failed_rows", "detail"),
     "quarantine": ("source", "reason", "row", "loaded_at"),

@@ -122,8 +122,9 @@ def test_comparison_frame_flags_the_headline_and_keeps_its_columns_when_empty():
     assert headline["static_parameter"] == 7 and headline["inventory_measure"] == \
         "avg_inventory_units"
     assert replay_module.headline_text(headline) == (
-        "Headline: at the average inventory units of the static policy with 7 buffer days, "
-        "Restock's stockout rate is 1.00% against 2.00% (50% lower)")
+        "Headline (stockout days): at the average inventory units of the static policy with 7 "
+        "buffer days, Restock's stockout rate is 1.00% against 2.00% (50% lower); the smallest "
+        "cut of the 2 comparable points")
     outside = frame.set_index("static_parameter").loc[28].to_dict() | {"static_parameter": 28}
     assert replay_module.headline_text(outside).endswith("; outside Restock's frontier)")
     assert replay_module.headline_text({}).startswith("No comparable replay point")

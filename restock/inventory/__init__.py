@@ -9,7 +9,9 @@ Modules, each importing only those above it:
 - ``explanations``: the sentence per reorder line.
 - ``reorder_lines``: the nightly reorder lines, in named steps.
 - ``alerts``: stockout alerts and their webhook.
+- ``objective``: suggest_objective, cycle_service or fill_rate from a feed's sales.
 - ``replay_history``, ``replay_measures``, ``replay``: the policy replay against the static rule.
+- ``baseline_planners``: naive_quantile and auto_ets planners the replay plays beside Restock's.
 - ``sampling``: the replay's stratified sample of series.
 
 Exports resolve lazily: the maths needs scipy (about 1.5 s to import), and the Dagster
@@ -31,6 +33,8 @@ _EXPORTS = {
     "PlanInputs": "restock.inventory.replay",
     "ReplayResult": "restock.inventory.replay",
     "make_reference_planner": "restock.inventory.replay",
+    "replay_window": "restock.inventory.replay",
+    "suggest_objective": "restock.inventory.objective",
     "replay_policies": "restock.inventory.replay",
     "sample_replay_series": "restock.inventory.sampling",
 }

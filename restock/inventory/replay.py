@@ -34,6 +34,22 @@ Simulation (every series at once, numpy arrays policies x series x days; the day
   same whole-unit rounding: for a series sold in whole units (all sales up to replay_start are
   whole numbers) both policies order up to floor(order-up-to level).
 
+* (c) Baseline planners (``planners`` given as a dict name -> planner, e.g.
+  restock.inventory.baseline_planners): each plays exactly as (a), through the same level
+  maths, exchange curve, lots, lost sales, on the same days with the same history, starting
+  stock and lead-time draws (one simulation: common random numbers), as policy = its name.
+  The static rows do not depend on the planners: they are the same with one planner or many.
+* Objectives: every frontier is played under settings.objective; with
+  settings.replay_both_objectives also under the other one (column ``objective``). Under
+  fill_rate the exchange curve allocates per-item fill rates on units lost
+  (restock.inventory.levels.allocate_fill_rates) and each replayed level is the overall
+  (demand-weighted) fill-rate target.
+* Conclusive or not: the replay counts when the measured series' median measured days hold at
+  least settings.replay_min_cycles protection intervals (median lead time + review); else the
+  headline and the comparison rows say ``conclusive = False`` and why, and a warning is logged
+  (lead times of months in a 91-day window). :func:`replay_window` picks a window that fits the
+  data (it never starts before the feed's first day + settings.replay_min_history_days).
+
 Measures and the headline comparison: :mod:`restock.inventory.replay_measures`.
 """
 
@@ -58,6 +74,7 @@ from restock.inventory.distributions import (
     resolve_lead_times,
 )
 from restock.inventory.levels import (
+    allocate_fill_rates,
     allocate_service_levels,
     lot_spread,
     order_quantity,
@@ -71,9 +88,11 @@ from restock.inventory.replay_history import (
     starting_stock,
 )
 from restock.inventory.replay_measures import compare_with_frontier, summarise_replay
-from restock.inventory.settings import ReplenishSettings
+from restock.inventory.settings import OBJECTIVES, ReplenishSettings
 
 log = logging.getLogger("restock.inventory")
+
+Planner = Callable[[pd.Timestamp], Any]
 
 DEFAULT_LEVELS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995)
 
@@ -95,29 +114,114 @@ class ReplayResult:
         """Every static policy against the frontier, the headline's row flagged
         (results.policy_replay_comparison, published); the contract columns even when empty."""
         columns = list(PUBLISHED_TABLES["policy_replay_comparison"])
-        frame = self.comparisons.reindex(columns=columns[:-1])
+        frame = self.comparisons.reindex(columns=[c for c in columns if c != "is_headline"])
         quoted = self.headline.get("static_parameter")
-        frame["is_headline"] = frame["static_parameter"].eq(quoted) if quoted is not None \
-            else False
-        return frame.astype({"is_headline": bool})
+        if quoted is not None and len(frame):
+            flag = frame["static_parameter"].eq(quoted)
+            for key in ("compared_with", "objective"):
+                if self.headline.get(key) is not None:
+                    flag &= frame[key].eq(self.headline[key])
+        else:
+            flag = False
+        frame["is_headline"] = flag
+        frame["conclusive"] = bool(self.headline.get("conclusive", True))
+        return frame.reindex(columns=columns).astype({"is_headline": bool})
 
 
 def headline_text(headline: dict[str, Any] | None) -> str:
     """The replay's promise in one sentence, in a buyer's words (the policy_replay asset's log
-    and ``restock run``'s summary). ``headline``: a policy_replay_comparison row as a dict."""
+    and ``restock run``'s summary). ``headline``: the replay's headline dict, or a
+    policy_replay_comparison row as a dict (then only that point is known).
+
+    It names the measure it quotes (stockout days under cycle_service, lost units under
+    fill_rate), says "higher" / "more" for a loss instead of a negative "lower", and says
+    where the static rule wins ("Restock loses at 14+ buffer days: ...") and where Restock
+    wins, so a mixed frontier is not sold as a win.
+    """
     if not headline or pd.isna(headline.get("restock_stockout_rate_at_same_inventory")):
         return "No comparable replay point (see policy_replay rows)."
-    measure = "value" if headline.get("inventory_measure") == "avg_inventory_value" else "units"
-    cut = headline.get("relative_cut")
-    said = f"{100 * cut:.0f}% lower" if pd.notna(cut) else "the static policy had none"
+    inventory = "value" if headline.get("inventory_measure") == "avg_inventory_value" \
+        else "units"
+    units = headline.get("headline_measure") == "lost_units"
+    param = float(headline["static_parameter"])
+    if units:
+        cut = headline.get("relative_lost_units_cut")
+        mine = headline.get("restock_lost_units_at_same_inventory")
+        theirs = headline.get("static_lost_units")
+        fill = (f"; fill rate {100 * headline['restock_fill_rate_at_same_inventory']:.1f}% "
+                f"against {100 * headline['static_fill_rate']:.1f}%"
+                if pd.notna(headline.get("restock_fill_rate_at_same_inventory"))
+                and pd.notna(headline.get("static_fill_rate")) else "")
+        claim = f"Restock loses {mine:,.0f} units of demand against {theirs:,.0f}"
+        more, less, tag = "more", "fewer", "lost units"
+    else:
+        cut = headline.get("relative_cut")
+        mine = headline["restock_stockout_rate_at_same_inventory"]
+        theirs = headline["static_stockout_rate"]
+        fill = ""
+        claim = f"Restock's stockout rate is {100 * mine:.2f}% against {100 * theirs:.2f}%"
+        more, less, tag = "higher", "lower", "stockout days"
+    if cut is None or pd.isna(cut):
+        said = "the static policy had none"
+    elif cut < 0:
+        said = f"{100 * -cut:.0f}% {more}"
+    elif cut == 0:
+        said = "the same"
+    else:
+        said = f"{100 * cut:.0f}% {less}"
     if not headline.get("within_frontier", True):
         said += "; outside Restock's frontier"
-    return (
-        f"Headline: at the average inventory {measure} of the static policy with "
-        f"{headline['static_parameter']:g} buffer days, Restock's stockout rate is "
-        f"{100 * headline['restock_stockout_rate_at_same_inventory']:.2f}% against "
-        f"{100 * headline['static_stockout_rate']:.2f}% ({said})"
-    )
+    point = (f"at the average inventory {inventory} of the static policy with {param:g} buffer "
+             f"days, {claim} ({said}{fill}){_other_measure(headline, units)}")
+    losing = _param_list(headline.get("losing_parameters"))
+    winning = _param_list(headline.get("winning_parameters"))
+    inside = bool(headline.get("within_frontier", True))
+    if inside and cut is not None and pd.notna(cut) and cut < 0 and param not in losing:
+        losing = sorted([*losing, param])
+    prefix = f"Headline ({tag}): "
+    if not losing:
+        text = prefix + point
+        if headline.get("n_comparisons_within_frontier", 0) > 1:
+            text += (f"; the smallest cut of the {headline['n_comparisons_within_frontier']} "
+                     "comparable points")
+    else:
+        if not winning:
+            where = f"Restock loses at every comparable point ({_days(losing)})"
+        elif min(losing) > max(winning):
+            where = f"Restock loses at {min(losing):g}+ buffer days"
+        else:
+            where = f"Restock loses at {_days(losing)}"
+        text = f"{prefix}{where}: {point}"
+        if winning:
+            text += f"; it wins at {_days(winning)}"
+    if headline.get("conclusive") is False:
+        text += f". Not conclusive: {headline.get('inconclusive_reason') or 'window too short'}"
+    return text
+
+
+def _other_measure(headline: dict[str, Any], units: bool) -> str:
+    """The measure the headline does not quote, when it disagrees at the quoted point (fewer
+    stockout days but more lost units is the wholesale pattern of issue 15)."""
+    other = headline.get("relative_cut") if units else headline.get("relative_lost_units_cut")
+    if other is None or pd.isna(other) or other >= 0:
+        return ""
+    if units:
+        mine = headline["restock_stockout_rate_at_same_inventory"]
+        return (f"; but more stockout days there: {100 * mine:.2f}% against "
+                f"{100 * headline['static_stockout_rate']:.2f}% ({100 * -other:.0f}% higher)")
+    return (f"; but more units lost there: "
+            f"{headline['restock_lost_units_at_same_inventory']:,.0f} against "
+            f"{headline['static_lost_units']:,.0f} ({100 * -other:.0f}% more)")
+
+
+def _param_list(text: Any) -> list[float]:
+    if text is None or (isinstance(text, float) and np.isnan(text)) or text == "":
+        return []
+    return sorted(float(v) for v in str(text).split(","))
+
+
+def _days(values: list[float]) -> str:
+    return ", ".join(f"{v:g}" for v in values) + " buffer days"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -216,7 +320,7 @@ def replay_policies(
     demand: pd.DataFrame,
     products: pd.DataFrame,
     lead_times: pd.DataFrame | None,
-    planner: Callable[[pd.Timestamp], Any],
+    planner: Planner | dict[str, Planner],
     replay_start: pd.Timestamp | str,
     as_of: pd.Timestamp | str,
     settings: ReplenishSettings,
@@ -238,9 +342,11 @@ def replay_policies(
         dim_products (lead times, unit_cost, pack_size, moq, max_stock, active).
     lead_times : DataFrame or None
         fct_lead_times.
-    planner : callable
+    planner : callable or dict of str -> callable
         planner(t) -> object with ``.daily`` and ``.cumulative`` (or a (daily, cumulative)
-        tuple), from data dated <= t.
+        tuple), from data dated <= t. A dict plays several planners on the same draws; its
+        keys are the policy values ("recommended" for Restock's, e.g. "naive_quantile",
+        "auto_ets" for baselines); a single planner is {"recommended": planner}.
     replay_start, as_of : date
     settings : ReplenishSettings
     stock_position : DataFrame, optional
@@ -251,11 +357,13 @@ def replay_policies(
     ReplayResult
         ``rows``: policy, parameter, category, avg_inventory_units, avg_inventory_value,
         stockout_rate, fill_rate, orders, achieved_cycle_service_level, protected_cycle_share,
-        target, n_series, demand_units, lost_units. ``headline``: dict (see module docstring);
+        target, n_series, demand_units, lost_units, objective. ``headline``: dict (see module
+        docstring; ``conclusive`` and ``inconclusive_reason`` say whether the window counts);
         ``comparisons``: every static parameter against the frontier; ``seconds``: timings.
     """
     clock = time.perf_counter()
-    timing = {"planner": 0.0, "policy": 0.0}
+    planners = dict(planner) if isinstance(planner, dict) else {"recommended": planner}
+    timing = {"planner": 0.0, "policy": 0.0} | {f"planner_{name}": 0.0 for name in planners}
     replay_start = pd.Timestamp(replay_start).normalize()
     as_of = pd.Timestamp(as_of).normalize()
     n_days = (as_of - replay_start).days
@@ -263,13 +371,22 @@ def replay_policies(
         raise ValueError("as_of must be after replay_start")
     d = demand.copy()
     d["date"] = pd.to_datetime(d["date"])
-    keys, prod, category = _replay_series(d, products, replay_start, as_of)
+    try:
+        keys, prod, category = _replay_series(d, products, replay_start, as_of)
+    except ValueError as err:  # nothing to replay: say so, publish nothing, do not fail the run
+        log.warning("replay not conclusive: %s", err)
+        return ReplayResult(pd.DataFrame(columns=list(PUBLISHED_TABLES["policy_replay"])),
+                            {"conclusive": False, "inconclusive_reason": str(err)})
     history = replay_history(d, keys, replay_start, as_of, settings)
     reviews = np.arange(0, n_days, settings.review_days)  # end-of-day offsets from replay_start
     supply = _supply(keys, prod, lead_times, reviews.size, settings)
     start_stock = starting_stock(keys, d, replay_start, stock_position)
+    objectives = [settings.objective or "cycle_service"]
+    if settings.replay_both_objectives:
+        objectives += [o for o in OBJECTIVES if o not in objectives]
     run = _Replay(
         keys=keys, settings=settings, replay_start=replay_start, n_days=n_days,
+        frontiers=[(name, obj) for name in planners for obj in objectives],
         reviews=reviews, history=history, supply=supply,
         levels=np.asarray(settings.replay_service_levels, dtype=float),
         buffers=np.asarray(settings.static_buffer_days, dtype=float),
@@ -279,18 +396,24 @@ def replay_policies(
     )
     log.info("replay: %d series, %d days, %d reviews, %d policies", len(keys), n_days,
              reviews.size, run.n_policies)
-    state = _simulate(run, planner, start_stock, timing)
+    state = _simulate(run, planners, start_stock, timing)
     rows = summarise_replay(
-        n_days, run.levels, run.buffers, category, supply.cost, state.inv_sum, state.served_sum,
+        n_days, run.labels(), category, supply.cost, state.inv_sum, state.served_sum,
         history.true_demand, state.orders, state.stockout, reviews,
         np.maximum(np.rint(supply.lead_time_mean),
                    np.where(supply.lead_time_mean > 0, 1, 0)).astype(int), settings.review_days,
         state.position_after, run.measured,
     )
-    comparisons, headline = compare_with_frontier(rows, supply.cost)
+    comparisons, headline = compare_with_frontier(rows, supply.cost, objectives[0])
+    conclusive, reason = _conclusive(run)
+    if headline:
+        headline |= {"conclusive": conclusive, "inconclusive_reason": reason}
+    if not conclusive:
+        log.warning("replay not conclusive: %s", reason)
     timing["total"] = time.perf_counter() - clock
-    log.info("replay done in %.1fs (planner %.1fs, policy %.1fs)", timing["total"],
-             timing["planner"], timing["policy"])
+    log.info("replay done in %.1fs (planner %.1fs: %s; policy %.1fs)", timing["total"],
+             timing["planner"], ", ".join(f"{n} {timing[f'planner_{n}']:.1f}s"
+                                          for n in planners), timing["policy"])
     return ReplayResult(rows, headline, comparisons, timing)
 
 
@@ -316,6 +439,7 @@ class _Replay:
     replay_start: pd.Timestamp
     n_days: int
     reviews: np.ndarray  # end-of-day offsets from replay_start
+    frontiers: list[tuple[str, str]]  # (planner name = policy, objective)
     history: ReplayHistory
     supply: _Supply
     levels: np.ndarray  # replayed service levels ("recommended")
@@ -325,8 +449,14 @@ class _Replay:
 
     @property
     def n_policies(self) -> int:
-        """Recommended levels first, then the static buffers."""
-        return self.levels.size + self.buffers.size
+        """Each frontier's levels first (planner-major, then objective), then the static
+        buffers."""
+        return len(self.frontiers) * self.levels.size + self.buffers.size
+
+    def labels(self) -> list[tuple[str, float, str | None]]:
+        """(policy, parameter, objective) of each simulated policy, in array order."""
+        out = [(name, float(lv), obj) for name, obj in self.frontiers for lv in self.levels]
+        return out + [("static", float(b), None) for b in self.buffers]
 
 
 @dataclass
@@ -442,7 +572,70 @@ def _measured_days(history: ReplayHistory, supply: _Supply, reviews: np.ndarray,
     return np.arange(n_days)[None, :] >= np.minimum(warm, n_days)[:, None]
 
 
-def _simulate(run: _Replay, planner: Callable[[pd.Timestamp], Any], start_stock: np.ndarray,
+def _conclusive(run: _Replay) -> tuple[bool, str]:
+    """Whether the window holds enough measured days to count, and why not.
+
+    Conclusive: the series' median measured days (after the warm-up) hold at least
+    settings.replay_min_cycles protection intervals of the median series (rounded mean lead
+    time + review period), and some demand fell on them.
+    """
+    measured = run.measured.sum(axis=1)
+    lead = float(np.median(np.rint(run.supply.lead_time_mean))) if measured.size else 0.0
+    interval = lead + run.settings.review_days
+    need = run.settings.replay_min_cycles * interval
+    have = float(np.median(measured)) if measured.size else 0.0
+    if have < need:
+        return False, (f"the {run.n_days}-day window measures a median of {have:g} days per "
+                       f"series after the warm-up, fewer than {run.settings.replay_min_cycles} "
+                       f"protection intervals of {interval:g} days (lead time {lead:g} + review "
+                       f"{run.settings.review_days}); lengthen replenish.replay_days or the "
+                       "history")
+    if float((run.history.true_demand * run.measured).sum()) <= 0:
+        return False, "no demand on the measured days"
+    return True, ""
+
+
+@dataclass
+class ReplayWindow:
+    """The replay's start for a feed's history (:func:`replay_window`)."""
+
+    start: pd.Timestamp
+    days: int
+    shortened: bool
+    note: str
+
+
+def replay_window(first_date: pd.Timestamp | str, as_of: pd.Timestamp | str,
+                  settings: ReplenishSettings) -> ReplayWindow:
+    """Where the replay starts: settings.replay_days before as_of, but never before the feed's
+    first day + settings.replay_min_history_days (planners and the static rule need that much
+    history; a planner given none fails with "no demand rows dated on or before ...").
+
+    With less data than that (fewer than min history + 7 days), half of what there is goes to
+    history and half to the window. Whether the resulting window is long enough to count is
+    decided by the replay itself (``conclusive``: it depends on the measured series' lead
+    times). Rule of thumb for the default 7-day review: 3 cycles need 3 (L + R) + L + 1 days,
+    e.g. 50 days at L = 7, so FreshRetailNet's 76 days (90 - 14) give a 48-day window that
+    counts at its 1-2 day lead times.
+    """
+    first = pd.Timestamp(first_date).normalize()
+    as_of = pd.Timestamp(as_of).normalize()
+    available = (as_of - first).days
+    wanted = as_of - pd.Timedelta(days=settings.replay_days)
+    history = settings.replay_min_history_days
+    if available < history + 7:
+        history = max(available // 2, 0)
+    start = max(wanted, first + pd.Timedelta(days=history))
+    start = min(start, as_of - pd.Timedelta(days=1))
+    days = (as_of - start).days
+    shortened = start > wanted
+    note = (f"replay window shortened to {days} days (from {settings.replay_days}): the data "
+            f"start on {first.date()} and the planners need {history} days of history"
+            if shortened else "")
+    return ReplayWindow(start, days, shortened, note)
+
+
+def _simulate(run: _Replay, planners: dict[str, Planner], start_stock: np.ndarray,
               timing: dict[str, float]) -> _State:
     """The day loop: each day's sales from the stock on hand, then a review every R days."""
     state = _State.start(start_stock, run.n_policies, run.n_days, run.reviews.size)
@@ -451,7 +644,7 @@ def _simulate(run: _Replay, planner: Callable[[pd.Timestamp], Any], start_stock:
         if day > 0:
             _sell(state, run, day - 1)
         if day in review_days_set:
-            _review(state, run, planner, day, timing)
+            _review(state, run, planners, day, timing)
     return state
 
 
@@ -469,14 +662,20 @@ def _sell(state: _State, run: _Replay, i: int) -> None:
     state.inv_sum += state.on_hand * counted
 
 
-def _review(state: _State, run: _Replay, planner: Callable[[pd.Timestamp], Any], day: int,
+def _review(state: _State, run: _Replay, planners: dict[str, Planner], day: int,
             timing: dict[str, float]) -> None:
     """A review at the end of ``day``: every policy's levels, then its orders."""
     k = int(np.searchsorted(run.reviews, day))
     t = run.replay_start + pd.Timedelta(days=day)
-    n_rec = run.levels.size
+    n_lv = run.levels.size
+    n_rec = len(run.frontiers) * n_lv
     rp, up = np.empty((run.n_policies, len(run.keys))), np.empty((run.n_policies, len(run.keys)))
-    rp[:n_rec], up[:n_rec] = _recommended_levels(run, planner, day, t, timing)
+    for name, planner in planners.items():
+        objectives = [obj for n, obj in run.frontiers if n == name]
+        levels = _recommended_levels(run, planner, objectives, day, t, timing, name)
+        for obj, (r_p, u_p) in zip(objectives, levels, strict=True):
+            j = run.frontiers.index((name, obj)) * n_lv
+            rp[j:j + n_lv], up[j:j + n_lv] = r_p, u_p
     rp[n_rec:], up[n_rec:] = _static_levels(run, day)
     whole = run.history.whole[None, :]
     if day == 0:
@@ -486,33 +685,47 @@ def _review(state: _State, run: _Replay, planner: Callable[[pd.Timestamp], Any],
     log.info("replay review %d/%d (%s): %d orders", k + 1, run.reviews.size, t.date(), placed)
 
 
-def _recommended_levels(run: _Replay, planner: Callable[[pd.Timestamp], Any], day: int,
-                        t: pd.Timestamp, timing: dict[str, float]
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    """Restock's reorder point and order-up-to (levels x series) from the plan made at t."""
+def _recommended_levels(run: _Replay, planner: Planner, objectives: list[str], day: int,
+                        t: pd.Timestamp, timing: dict[str, float], name: str = "recommended"
+                        ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A planner's reorder point and order-up-to (levels x series) from its plan made at t,
+    per objective (the plan and the protection-interval demand are built once)."""
     settings, supply = run.settings, run.supply
     ti = run.history.t0 + day
     tick = time.perf_counter()
     plan = planner(t)
     cumulative = plan.cumulative if hasattr(plan, "cumulative") else plan[1]
-    timing["planner"] += time.perf_counter() - tick
+    spent = time.perf_counter() - tick
+    timing["planner"] += spent
+    timing[f"planner_{name}"] = timing.get(f"planner_{name}", 0.0) + spent
     tick = time.perf_counter()
     # an item whose first sale is after this review has no forecast yet: expected
     cum = dense_cumulative(cumulative, run.keys, expected_missing=run.history.first_sold > ti)
-    targets = run.levels
     protection = demand_mixture(cum, supply.lead_time_mean, supply.lead_time_std,
                                 float(settings.review_days), settings.cover_earlier_orders)
-    if settings.service_allocation == "exchange_curve" and settings.service_level_mode == "cycle":
-        # each replayed level is the average of the per-item targets
-        targets = allocate_service_levels(
-            protection, supply.cost, run.levels, *settings.service_level_bounds,
-            lost_sales=settings.lost_sales)
-    pl = policy_levels(cum, supply.lead_time_mean, supply.lead_time_std, targets,
-                       settings.review_days, settings.service_level_mode, supply.max_stock,
-                       settings.order_up_to_review_periods, run.spread,
-                       settings.cover_earlier_orders, settings.lost_sales, protection)
+    out = []
+    for objective in objectives:
+        mode = "fill_rate" if objective == "fill_rate" else "cycle"
+        targets = run.levels
+        if settings.service_allocation == "exchange_curve":
+            # each replayed level is the average of the per-item targets (fill rate: the
+            # demand-weighted average, the overall fill rate)
+            if mode == "cycle":
+                targets = allocate_service_levels(
+                    protection, supply.cost, run.levels, *settings.service_level_bounds,
+                    lost_sales=settings.lost_sales)
+            else:
+                lead = demand_mixture(cum, supply.lead_time_mean, supply.lead_time_std, 0.0)
+                targets = allocate_fill_rates(
+                    protection, np.maximum(protection.mean - lead.mean, 0.0), supply.cost,
+                    run.levels, *settings.service_level_bounds)
+        pl = policy_levels(cum, supply.lead_time_mean, supply.lead_time_std, targets,
+                           settings.review_days, mode, supply.max_stock,
+                           settings.order_up_to_review_periods, run.spread,
+                           settings.cover_earlier_orders, settings.lost_sales, protection)
+        out.append((pl.reorder_point.T, pl.order_up_to.T))
     timing["policy"] += time.perf_counter() - tick
-    return pl.reorder_point.T, pl.order_up_to.T
+    return out
 
 
 def _static_levels(run: _Replay, day: int) -> tuple[np.ndarray, np.ndarray]:

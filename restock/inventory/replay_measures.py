@@ -16,10 +16,25 @@ demand over days t + 1 .. t + L + R stayed within the inventory position after o
 stock for later, so physical cycles run out a little less often: about 3 points at a 0.80
 target, under 1 point from 0.95 up); target: the service level (recommended only).
 
-Headline: static policies whose average inventory lies inside Restock's frontier (its points
-over service levels) are compared with Restock's stockout rate interpolated at the same average
-inventory (value when every series has a unit cost, else units); the headline quotes the static
-parameter with the SMALLEST relative cut (a conservative claim) and lists all comparisons.
+demand_units: demand over the measured days (the same for every policy: history);
+lost_units: demand - served; objective: the frontier's objective (cycle_service / fill_rate;
+empty for static).
+
+Comparisons (policy_replay_comparison)
+--------------------------------------
+Every point of a compared policy (each static buffer, and each point of a baseline planner's
+frontier: ``compared_with`` names it, its service level in ``static_parameter``) against
+Restock's frontier (policy "recommended", same objective) at the same average inventory (value
+when every series has a unit cost, else units), on both measures: Restock's stockout rate
+(days) and its lost units (and fill rate = 1 - lost / demand) interpolated linearly between its
+frontier points at the compared point's inventory. ``within_frontier`` is False where that
+inventory lies outside Restock's frontier (extrapolated flat: not a comparison).
+
+Headline: the static points inside the configured objective's frontier, on the measure that
+objective is about (``headline_measure``: stockout_rate for cycle_service, lost_units for
+fill_rate). It quotes the point with the SMALLEST cut (a conservative claim; a negative cut is a
+loss and the sentence says so) and lists the parameters where Restock loses and wins
+(:func:`restock.inventory.replay.headline_text`).
 """
 
 from __future__ import annotations
@@ -31,18 +46,19 @@ import pandas as pd
 
 
 def summarise_replay(
-    n_days: int, levels: np.ndarray, buffers: np.ndarray, category: np.ndarray, cost: np.ndarray,
-    inv_sum: np.ndarray, served_sum: np.ndarray, true_demand: np.ndarray, orders: np.ndarray,
-    stockout: np.ndarray, reviews: np.ndarray, lead: np.ndarray, review_days: int,
-    position_after: np.ndarray, measured: np.ndarray | None = None,
+    n_days: int, labels: list[tuple[str, float, str | None]], category: np.ndarray,
+    cost: np.ndarray, inv_sum: np.ndarray, served_sum: np.ndarray, true_demand: np.ndarray,
+    orders: np.ndarray, stockout: np.ndarray, reviews: np.ndarray, lead: np.ndarray,
+    review_days: int, position_after: np.ndarray, measured: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """policy_replay rows per policy x parameter x category (and ALL).
 
-    Inventory, fill rate and stockout rate count only the measured (post warm-up) days of each
-    series; average inventory is the sum over series of each one's mean on-hand per measured
-    day. A cycle counts when all its days are measured (they start where the warm-up ends).
+    ``labels``: (policy, parameter, objective) of each simulated policy (first axis of the
+    arrays); objective None for the static rule. Inventory, fill rate and stockout rate count
+    only the measured (post warm-up) days of each series; average inventory is the sum over
+    series of each one's mean on-hand per measured day. A cycle counts when all its days are
+    measured (they start where the warm-up ends).
     """
-    n_pol = inv_sum.shape[0]
     if measured is None:
         measured = np.ones(true_demand.shape, dtype=bool)
     days_measured = measured.sum(axis=1)
@@ -70,9 +86,7 @@ def summarise_replay(
     value_known = np.isfinite(cost)
     rows = []
     cats = ["ALL", *sorted(set(category))]
-    for j in range(n_pol):
-        policy = "recommended" if j < levels.size else "static"
-        param = levels[j] if j < levels.size else buffers[j - levels.size]
+    for j, (policy, param, objective) in enumerate(labels):
         for cat in cats:
             m = np.ones(len(category), bool) if cat == "ALL" else category == cat
             dem = demand_sum[m].sum()
@@ -92,49 +106,102 @@ def summarise_replay(
                 if n_cycles else np.nan,
                 "protected_cycle_share": protected[j, m].sum() / n_cycles
                 if n_cycles else np.nan,
-                "target": float(param) if policy == "recommended" else np.nan,
+                "target": float(param) if objective is not None else np.nan,
                 "n_series": int(m.sum()),
                 "demand_units": dem,
                 "lost_units": dem - served_sum[j, m].sum(),
+                "objective": objective,
             })
     return pd.DataFrame(rows)
 
 
-def compare_with_frontier(rows: pd.DataFrame, cost: np.ndarray
+HEADLINE_MEASURE = {"cycle_service": "stockout_rate", "fill_rate": "lost_units"}
+
+
+def _params_text(values: list[float]) -> str:
+    return ", ".join(f"{v:g}" for v in sorted(values))
+
+
+def compare_with_frontier(rows: pd.DataFrame, cost: np.ndarray,
+                          objective: str = "cycle_service"
                           ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Compare static policies with Restock's frontier at the same average inventory."""
+    """Compare static policies and baseline planners with Restock's frontier at the same
+    average inventory, on stockout days and lost units (module docstring).
+
+    Returns the comparisons (one row per compared point and Restock objective) and the
+    headline (a dict: the quoted comparison row plus ``headline_measure``,
+    ``n_comparisons_within_frontier``, ``losing_parameters``, ``winning_parameters``).
+    """
     measure = "avg_inventory_value" if np.isfinite(cost).all() and np.nansum(cost) > 0 \
         else "avg_inventory_units"
     total = rows[rows["category"] == "ALL"]
-    rec = total[total["policy"] == "recommended"].sort_values(measure)
-    static = total[total["policy"] == "static"]
-    xs, ys = rec[measure].to_numpy(), rec["stockout_rate"].to_numpy()
+    if "objective" not in total:
+        total = total.assign(objective=np.where(total["policy"] == "static", None,
+                                                "cycle_service"))
+    if "lost_units" not in total:
+        total = total.assign(lost_units=np.nan, demand_units=np.nan)
+    if "fill_rate" not in total:
+        total = total.assign(fill_rate=np.nan)
     comps = []
-    for r in static.itertuples(index=False):
-        x = getattr(r, measure)
-        inside = bool(xs.min() <= x <= xs.max())
-        restock = float(np.interp(x, xs, ys))
-        comps.append({
-            "static_parameter": r.parameter,
-            "inventory_measure": measure,
-            "static_avg_inventory": x,
-            "static_stockout_rate": r.stockout_rate,
-            "restock_stockout_rate_at_same_inventory": restock,
-            "relative_cut": 1 - restock / r.stockout_rate if r.stockout_rate > 0 else np.nan,
-            "within_frontier": inside,
-        })
+    recommended = total[total["policy"] == "recommended"]
+    for obj, rec in recommended.groupby("objective", sort=False):
+        rec = rec.sort_values(measure)
+        xs = rec[measure].to_numpy(dtype=float)
+        ys = rec["stockout_rate"].to_numpy(dtype=float)
+        lost = rec["lost_units"].to_numpy(dtype=float)
+        others = total[(total["policy"] == "static")
+                       | ((total["policy"] != "recommended") & (total["objective"] == obj))]
+        for r in others.itertuples(index=False):
+            x = getattr(r, measure)
+            restock = float(np.interp(x, xs, ys))
+            restock_lost = float(np.interp(x, xs, lost))
+            dem = float(r.demand_units) if pd.notna(r.demand_units) else np.nan
+            comps.append({
+                "static_parameter": r.parameter,
+                "inventory_measure": measure,
+                "static_avg_inventory": x,
+                "static_stockout_rate": r.stockout_rate,
+                "restock_stockout_rate_at_same_inventory": restock,
+                "relative_cut": 1 - restock / r.stockout_rate if r.stockout_rate > 0
+                else np.nan,
+                "within_frontier": bool(xs.min() <= x <= xs.max()),
+                "compared_with": r.policy,
+                "objective": obj,
+                "static_fill_rate": r.fill_rate,
+                "restock_fill_rate_at_same_inventory": 1 - restock_lost / dem
+                if dem > 0 else np.nan,
+                "static_lost_units": r.lost_units,
+                "restock_lost_units_at_same_inventory": restock_lost,
+                "relative_lost_units_cut": 1 - restock_lost / r.lost_units
+                if r.lost_units > 0 else np.nan,
+                "headline_measure": HEADLINE_MEASURE[obj],
+            })
     comparisons = pd.DataFrame(comps)
     if comparisons.empty:
         return comparisons, {}
-    pool = comparisons[comparisons["within_frontier"]]
+    static = comparisons[(comparisons["compared_with"] == "static")
+                         & (comparisons["objective"] == objective)]
+    if static.empty:
+        static = comparisons[comparisons["compared_with"] == "static"]
+        objective = static["objective"].iloc[0] if len(static) else objective
+    if static.empty:
+        return comparisons, {}
+    cut = "relative_lost_units_cut" if HEADLINE_MEASURE[objective] == "lost_units" \
+        else "relative_cut"
+    pool = static[static["within_frontier"]]
     if pool.empty:
         # No static point inside the frontier: quote the one nearest to it (flagged).
-        gap = np.minimum(abs(comparisons["static_avg_inventory"] - xs.min()),
-                         abs(comparisons["static_avg_inventory"] - xs.max()))
-        pick = comparisons.loc[gap.idxmin()]
+        rec = recommended[recommended["objective"] == objective][measure]
+        gap = np.minimum(abs(static["static_avg_inventory"] - rec.min()),
+                         abs(static["static_avg_inventory"] - rec.max()))
+        pick = static.loc[gap.idxmin()]
     else:
-        # NaN cut (the static rule had no stockout) sorts first: nothing to claim there.
-        pick = pool.sort_values("relative_cut", na_position="first").iloc[0]
+        # NaN cut (the static rule lost nothing) sorts first: nothing to claim there.
+        pick = pool.sort_values(cut, na_position="first").iloc[0]
     headline = {k: (v.item() if hasattr(v, "item") else v) for k, v in pick.items()}
     headline["n_comparisons_within_frontier"] = int(len(pool))
+    lose = pool[cut] < 0
+    headline["losing_parameters"] = _params_text(pool.loc[lose, "static_parameter"].tolist())
+    headline["winning_parameters"] = _params_text(
+        pool.loc[pool[cut] > 0, "static_parameter"].tolist())
     return comparisons, headline

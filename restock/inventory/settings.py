@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+OBJECTIVES = ("cycle_service", "fill_rate")
+BASELINE_PLANNERS = ("naive_quantile", "auto_ets")
 
 
 def _default_service_levels() -> dict[str, float]:
@@ -19,6 +22,15 @@ class ReplenishSettings(BaseModel):
 
     review_days: int = Field(7, ge=1, description="days between order reviews")
     service_levels: dict[str, float] = Field(default_factory=_default_service_levels)
+    objective: str | None = Field(
+        None, pattern="^(cycle_service|fill_rate)$",
+        description="what the service targets protect: cycle_service (P(no stockout day in a "
+        "review cycle): counts stockout days, the default for store sales) or fill_rate (share "
+        "of demanded units served: counts lost units, for order-driven feeds with big lines, "
+        "see restock.inventory.objective.suggest_objective). Under fill_rate the exchange curve "
+        "allocates per-item fill rates on units lost and the replay headline quotes units. "
+        "Unset: follows service_level_mode (kept for older configs); set, it sets that mode",
+    )
     service_level_mode: str = Field("cycle", pattern="^(cycle|fill_rate)$")
     service_allocation: str = Field(
         "exchange_curve", pattern="^(exchange_curve|class)$",
@@ -56,6 +68,26 @@ class ReplenishSettings(BaseModel):
         "are not compared)",
     )
     static_buffer_days: list[float] = Field(default_factory=lambda: [3, 7, 14, 21, 28])
+    replay_both_objectives: bool = Field(
+        False,
+        description="replay every planner's frontier under both objectives (cycle_service and "
+        "fill_rate; column objective of policy_replay); the headline quotes the configured one",
+    )
+    replay_baselines: list[str] = Field(
+        default_factory=lambda: list(BASELINE_PLANNERS),
+        description="baseline planners replayed through the same policy on the same days and "
+        "draws (restock.inventory.baseline_planners): what forecasting adds, in stockouts",
+    )
+    replay_min_history_days: int = Field(
+        28, ge=7,
+        description="days of history the replay keeps before its start (planners, static "
+        "average); a short feed shortens the replay window instead of crashing",
+    )
+    replay_min_cycles: int = Field(
+        3, ge=1,
+        description="the replay is conclusive when the measured series' median warm-up (lead "
+        "time + 1) plus this many protection intervals (lead time + review) fit in its window",
+    )
     alert_webhook_url: str | None = None
 
     # --- reorder lines -------------------------------------------------------------------------
@@ -114,6 +146,24 @@ class ReplenishSettings(BaseModel):
     static_window_days: int = Field(
         28, ge=7, description="trailing days of average sales used by the static policy"
     )
+
+    @model_validator(mode="after")
+    def _objective(self) -> ReplenishSettings:
+        mode = {"cycle_service": "cycle", "fill_rate": "fill_rate"}
+        if self.objective is None:
+            self.objective = "fill_rate" if self.service_level_mode == "fill_rate" \
+                else "cycle_service"
+        elif "service_level_mode" in self.model_fields_set and \
+                mode[self.objective] != self.service_level_mode:
+            raise ValueError(f"objective {self.objective!r} contradicts service_level_mode "
+                             f"{self.service_level_mode!r} (set objective only)")
+        else:
+            self.service_level_mode = mode[self.objective]
+        unknown = set(self.replay_baselines) - set(BASELINE_PLANNERS)
+        if unknown:
+            raise ValueError(f"unknown replay_baselines {sorted(unknown)}; "
+                             f"known: {list(BASELINE_PLANNERS)}")
+        return self
 
     @field_validator("service_level_bounds")
     @classmethod
