@@ -209,7 +209,7 @@ PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
         # auto_ets are the same policy fed by baseline planners; objective of the frontier.
         "demand_units", "lost_units", "objective",
     ),
-    # Added (session 5): each static policy against Restock's frontier at the same average
+    # Added (2026-11-25, 7d59e42): each static policy against Restock's frontier at the same average
     # inventory; is_headline marks the row the headline quotes (the smallest cut).
     "policy_replay_comparison": (
         "static_parameter", "inventory_measure", "static_avg_inventory", "static_stockout_rate",

@@ -74,9 +74,11 @@ class ReplenishSettings(BaseModel):
         "fill_rate; column objective of policy_replay); the headline quotes the configured one",
     )
     replay_baselines: list[str] = Field(
-        default_factory=lambda: list(BASELINE_PLANNERS),
-        description="baseline planners replayed through the same policy on the same days and "
-        "draws (restock.inventory.baseline_planners): what forecasting adds, in stockouts",
+        default_factory=list,
+        description="baseline planners (naive_quantile, auto_ets) replayed through the same "
+        "policy on the same days and draws (restock.inventory.baseline_planners): what "
+        "forecasting adds, in stockouts. Off in the nightly by default: at M5 size they add "
+        "minutes (bench/replay_value_bench.py measures them)",
     )
     replay_min_history_days: int = Field(
         28, ge=7,
