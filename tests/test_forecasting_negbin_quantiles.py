@@ -99,3 +99,29 @@ def test_quantile_tables_use_the_dispersion_when_given():
     second = daily[daily["sku"] == "b"].iloc[0]
     assert second["p99"] == pytest.approx(stats.nbinom.ppf(0.99, 10.0, 10.0 / 60.0), rel=0.01)
     assert len(tables.cumulative)  # the cumulative table is still built from the pools
+
+
+def test_fractional_series_keep_the_scaled_pools():
+    from restock.forecasting.calibration import daily_quantiles, is_count_series
+
+    sales = np.array([[1.0, 0.0, np.nan, 3.0], [0.5, 1.25, 0.0, 2.0]])
+    assert list(is_count_series(sales, 3, 4)) == [True, False]
+    rng = np.random.default_rng(2)
+    n, h = 30, 7
+    fc = rng.uniform(0.5, 5, size=(n, 2, h))
+    sample = pd.DataFrame({"unit": ["C/smooth"] * n, "demand_class": ["smooth"] * n})
+    cal = fit_calibration(sample, {"m": fc}, rng.poisson(fc).astype(float),
+                          rng.poisson(fc).astype(float), fc.mean(axis=2),
+                          ForecastSettings(horizon=h))
+    rows = pd.DataFrame({"sku": ["a", "b"], "location": ["L", "L"], "category": ["C", "C"],
+                         "unit": ["C/smooth"] * 2, "demand_class": ["smooth"] * 2,
+                         "model": ["m", "m"]})
+    forecast = np.array([[2.0] * h, [1.3] * h])
+    level = np.array([2.0, 1.3])
+    tables = quantile_tables(rows, forecast, level, cal, pd.Timestamp("2024-01-01"),
+                             dispersion=np.array([0.0, np.nan]))
+    scaled = daily_quantiles(cal, rows[["unit", "demand_class", "model"]], forecast, level)
+    b = tables.daily[tables.daily["sku"] == "b"]
+    assert np.allclose(b["p90"].to_numpy(), scaled[0.9][1])
+    a = tables.daily[tables.daily["sku"] == "a"]
+    assert (a["p90"] == stats.poisson.ppf(0.9, 2.0)).all()

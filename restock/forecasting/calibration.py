@@ -275,6 +275,17 @@ def series_dispersion(target: np.ndarray, end: int, window: int) -> tuple[np.nda
     return np.clip(alpha, 0.0, None), days
 
 
+def is_count_series(sales: np.ndarray, end: int, window: int) -> np.ndarray:
+    """Series whose sales over the ``window`` days up to ``end`` are whole units.
+
+    Negative-binomial quantiles are for counts: a feed of weights or normalised quantities
+    (FreshRetailNet sells fractions) keeps the scaled pools, whose quantiles are continuous.
+    """
+    win = np.asarray(sales, dtype=float)[:, max(0, end + 1 - window) : end + 1]
+    whole = np.isnan(win) | (np.abs(win - np.round(win)) < 1e-9)
+    return whole.all(axis=1)
+
+
 def shrunk_dispersion(alpha: np.ndarray, days: np.ndarray, groups: np.ndarray,
                       shrink_days: float, default: float = DEFAULT_DISPERSION) -> np.ndarray:
     """Each series' dispersion shrunk towards its group's median by ``days / (days + shrink)``.

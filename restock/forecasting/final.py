@@ -34,6 +34,7 @@ from restock.forecasting.calibration import (
     Calibration,
     cumulative_quantiles,
     daily_quantiles,
+    is_count_series,
     negbin_daily_quantiles,
     series_dispersion,
     shrunk_dispersion,
@@ -165,6 +166,9 @@ def final_forecasts(
         alpha, days = series_dispersion(panel.target[rows], end, settings.dispersion_window_days)
         dispersion = shrunk_dispersion(alpha, days, out["unit"].to_numpy(),
                                        settings.dispersion_shrink_days)
+        # not whole units (weights, normalised quantities): the scaled pools
+        whole = is_count_series(panel.sales[rows], end, settings.dispersion_window_days)
+        dispersion[~whole] = np.nan
     tables = quantile_tables(out, forecast[rows], level, calibration, panel.dates[end],
                              dispersion=dispersion)
     seconds["quantiles"] = time.perf_counter() - started
@@ -266,14 +270,19 @@ def quantile_tables(
     """Step 3 (module docstring): the daily and cumulative quantile tables of ``forecast``.
 
     ``dispersion`` (per series): daily quantiles are negative-binomial around the forecast
-    with it (``negbin_daily_quantiles``); None = the calibration's scaled-error pools.
+    with it (``negbin_daily_quantiles``) where it is finite; None or NaN = the calibration's
+    scaled-error pools.
     """
     pools = assignments[["unit", "demand_class", "model"]].copy()
     pools.loc[pools["model"] == COLD_START_MODEL, "model"] = COLD_START_POOL_MODEL
-    if dispersion is None:
-        daily = daily_quantiles(calibration, pools, forecast, level)
-    else:
-        daily = negbin_daily_quantiles(calibration.daily_levels, forecast, dispersion)
+    nb = np.zeros(len(forecast), dtype=bool) if dispersion is None else np.isfinite(dispersion)
+    daily = daily_quantiles(calibration, pools, forecast, level) if not nb.all() else {}
+    if nb.any():
+        negbin = negbin_daily_quantiles(calibration.daily_levels, forecast[nb], dispersion[nb])
+        for p, q in negbin.items():
+            if p not in daily:
+                daily[p] = np.zeros_like(forecast, dtype=float)
+            daily[p][nb] = q
     cumulative = cumulative_quantiles(calibration, pools, forecast, level)
     dates = pd.date_range(pd.Timestamp(origin) + pd.Timedelta(days=1),
                           periods=forecast.shape[1])
