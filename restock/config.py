@@ -30,6 +30,19 @@ class QualitySettings(BaseModel):
     order_floor_units: float = Field(
         100.0, description="orders up to this many units are never called absurd (tiny series)"
     )
+    max_forecast_multiple: float = Field(
+        5.0,
+        gt=0,
+        description="a daily forecast or quantile above this multiple of the series' max daily "
+        "demand, or a cumulative quantile over k days above it times the max k-day total, "
+        "blocks publication (check_forecast_magnitudes)",
+    )
+    forecast_floor_units: float = Field(
+        10.0,
+        ge=0,
+        description="daily forecasts and quantiles up to this many units (k times it for a "
+        "k-day total) are never called implausible: slow movers and cold starts",
+    )
 
 
 class PublishSettings(BaseModel):

@@ -235,3 +235,66 @@ def test_lead_time_zero_is_accepted_and_a_negative_one_quarantined(tmp_path):
     results, _ = run_raw_suites(con, None, None, None, QualitySettings())
     errors = results[results["severity"] == "error"]
     assert errors["passed"].all(), errors[~errors["passed"]].to_string()
+
+
+# --- forecast magnitudes guardrail ----------------------------------------------------------
+def _magnitude_inputs():
+    import duckdb
+
+    from restock.quality.mart_checks import historical_maxima, historical_maxima_sql
+
+    dates = pd.date_range("2024-01-01", periods=10)
+    demand = pd.DataFrame({
+        "sku": ["A"] * 10 + ["B"] * 10, "location": ["L"] * 20,
+        "date": list(dates) * 2,
+        "units_sold": [1, 0, 3, 0, 0, 2, 0, 0, 0, 1] + [20, 30, 25, 0, 40, 10, 0, 5, 30, 20],
+    })
+    maxima = historical_maxima(demand, [1, 3])
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.register("d", demand)
+    con.execute("create table marts.fct_daily_demand as select * from d")
+    from_sql = con.execute(historical_maxima_sql([1, 3])).df()
+    merged = maxima.merge(from_sql, on=["sku", "location", "horizon_days"])
+    assert len(merged) == 4 and np.allclose(merged["max_demand_x"], merged["max_demand_y"])
+    got = maxima.set_index(["sku", "horizon_days"])["max_demand"]
+    assert got[("A", 1)] == 3 and got[("A", 3)] == 4 and got[("B", 1)] == 40
+    assert got[("B", 3)] == 75
+    forecasts = pd.DataFrame({
+        "sku": ["A", "B", "C"], "location": ["L"] * 3, "date": [dates[-1]] * 3,
+        "forecast": [0.5, 20.0, 1.0], "p50": [0.0, 20.0, 1.0], "p90": [2.0, 40.0, 3.0],
+        "p95": [3.0, 50.0, 4.0], "p99": [6.0, 90.0, 8.0],
+    })
+    return maxima, forecasts
+
+
+def test_forecast_magnitudes_pass_within_the_multiple_and_floor():
+    from restock.config import QualitySettings
+    from restock.quality.mart_checks import check_forecast_magnitudes
+
+    maxima, forecasts = _magnitude_inputs()
+    # A: p99 6 <= max(5 x 3, 10); B: 90 <= 5 x 40; C (cold start): 8 <= floor 10
+    result = check_forecast_magnitudes(forecasts, maxima, QualitySettings())
+    assert result.passed, result.detail
+
+
+def test_forecast_magnitudes_name_the_series_above_the_limit():
+    from restock.config import QualitySettings
+    from restock.quality.mart_checks import check_forecast_magnitudes
+
+    maxima, forecasts = _magnitude_inputs()
+    forecasts.loc[forecasts["sku"] == "B", "p99"] = 250.0  # > 5 x 40
+    cumulative = pd.DataFrame({
+        "sku": ["A", "A", "A", "B"], "location": ["L"] * 4, "horizon_days": [3, 3, 2, 3],
+        "level": [0.0, 0.99, 0.99, 0.99], "quantity": [1.0, 40.0, 999.0, 100.0],
+    })
+    result = check_forecast_magnitudes(forecasts, maxima, QualitySettings(), cumulative)
+    assert not result.passed and result.severity == "error"
+    assert result.failed_rows == 2  # B (daily) and A (3-day total 40 > max(5 x 4, 30))
+    assert "sku=B" in result.detail and "sku=A" in result.detail
+    # horizon 2 has no historical max here: not checked (999 would fail)
+    ok_cum = cumulative.assign(quantity=[1.0, 20.0, 999.0, 100.0])
+    forecasts.loc[forecasts["sku"] == "B", "p99"] = 90.0
+    assert check_forecast_magnitudes(forecasts, maxima, QualitySettings(), ok_cum).passed
+    strict = QualitySettings(max_forecast_multiple=1.0, forecast_floor_units=0.0)
+    assert not check_forecast_magnitudes(forecasts, maxima, strict).passed

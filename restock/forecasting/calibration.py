@@ -27,10 +27,26 @@ The models give a mean forecast; the spread comes from how wrong the backtest wa
   over the horizon.
 - The coverage reported in ``backtest_metrics`` is out-of-fold: the quantiles scoring fold ``f``
   are calibrated on the other folds only (in-sample when there is a single fold).
+
+Daily quantiles, ``settings.daily_quantile_method = "negbin"`` (the default): the pooled scaled
+errors above spread in proportion to the level, which is wrong for count demand (variance
+``mean + alpha mean^2``: the sd of a Poisson-like series grows like the root of its mean) and
+gives continuous quantiles for integer demand. Instead each day's quantile is the integer
+quantile of a negative binomial with the model's own forecast ``f_t`` as mean and the series'
+own dispersion ``alpha_i`` (:func:`series_dispersion`: method of moments on its last
+``dispersion_window_days`` days, ``(var - mean) / mean^2`` clipped at 0, shrunk towards the
+median of its unit by ``days / (days + dispersion_shrink_days)``), computed by
+:func:`negbin_quantiles` (exact and vectorised). Measured on M5 CA_1 as of 2016-04-24 (28 days
+held out): weighted scaled pinball loss at p90 / p95 / p99 0.93 / 0.94 / 0.91 x the
+empirical-56-day baseline's, against 0.99 / 1.04 / 1.13 for the scaled pools; a conformal
+re-levelling per pool on the backtest errors made p99 worse there and is not used. The
+cumulative quantiles keep the scaled pools: on the same data they beat every negative-binomial
+variant of the total (with a fitted level-uncertainty term, and scaled by its root variance).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +58,8 @@ WEEK = 7
 N_BANDS = 3
 # A cumulative level p is read from the finest pool with at least this many errors beyond it.
 MIN_TAIL = 5
+#: Dispersion of a series (and group) without any estimate: moderately over-dispersed.
+DEFAULT_DISPERSION = 0.5
 
 
 @dataclass
@@ -238,6 +256,120 @@ def _default_z(levels: np.ndarray) -> np.ndarray:
     from scipy.stats import norm
 
     return np.maximum(norm.ppf(levels), 0.0) * 1.5
+
+
+def series_dispersion(target: np.ndarray, end: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Method-of-moments dispersion of each series over the ``window`` days up to ``end``.
+
+    Returns ``(alpha, days)``: ``alpha = max(0, (var - mean) / mean^2)`` (negative binomial
+    ``var = mean + alpha mean^2``; 0 = Poisson), NaN where the series has not sold in the
+    window or has fewer than two days; ``days`` = observed (non-NaN) days in the window.
+    """
+    win = np.asarray(target, dtype=float)[:, max(0, end + 1 - window) : end + 1]
+    days = (~np.isnan(win)).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(win, axis=1)
+        var = np.nanvar(win, axis=1, ddof=1)
+        alpha = np.where((mean > 0) & (days >= 2), (var - mean) / mean ** 2, np.nan)
+    return np.clip(alpha, 0.0, None), days
+
+
+def is_count_series(sales: np.ndarray, end: int, window: int) -> np.ndarray:
+    """Series whose sales over the ``window`` days up to ``end`` are whole units.
+
+    Negative-binomial quantiles are for counts: a feed of weights or normalised quantities
+    (FreshRetailNet sells fractions) keeps the scaled pools, whose quantiles are continuous.
+    """
+    win = np.asarray(sales, dtype=float)[:, max(0, end + 1 - window) : end + 1]
+    whole = np.isnan(win) | (np.abs(win - np.round(win)) < 1e-9)
+    return whole.all(axis=1)
+
+
+def shrunk_dispersion(alpha: np.ndarray, days: np.ndarray, groups: np.ndarray,
+                      shrink_days: float, default: float = DEFAULT_DISPERSION) -> np.ndarray:
+    """Each series' dispersion shrunk towards its group's median by ``days / (days + shrink)``.
+
+    A group without any estimate uses the median over all series (else ``default``).
+    """
+    alpha = np.asarray(alpha, dtype=float)
+    groups = np.asarray(groups)
+    finite = np.isfinite(alpha)
+    overall = float(np.median(alpha[finite])) if finite.any() else default
+    frame = pd.DataFrame({"g": groups, "a": np.where(finite, alpha, np.nan)})
+    medians = frame.groupby("g")["a"].transform("median").to_numpy()
+    prior = np.where(np.isfinite(medians), medians, overall)
+    weight = np.asarray(days, dtype=float) / (np.asarray(days, dtype=float) + shrink_days) \
+        if shrink_days > 0 else np.ones(len(alpha))
+    return np.where(finite, weight * np.nan_to_num(alpha) + (1.0 - weight) * prior, prior)
+
+
+#: Quantiles up to this are summed exactly from the pmf; larger ones use the shifted gamma with
+#: the negative binomial's mean, variance and skewness (relative error well under 1% there).
+EXACT_MAX = 120
+
+
+def negbin_quantiles(mean: np.ndarray, alpha: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Integer quantiles of NB(mean, var = mean + alpha mean^2) (Poisson where alpha = 0).
+
+    ``mean`` and ``alpha`` broadcast to a shape S; ``levels`` is (L,) or broadcastable to
+    S + (L,); returns S + (L,). Vectorised: scipy's ``nbinom.ppf`` costs ~30 us a value, too
+    slow for 30,490 series x 28 days x levels.
+    """
+    from scipy.special import gammaincinv
+
+    mean = np.maximum(np.nan_to_num(np.asarray(mean, dtype=float)), 0.0)
+    alpha = np.maximum(np.nan_to_num(np.asarray(alpha, dtype=float)), 0.0)
+    mean, alpha = np.broadcast_arrays(mean, alpha)
+    shape = mean.shape
+    levels = np.asarray(levels, dtype=float)
+    lv = np.broadcast_to(levels, shape + levels.shape[-1:]).reshape(-1, levels.shape[-1])
+    lv = np.clip(lv, 0.0, 1.0 - 1e-9)
+    mu, a = mean.ravel(), alpha.ravel()
+    sd = np.sqrt(mu + a * mu * mu)
+    pmax = lv.max(axis=1) if lv.shape[1] else np.zeros(len(mu))
+    bound = mu + sd * np.sqrt(pmax / (1.0 - pmax))  # Cantelli: cdf(bound) >= pmax
+    out = np.zeros(lv.shape)
+    big = bound >= EXACT_MAX
+    if big.any():
+        m, s, aa = mu[big], sd[big], a[big]
+        skew = np.maximum((1.0 + 2.0 * aa * m) / s, 1e-6)
+        k = 4.0 / skew ** 2
+        theta = s / np.sqrt(k)
+        x = (m - k * theta)[:, None] + theta[:, None] * gammaincinv(k[:, None], lv[big])
+        out[big] = np.maximum(np.ceil(x - 0.5), 0.0)
+    small = np.flatnonzero(~big & (mu > 0))
+    if small.size:
+        m, aa, p = mu[small], a[small], lv[small]
+        pois = aa < 1e-9
+        r = 1.0 / np.where(pois, 1.0, aa)
+        q = np.where(pois, 0.0, m / (r + m))
+        pmf = np.where(pois, np.exp(-m), np.exp(r * np.log1p(-q)))  # P(X = 0)
+        cdf = pmf.copy()
+        res = np.zeros(p.shape)
+        below = cdf[:, None] < p  # the quantile is above x
+        x = 0
+        active = np.flatnonzero(below.any(axis=1))
+        while active.size and x < EXACT_MAX:
+            step = np.where(pois[active], m[active] / (x + 1),
+                            (x + r[active]) / (x + 1) * q[active])
+            pmf[active] *= step
+            cdf[active] += pmf[active]
+            res[active] += below[active]
+            below[active] = cdf[active, None] < p[active]
+            x += 1
+            active = active[below[active].any(axis=1)]
+        out[small] = res
+    return out.reshape(shape + (lv.shape[1],))
+
+
+def negbin_daily_quantiles(
+    levels: np.ndarray, forecast: np.ndarray, dispersion: np.ndarray
+) -> dict[float, np.ndarray]:
+    """Daily quantiles (series x horizon) at ``levels``: NB(forecast, series dispersion)."""
+    q = negbin_quantiles(forecast, np.asarray(dispersion, dtype=float)[:, None],
+                         np.asarray(levels, dtype=float))
+    return {float(p): q[..., j] for j, p in enumerate(levels)}
 
 
 def _series_pools(

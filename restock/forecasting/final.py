@@ -13,7 +13,10 @@ Both the nightly (``nightly.run_forecasting``, at as_of) and the replay planner
 2. ``forecast_cold_start``: series younger than ``min_history_days`` get the category profile.
 3. ``quantile_tables``: daily p50..p99 and cumulative quantiles from the calibration
    (cold-start series use the moving-average pool: their profile is a rate), as the long
-   tables ``demand_forecasts`` and ``cumulative_quantiles`` publish.
+   tables ``demand_forecasts`` and ``cumulative_quantiles`` publish. With
+   ``settings.daily_quantile_method = "negbin"`` the daily ones are negative-binomial
+   quantiles around each day's forecast with the series' own dispersion, shrunk towards its
+   unit's (``series_dispersion``; calibration.py's docstring has the measurements).
 """
 
 from __future__ import annotations
@@ -27,7 +30,15 @@ import numpy as np
 import pandas as pd
 
 from restock.forecasting.backtest import ExogenousInputs, combine, forecast_panel, series_level
-from restock.forecasting.calibration import Calibration, cumulative_quantiles, daily_quantiles
+from restock.forecasting.calibration import (
+    Calibration,
+    cumulative_quantiles,
+    daily_quantiles,
+    is_count_series,
+    negbin_daily_quantiles,
+    series_dispersion,
+    shrunk_dispersion,
+)
 from restock.forecasting.censoring import DemandPanel
 from restock.forecasting.coldstart import COLD_START_MODEL, cold_start_forecast
 from restock.forecasting.models import (
@@ -150,7 +161,16 @@ def final_forecasts(
     out = assignments.iloc[rows].reset_index(drop=True).copy()
     out["model"] = models[rows]
     level = series_level(panel.target, end)[rows]
-    tables = quantile_tables(out, forecast[rows], level, calibration, panel.dates[end])
+    dispersion = None
+    if settings.daily_quantile_method == "negbin":
+        alpha, days = series_dispersion(panel.target[rows], end, settings.dispersion_window_days)
+        dispersion = shrunk_dispersion(alpha, days, out["unit"].to_numpy(),
+                                       settings.dispersion_shrink_days)
+        # not whole units (weights, normalised quantities): the scaled pools
+        whole = is_count_series(panel.sales[rows], end, settings.dispersion_window_days)
+        dispersion[~whole] = np.nan
+    tables = quantile_tables(out, forecast[rows], level, calibration, panel.dates[end],
+                             dispersion=dispersion)
     seconds["quantiles"] = time.perf_counter() - started
     return FinalForecasts(out, forecast[rows], level, tables, seconds)
 
@@ -245,11 +265,24 @@ def quantile_tables(
     level: np.ndarray,
     calibration: Calibration,
     origin: pd.Timestamp,
+    dispersion: np.ndarray | None = None,
 ) -> PlanInputs:
-    """Step 3 (module docstring): the daily and cumulative quantile tables of ``forecast``."""
+    """Step 3 (module docstring): the daily and cumulative quantile tables of ``forecast``.
+
+    ``dispersion`` (per series): daily quantiles are negative-binomial around the forecast
+    with it (``negbin_daily_quantiles``) where it is finite; None or NaN = the calibration's
+    scaled-error pools.
+    """
     pools = assignments[["unit", "demand_class", "model"]].copy()
     pools.loc[pools["model"] == COLD_START_MODEL, "model"] = COLD_START_POOL_MODEL
-    daily = daily_quantiles(calibration, pools, forecast, level)
+    nb = np.zeros(len(forecast), dtype=bool) if dispersion is None else np.isfinite(dispersion)
+    daily = daily_quantiles(calibration, pools, forecast, level) if not nb.all() else {}
+    if nb.any():
+        negbin = negbin_daily_quantiles(calibration.daily_levels, forecast[nb], dispersion[nb])
+        for p, q in negbin.items():
+            if p not in daily:
+                daily[p] = np.zeros_like(forecast, dtype=float)
+            daily[p][nb] = q
     cumulative = cumulative_quantiles(calibration, pools, forecast, level)
     dates = pd.date_range(pd.Timestamp(origin) + pd.Timedelta(days=1),
                           periods=forecast.shape[1])

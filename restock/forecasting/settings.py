@@ -150,6 +150,28 @@ class ForecastSettings(BaseModel):
         ge=1,
         description="pools with fewer backtested series-folds than this use a coarser pool",
     )
+    daily_quantile_method: str = Field(
+        "negbin",
+        pattern="^(negbin|scaled)$",
+        description="daily quantiles (p50..p99): 'negbin' = negative binomial around each "
+        "day's forecast with the series' own dispersion (calibration.py); 'scaled' = the "
+        "backtest's scaled-error pools (spread in proportion to the level). Chosen on M5 CA_1 "
+        "as of 2016-04-24 (weighted scaled pinball loss at p90/p95/p99 0.93/0.94/0.91 x the "
+        "empirical-56-day baseline's, scaled pools 0.99/1.04/1.13); the cumulative quantiles "
+        "keep the scaled pools either way",
+    )
+    dispersion_window_days: int = Field(
+        28,
+        ge=2,
+        description="days of recent demand a series' dispersion is estimated from (method of "
+        "moments); 28 measured a little better than 56 on M5 CA_1",
+    )
+    dispersion_shrink_days: float = Field(
+        28.0,
+        ge=0,
+        description="weight in days of the unit's median dispersion against a series' own "
+        "estimate (weight days / (days + this) on the series' own)",
+    )
     cold_start_shrink_days: float = Field(
         14.0,
         ge=0,

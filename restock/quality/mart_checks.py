@@ -206,3 +206,123 @@ def check_order_quantities(
         + _examples(bad, ["sku", "location", "recommended_order_qty", "max_28d_demand", "limit"])
     )
     return CheckResult(name, False, len(bad), detail)
+
+
+def historical_maxima(demand: pd.DataFrame, horizons: list[int] | np.ndarray) -> pd.DataFrame:
+    """Per sku x location, the largest demand of any ``k`` consecutive days for each ``k``.
+
+    Parameters
+    ----------
+    demand : pandas.DataFrame
+        fct_daily_demand (sku, location, date, units_sold; one row per series and day).
+    horizons : list of int
+        Window lengths ``k`` (1 = the max daily demand).
+
+    Returns
+    -------
+    pandas.DataFrame
+        sku, location, horizon_days, max_demand.
+    """
+    frame = demand[["sku", "location", "date", "units_sold"]].sort_values(
+        ["sku", "location", "date"]
+    )
+    keys = [frame["sku"], frame["location"]]
+    cumulative = frame["units_sold"].fillna(0).clip(lower=0).groupby(keys).cumsum()
+    out = []
+    for k in sorted({int(k) for k in horizons}):
+        # the spine is complete (one row per day), so k rows back = k days back
+        window = cumulative - cumulative.groupby(keys).shift(k).fillna(0)
+        best = window.groupby(keys).max().rename("max_demand").reset_index()
+        out.append(best.assign(horizon_days=k))
+    if not out:
+        return pd.DataFrame(columns=["sku", "location", "horizon_days", "max_demand"])
+    return pd.concat(out, ignore_index=True)[["sku", "location", "horizon_days", "max_demand"]]
+
+
+def historical_maxima_sql(horizons: tuple[int, ...] | list[int]) -> str:
+    """:func:`historical_maxima` in SQL over ``marts.fct_daily_demand`` (for the warehouse)."""
+    parts = [
+        f"select sku, location, {int(k)} as horizon_days, max(w) as max_demand from ("
+        f"select sku, location, sum(greatest(coalesce(units_sold, 0), 0)) over (partition by "
+        f"sku, location order by date rows between {int(k) - 1} preceding and current row) as w "
+        f"from marts.fct_daily_demand) group by sku, location"
+        for k in sorted({int(k) for k in horizons})
+    ]
+    return " union all ".join(parts)
+
+
+def check_forecast_magnitudes(
+    demand_forecasts: pd.DataFrame,
+    maxima: pd.DataFrame,
+    settings: QualitySettings,
+    cumulative_quantiles: pd.DataFrame | None = None,
+) -> CheckResult:
+    """No forecast or quantile above ``max_forecast_multiple`` x the series' historical max.
+
+    A daily value (forecast, p50..p99) is compared with the series' largest daily demand, a
+    cumulative quantile over ``k`` days with its largest ``k``-day total; the limit is
+    ``max(max_forecast_multiple * max, forecast_floor_units * k)`` so that a slow mover that
+    sold one unit on its best day can still get a p99 of a few units. A series without
+    history (cold start) has a max of 0: only the floor applies. Failing rows name the series.
+
+    Parameters
+    ----------
+    demand_forecasts : pandas.DataFrame
+        sku, location, date, forecast, p50, p90, p95, p99.
+    maxima : pandas.DataFrame
+        :func:`historical_maxima` (sku, location, horizon_days, max_demand), with at least
+        ``horizon_days = 1``; cumulative quantiles are checked at the other horizons it holds
+        (e.g. ``historical_maxima_sql((1, 7, 14, 28))``).
+    settings : QualitySettings
+        max_forecast_multiple, forecast_floor_units.
+    cumulative_quantiles : pandas.DataFrame, optional
+        sku, location, horizon_days, level, quantity (the policy's cumulative quantiles).
+
+    Returns
+    -------
+    CheckResult
+    """
+    name = "forecast_magnitudes_plausible"
+    multiple, floor = settings.max_forecast_multiple, settings.forecast_floor_units
+    keyed = maxima.set_index(["sku", "location", "horizon_days"])["max_demand"]
+    daily_max = keyed.xs(1, level="horizon_days") if len(keyed) else keyed
+    cols = ["forecast", *[c for c in QUANTILE_COLUMNS if c in demand_forecasts.columns]]
+    frame = demand_forecasts[["sku", "location", "date", *cols]]
+    top = frame[cols].max(axis=1)
+    peak = frame.assign(value=top).groupby(["sku", "location"], as_index=False)["value"].max()
+    hist = daily_max.reindex(pd.MultiIndex.from_frame(peak[["sku", "location"]]))
+    peak["max_demand"] = np.nan_to_num(hist.to_numpy(dtype=float))
+    peak["limit"] = np.maximum(multiple * peak["max_demand"], floor)
+    peak["horizon_days"] = 1
+    bad = [peak[~np.isfinite(peak["value"]) | (peak["value"] > peak["limit"])]]
+    n_cum = 0
+    if cumulative_quantiles is not None and len(cumulative_quantiles):
+        # horizons without a historical max are not checked (the caller picks them)
+        have = set(maxima["horizon_days"].astype(int))
+        cq = cumulative_quantiles[(cumulative_quantiles["level"] > 0)
+                                  & cumulative_quantiles["horizon_days"].isin(have)]
+        worst = cq.groupby(["sku", "location", "horizon_days"], as_index=False)["quantity"].max()
+        worst = worst.rename(columns={"quantity": "value"})
+        n_cum = worst.groupby(["sku", "location"]).ngroups
+        hist = keyed.reindex(pd.MultiIndex.from_frame(worst[["sku", "location", "horizon_days"]]))
+        worst["max_demand"] = np.nan_to_num(hist.to_numpy(dtype=float))
+        worst["limit"] = np.maximum(multiple * worst["max_demand"],
+                                    floor * worst["horizon_days"])
+        bad.append(worst[~np.isfinite(worst["value"]) | (worst["value"] > worst["limit"])])
+    bad_rows = pd.concat(bad, ignore_index=True)
+    series = bad_rows.drop_duplicates(["sku", "location"])
+    if series.empty:
+        return CheckResult(
+            name, True, 0,
+            f"{len(peak)} series' forecasts and quantiles (cumulative for {n_cum}) within "
+            f"{multiple:g}x their historical max (floor {floor:g} units a day)",
+        )
+    worst_first = bad_rows.assign(ratio=bad_rows["value"] / bad_rows["limit"]).sort_values(
+        "ratio", ascending=False).drop_duplicates(["sku", "location"])
+    detail = (
+        f"{len(series)} series with a forecast or quantile above {multiple:g}x their "
+        f"historical max demand (floor {floor:g} units a day) or not finite, e.g. "
+        + _examples(worst_first, ["sku", "location", "horizon_days", "value", "max_demand",
+                                  "limit"])
+    )
+    return CheckResult(name, False, len(series), detail)
