@@ -81,3 +81,21 @@ def order_quantities_plausible(restock: RestockResource) -> dg.AssetCheckResult:
         )
     _record(restock, "marts.reorder_recommendations", "order_quantities_plausible", outcome)
     return _result(outcome)
+
+
+@dg.asset_check(asset="demand_forecasts", blocking=True,
+                description="No forecast or quantile above quality.max_forecast_multiple x the "
+                            "series' historical max daily (and k-day) demand.")
+def forecast_magnitudes_plausible(restock: RestockResource) -> dg.AssetCheckResult:
+    """Block forecasts or quantiles far above anything the series ever sold; names the series."""
+    from restock.quality.mart_checks import check_forecast_magnitudes, historical_maxima_sql
+
+    with restock.connect(read_only=True) as con:
+        outcome = check_forecast_magnitudes(
+            read_result(con, "demand_forecasts"),
+            con.execute(historical_maxima_sql((1, 7, 14, 28))).df(),
+            restock.config.quality,
+            cumulative_quantiles=read_result(con, "cumulative_demand_quantiles"),
+        )
+    _record(restock, "marts.demand_forecasts", "forecast_magnitudes_plausible", outcome)
+    return _result(outcome)

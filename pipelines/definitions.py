@@ -20,6 +20,7 @@ from assets.resources import RestockResource
 from assets.transform import dbt_executable, dbt_project
 from checks.marts import (
     every_active_series_has_a_line,
+    forecast_magnitudes_plausible,
     forecasts_valid,
     order_quantities_plausible,
 )
@@ -32,6 +33,7 @@ ALL_CHECKS = [
     gx_raw_suites,
     rows_accounted,
     forecasts_valid,
+    forecast_magnitudes_plausible,
     every_active_series_has_a_line,
     order_quantities_plausible,
 ]
