@@ -28,6 +28,8 @@ class RestockResource(dg.ConfigurableResource):
     warehouse: str
     as_of: str = ""
     config_path: str = ""
+    #: `restock run --allow-stale`: sets quality.allow_stale of the run's configuration
+    allow_stale: bool = False
 
     _run_id: str | None = PrivateAttr(default=None)
     _config: RestockConfig | None = PrivateAttr(default=None)
@@ -38,7 +40,10 @@ class RestockResource(dg.ConfigurableResource):
 
     def config_from_file(self) -> RestockConfig:
         """The YAML file read now (defaults when no file is given)."""
-        return RestockConfig.load(self.config_path or None)
+        config = RestockConfig.load(self.config_path or None)
+        if self.allow_stale:
+            config.quality.allow_stale = True
+        return config
 
     @property
     def config(self) -> RestockConfig:

@@ -38,7 +38,7 @@ ALL_CHECKS = [
 
 
 def build_resources(
-    feed=None, warehouse=None, as_of=None, config_path=None
+    feed=None, warehouse=None, as_of=None, config_path=None, allow_stale: bool = False
 ) -> dict[str, object]:
     """Resources for a run; unset values come from RESTOCK_* environment variables at launch."""
     return {
@@ -47,6 +47,7 @@ def build_resources(
             warehouse=warehouse if warehouse is not None else dg.EnvVar("RESTOCK_WAREHOUSE"),
             as_of=as_of if as_of is not None else dg.EnvVar("RESTOCK_AS_OF"),
             config_path=config_path if config_path is not None else dg.EnvVar("RESTOCK_CONFIG"),
+            allow_stale=allow_stale,
         ),
         "dbt": DbtCliResource(
             project_dir=dbt_project,

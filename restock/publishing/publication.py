@@ -47,6 +47,7 @@ from restock.publishing.postgres import (
     postgres_url,
     swap_postgres_schema,
 )
+from restock.secrets import mask_url
 from restock.warehouse import quote_identifier
 
 _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -167,7 +168,7 @@ def publish_tables(
                         pg_engine, tmp_db, settings.postgres_schema, all_tables
                     )
                 summary["postgres"] = {
-                    "url": pg_url.render_as_string(hide_password=True),
+                    "url": mask_url(pg_url),  # userinfo and ?password= both masked
                     "schema": settings.postgres_schema,
                     "load_seconds": round(time.perf_counter() - t0, 3),
                 }
