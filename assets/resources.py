@@ -10,6 +10,7 @@ import duckdb
 from pydantic import PrivateAttr
 
 from restock.config import RestockConfig
+from restock.derived import work_db_error
 from restock.paths import RunPaths
 from restock.warehouse import table_exists
 
@@ -61,8 +62,11 @@ class RestockResource(dg.ConfigurableResource):
         work_db = self.paths.work_db
         if self._run_id is None or not work_db.exists():
             return None
-        with duckdb.connect(str(work_db), read_only=True) as con:
-            return stored_run_config(con, self._run_id)
+        try:
+            with duckdb.connect(str(work_db), read_only=True) as con:
+                return stored_run_config(con, self._run_id)
+        except duckdb.Error as exc:
+            raise work_db_error(work_db, exc) from exc
 
     @property
     def paths(self) -> RunPaths:
@@ -81,10 +85,14 @@ class RestockResource(dg.ConfigurableResource):
     def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         """Open the work DB (one writer at a time)."""
         memory_limit = self.config.warehouse.duckdb_memory_limit
-        return duckdb.connect(
-            str(self.paths.work_db), read_only=read_only,
-            config={"memory_limit": memory_limit},
-        )
+        try:
+            return duckdb.connect(
+                str(self.paths.work_db), read_only=read_only,
+                config={"memory_limit": memory_limit},
+            )
+        except duckdb.Error as exc:
+            # One line naming the file: locked by which process, or damaged and safe to delete.
+            raise work_db_error(self.paths.work_db, exc) from exc
 
     def run_as_of(self, con: duckdb.DuckDBPyConnection) -> str:
         """The as_of (YYYY-MM-DD) that the ingest step resolved for this run."""

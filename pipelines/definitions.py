@@ -17,7 +17,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from assets.resources import RestockResource
-from assets.transform import dbt_executable, dbt_project
+from assets.transform import dbt_child_executable, dbt_project
 from checks.marts import (
     every_active_series_has_a_line,
     forecasts_valid,
@@ -52,7 +52,8 @@ def build_resources(
         "dbt": DbtCliResource(
             project_dir=dbt_project,
             profiles_dir=str(dbt_project.project_dir),
-            dbt_executable=dbt_executable(),
+            # dbt dies with the run (restock/dbt_child.py): a killed run leaves no lock holder
+            dbt_executable=dbt_child_executable(),
         ),
     }
 

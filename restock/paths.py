@@ -49,8 +49,12 @@ class RunPaths:
 
     @property
     def reports_dir(self) -> Path:
-        """Folder of the run reports: ``<as_of>/<run_id>/index.html`` and ``latest``."""
-        return self.root / "reports"
+        """Folder of the run reports: ``<as_of>/<run_id>/index.html`` and ``latest``.
+
+        One per warehouse (``<stem>_reports``, like ``_parquet`` and ``_state``): two warehouses
+        in one folder never share a report folder or a ``latest`` link (issue 17).
+        """
+        return self.root / f"{self.warehouse.stem}_reports"
 
     def report_dir(self, as_of: str) -> Path:
         """Folder of the planning date ``as_of`` (YYYY-MM-DD): the GX Data Docs go here.
