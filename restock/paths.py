@@ -19,8 +19,14 @@ class RunPaths:
 
     @classmethod
     def from_warehouse(cls, warehouse: str | Path) -> RunPaths:
-        """Build the paths for the published warehouse file ``warehouse``."""
-        return cls(Path(warehouse).expanduser().resolve())
+        """Build the paths for the published warehouse file ``warehouse``.
+
+        The folder is resolved, the file name is not: the published file is a symlink into the
+        current publication (restock.publishing.publication), and everything derives from the
+        path the user gave, never from the version it currently points at.
+        """
+        path = Path(warehouse).expanduser()
+        return cls(path.parent.resolve() / path.name)
 
     @property
     def root(self) -> Path:
