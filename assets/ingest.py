@@ -38,7 +38,8 @@ class IngestConfig(dg.Config):
 def raw_feed(context: dg.AssetExecutionContext, config: IngestConfig, restock: RestockResource):
     """Read every feed table with DuckDB's readers into `raw.*` and record the run's as_of and
     resolved configuration (`raw._run`)."""
-    from restock.feed.reader import load_feed
+    from restock.derived import check_work_db, set_aside_work_db
+    from restock.feed.reader import FeedBounds, load_feed
 
     feed_dir = Path(config.feed).expanduser().resolve() if config.feed else restock.feed_dir
     # The one read of the config file in a run: stored below with as_of, read by every later step.
@@ -57,8 +58,16 @@ def raw_feed(context: dg.AssetExecutionContext, config: IngestConfig, restock: R
         context.log.info(f"extracted from the ERP into {feed_dir}: {extracted}")
     requested = date.fromisoformat(config.as_of) if config.as_of else restock.requested_as_of()
     context.log.info(f"ingesting feed {feed_dir} (as_of {requested or 'latest sales date'})")
+    # The work DB is derived from the feed: a damaged one (a kill mid-checkpoint, a full disk)
+    # is set aside and rebuilt here instead of failing every later run (issue 17). A locked one
+    # is left alone: restock.connect names the process holding it.
+    problem = check_work_db(restock.paths.work_db)
+    if problem and "is damaged" in problem:
+        context.log.warning(problem)
+        set_aside_work_db(restock.paths.work_db)
     with restock.connect() as con:
-        result = load_feed(feed_dir, con, requested)
+        # Bounds on every date (sales, inventory, promotions, events, drivers) around as_of.
+        result = load_feed(feed_dir, con, requested, bounds=FeedBounds.from_config(run_config))
         con.execute("create schema if not exists raw")
         # Later stages (quality accounting) need what the reader saw: keep it in the work DB.
         con.execute(

@@ -43,7 +43,9 @@ def run_report(context: dg.AssetExecutionContext, restock: RestockResource):
             failed = dq[~dq["passed"].astype(bool)]
             warnings = [f"{r.source}: {r.check} ({r.failed_rows} rows)"
                         for r in failed.itertuples()]
-    out_dir = restock.paths.report_dir(as_of)
+    # One folder per warehouse and run (two runs, or two warehouses in one folder, never share
+    # a report); reports/latest points at the newest.
+    out_dir = restock.paths.run_report_dir(as_of, context.run_id)
     data_docs = out_dir / "data_docs" / "index.html"
     summary = {
         "feed": str(run["feed"]),
@@ -71,6 +73,7 @@ def run_report(context: dg.AssetExecutionContext, restock: RestockResource):
         data_quality_results=tables["data_quality_results"],
         data_docs_index=data_docs if data_docs.exists() else None,
         products=products,
+        latest=restock.paths.latest_report,
     )
     context.log.info(f"report written to {path}")
     return dg.MaterializeResult(

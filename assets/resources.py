@@ -10,6 +10,7 @@ import duckdb
 from pydantic import PrivateAttr
 
 from restock.config import RestockConfig
+from restock.derived import work_db_error
 from restock.paths import RunPaths
 from restock.warehouse import table_exists
 
@@ -28,6 +29,8 @@ class RestockResource(dg.ConfigurableResource):
     warehouse: str
     as_of: str = ""
     config_path: str = ""
+    #: `restock run --allow-stale`: sets quality.allow_stale of the run's configuration
+    allow_stale: bool = False
 
     _run_id: str | None = PrivateAttr(default=None)
     _config: RestockConfig | None = PrivateAttr(default=None)
@@ -38,7 +41,10 @@ class RestockResource(dg.ConfigurableResource):
 
     def config_from_file(self) -> RestockConfig:
         """The YAML file read now (defaults when no file is given)."""
-        return RestockConfig.load(self.config_path or None)
+        config = RestockConfig.load(self.config_path or None)
+        if self.allow_stale:
+            config.quality.allow_stale = True
+        return config
 
     @property
     def config(self) -> RestockConfig:
@@ -56,8 +62,11 @@ class RestockResource(dg.ConfigurableResource):
         work_db = self.paths.work_db
         if self._run_id is None or not work_db.exists():
             return None
-        with duckdb.connect(str(work_db), read_only=True) as con:
-            return stored_run_config(con, self._run_id)
+        try:
+            with duckdb.connect(str(work_db), read_only=True) as con:
+                return stored_run_config(con, self._run_id)
+        except duckdb.Error as exc:
+            raise work_db_error(work_db, exc) from exc
 
     @property
     def paths(self) -> RunPaths:
@@ -76,10 +85,14 @@ class RestockResource(dg.ConfigurableResource):
     def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         """Open the work DB (one writer at a time)."""
         memory_limit = self.config.warehouse.duckdb_memory_limit
-        return duckdb.connect(
-            str(self.paths.work_db), read_only=read_only,
-            config={"memory_limit": memory_limit},
-        )
+        try:
+            return duckdb.connect(
+                str(self.paths.work_db), read_only=read_only,
+                config={"memory_limit": memory_limit},
+            )
+        except duckdb.Error as exc:
+            # One line naming the file: locked by which process, or damaged and safe to delete.
+            raise work_db_error(self.paths.work_db, exc) from exc
 
     def run_as_of(self, con: duckdb.DuckDBPyConnection) -> str:
         """The as_of (YYYY-MM-DD) that the ingest step resolved for this run."""

@@ -23,6 +23,17 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
+def dbt_child_executable() -> str:
+    """What the DbtCliResource runs: restock/dbt_child.py, which ties dbt to this process
+    (SIGKILL when ``restock run`` dies, so no orphan keeps the work-DB lock) and execs the real
+    dbt (:func:`dbt_executable`, passed in ``RESTOCK_DBT_EXECUTABLE``)."""
+    import restock.dbt_child
+
+    os.environ.setdefault("RESTOCK_DBT_EXECUTABLE", dbt_executable())
+    child = Path(restock.dbt_child.__file__)
+    return str(child) if os.access(child, os.X_OK) else dbt_executable()
+
+
 def _manifest_is_stale(project_dir: Path) -> bool:
     manifest = project_dir / "target" / "manifest.json"
     if not manifest.exists():

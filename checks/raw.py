@@ -37,21 +37,23 @@ def _severity(frame: pd.DataFrame) -> dg.AssetCheckSeverity:
 )
 def gx_raw_suites(context: dg.AssetCheckExecutionContext, restock: RestockResource):
     """Validate the accepted raw rows with GX 1.x and build the Data Docs into the report."""
+    from restock.derived import read_state_json, write_state_json
     from restock.quality.gx_suites import run_raw_suites
 
     state = restock.paths.state_dir
-    previous = None
-    if (state / VOLUMES_FILE).exists():
-        previous = json.loads((state / VOLUMES_FILE).read_text())
+    # Derived state: a truncated or non-object volumes.json is set aside (named in the log) and
+    # treated as absent; the next published run writes it again (issue 17).
+    previous = read_state_json(state / VOLUMES_FILE)
     with restock.connect() as con:
         as_of = restock.run_as_of(con)
         results, volumes = run_raw_suites(
-            con, date.fromisoformat(as_of), previous, restock.paths.report_dir(as_of) / "data_docs",
+            con, date.fromisoformat(as_of), previous,
+            restock.paths.run_report_dir(as_of, context.run_id) / "data_docs",
             restock.config.quality,
         )
         write_result(con, "gx_results", results)
     # Promoted to volumes.json only when the run publishes (assets/publish.py).
-    (state / PENDING_VOLUMES_FILE).write_text(json.dumps(volumes, default=str))
+    write_state_json(state / PENDING_VOLUMES_FILE, json.loads(json.dumps(volumes, default=str)))
     for name in RAW_TABLE_NAMES:
         mine = results[results["source"].astype(str).str.endswith(name)]
         failed = mine[~mine["passed"].astype(bool)]

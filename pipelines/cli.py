@@ -1,7 +1,20 @@
-"""`restock`: write the demo feed, import public data sets, run the nightly job.
+"""`restock`: write the demo feed, import public data sets, validate a feed, run the nightly job.
 
 The console script lives in the orchestration layer because `restock run` executes the Dagster
-job (pipelines/runner.py); `demo` and `import` only call the plain library.
+job (pipelines/runner.py); `demo`, `import` and `validate` only call the plain library.
+
+Exit codes of `restock run` (and `validate`), which tell the truth about what was published:
+
+- 0: the run published (``validate``: no problem found);
+- 1: the run failed and nothing new was published: the published file and Parquet folder are
+  the previous run's (``validate``: at least one problem, each printed on one line);
+- 2: refused before any work (bad arguments, a preflight problem, another run holds the
+  warehouse): nothing was touched;
+- 3: the run published, then a later step (e.g. the report) failed; the message names it.
+
+A :class:`restock.errors.UserError` is printed as one line on stderr naming the file, row,
+column or key and what to do, without a traceback; ``-v``/``--verbose`` anywhere on the line
+(before or after the subcommand) turns on debug logging and shows the stack.
 """
 
 from __future__ import annotations
@@ -10,7 +23,16 @@ import argparse
 import logging
 import sys
 import time
+import traceback
 from pathlib import Path
+
+from restock.errors import UserError
+
+EXIT_PUBLISHED = 0
+EXIT_FAILED = 1
+EXIT_REFUSED = 2
+EXIT_PUBLISHED_THEN_FAILED = 3
+VERBOSE_FLAGS = ("-v", "--verbose")
 
 IMPORTERS = {
     "m5": ("restock.importers.m5", "import_m5"),
@@ -63,6 +85,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of", default=None,
                      help="plan as of this date (YYYY-MM-DD); default the latest sales date")
     run.add_argument("--config", type=Path, default=None, help="YAML run configuration")
+    run.add_argument("--allow-stale", action="store_true",
+                     help="accept an --as-of past the feed's last sale + quality.freshness_days "
+                     "(a backfill or what-if run): preflight and the freshness check warn "
+                     "instead of refusing")
+
+    validate = sub.add_parser(
+        "validate", help="check config, feed, as_of and warehouse without running (like dbt "
+        "debug); prints each problem on one line, exits 1 if there is one")
+    validate.add_argument("--feed", required=True, type=Path, help="feed directory")
+    validate.add_argument("--config", type=Path, default=None, help="YAML run configuration")
+    validate.add_argument("--as-of", default=None, help="planning date to check (YYYY-MM-DD)")
+    validate.add_argument("--warehouse", type=Path, default=None,
+                          help="published DuckDB file to check (path, writable, work DB)")
+    validate.add_argument("--allow-stale", action="store_true",
+                          help="an as_of past the feed is a warning, not a problem")
 
     imp = sub.add_parser("import", help="convert a public data set into a feed")
     imp.add_argument("dataset", choices=sorted(IMPORTERS))
@@ -125,49 +162,116 @@ def _import(args) -> int:
     return 0
 
 
+def _as_of(value: str | None):
+    from datetime import date
+
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"--as-of must be YYYY-MM-DD, got {value!r}") from None
+
+
+def _validate(args) -> int:
+    from restock.preflight import preflight
+
+    report = preflight(args.feed, args.warehouse, _as_of(args.as_of), args.config,
+                       allow_stale=args.allow_stale)
+    for problem in report.problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    if not report.ok:
+        print(f"restock validate: {len(report.problems)} problem(s) in {args.feed}",
+              file=sys.stderr)
+        return EXIT_FAILED
+    span = (f"sales {report.first_sale} .. {report.last_sale}, as_of {report.as_of}"
+            if report.last_sale else "no sales dates")
+    print(f"restock validate: {args.feed} OK ({span})")
+    return EXIT_PUBLISHED
+
+
 def _run(args) -> int:
     from pipelines.runner import RunLockedError, published_summary, run_nightly, step_summary
     from restock.paths import RunPaths
 
-    if args.as_of:
-        try:
-            from datetime import date
-
-            date.fromisoformat(args.as_of)
-        except ValueError:
-            raise SystemExit(f"--as-of must be YYYY-MM-DD, got {args.as_of!r}") from None
+    _as_of(args.as_of)
     try:
-        outcome = run_nightly(args.feed, args.warehouse, args.as_of, args.config)
-    except (FileNotFoundError, RunLockedError) as exc:
-        print(f"restock run: {exc}", file=sys.stderr)
-        return 2
+        outcome = run_nightly(args.feed, args.warehouse, args.as_of, args.config,
+                              allow_stale=args.allow_stale)
+    except (FileNotFoundError, RunLockedError, UserError) as exc:
+        _print_user_error("run", exc, args.verbose)
+        return EXIT_REFUSED
     paths = RunPaths.from_warehouse(args.warehouse)
     print()
-    if not outcome.success:
+    if not outcome.published:
         print(f"restock run FAILED after {outcome.seconds:.0f}s (run {outcome.run_id}); nothing "
               f"new was published, {paths.warehouse} is unchanged.", file=sys.stderr)
         for failure in outcome.failures:
             print(f"  - {failure}", file=sys.stderr)
         print(step_summary(outcome.step_seconds), file=sys.stderr)
-        return 1
-    print(f"restock run finished in {outcome.seconds:.0f}s (run {outcome.run_id})")
+        return EXIT_FAILED
+    code = EXIT_PUBLISHED
+    if outcome.success:
+        print(f"restock run finished in {outcome.seconds:.0f}s (run {outcome.run_id})")
+    else:
+        # The swap happened: say so, and name what failed after it.
+        print(f"restock run PUBLISHED run {outcome.run_id} to {paths.warehouse}, then FAILED "
+              f"after {outcome.seconds:.0f}s in a later step (the new tables are in place):",
+              file=sys.stderr)
+        for failure in outcome.failures:
+            print(f"  - {failure}", file=sys.stderr)
+        code = EXIT_PUBLISHED_THEN_FAILED
     for warning in outcome.warnings:
         print(f"  warning: {warning}")
     print(step_summary(outcome.step_seconds))
-    print(published_summary(paths.warehouse))
+    try:
+        print(published_summary(paths.warehouse))
+    except Exception as exc:  # noqa: BLE001 - the run is published; the summary is a courtesy
+        print(f"(summary of {paths.warehouse} not shown: {type(exc).__name__}: {exc})")
+    report = paths.run_report_dir(_published_as_of(paths.warehouse), outcome.run_id)
+    print(f"Report: {report / 'index.html'}")
+    print(f"Warehouse (BI): {paths.warehouse}  Parquet: {paths.parquet_dir}")
+    return code
+
+
+def _published_as_of(warehouse: Path) -> str:
     import duckdb
 
-    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
-        as_of = str(con.execute("select max(as_of) from marts.demand_forecasts").fetchone()[0])
-    report = paths.report_dir(as_of) / "index.html"
-    print(f"Report: {report}")
-    print(f"Warehouse (BI): {paths.warehouse}  Parquet: {paths.parquet_dir}")
-    return 0
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return str(con.execute("select max(as_of) from marts.demand_forecasts").fetchone()[0])
+    except duckdb.Error:
+        return "unknown"
+
+
+def _print_user_error(command: str, exc: BaseException, verbose: bool) -> None:
+    if verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    message = exc.message if isinstance(exc, UserError) else str(exc)
+    print(f"restock {command}: {message}", file=sys.stderr)
+
+
+def _split_verbose(argv: list[str]) -> tuple[list[str], bool]:
+    """``argv`` without ``-v``/``--verbose`` (accepted anywhere before ``--``), and whether one
+    was given."""
+    out, verbose, passthrough = [], False, False
+    for arg in argv:
+        if arg == "--":
+            passthrough = True
+        if not passthrough and arg in VERBOSE_FLAGS:
+            verbose = True
+            continue
+        out.append(arg)
+    return out, verbose
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `restock` console script."""
+    argv, verbose = _split_verbose(list(sys.argv[1:] if argv is None else argv))
     args = _parser().parse_args(argv)
+    args.verbose = args.verbose or verbose
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -177,8 +281,13 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Dagster prints its own event lines; do not print them a second time through the root.
     logging.getLogger("dagster").propagate = False
-    handlers = {"demo": _demo, "import": _import, "run": _run}
-    return handlers[args.command](args)
+    handlers = {"demo": _demo, "import": _import, "run": _run, "validate": _validate}
+    try:
+        return handlers[args.command](args)
+    except UserError as exc:
+        # One line naming the file/row/column/key and what to do; -v shows the stack.
+        _print_user_error(args.command, exc, args.verbose)
+        return EXIT_REFUSED
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from assets.resources import RestockResource
-from assets.transform import dbt_executable, dbt_project
+from assets.transform import dbt_child_executable, dbt_project
 from checks.marts import (
     every_active_series_has_a_line,
     forecast_magnitudes_plausible,
@@ -40,7 +40,7 @@ ALL_CHECKS = [
 
 
 def build_resources(
-    feed=None, warehouse=None, as_of=None, config_path=None
+    feed=None, warehouse=None, as_of=None, config_path=None, allow_stale: bool = False
 ) -> dict[str, object]:
     """Resources for a run; unset values come from RESTOCK_* environment variables at launch."""
     return {
@@ -49,11 +49,13 @@ def build_resources(
             warehouse=warehouse if warehouse is not None else dg.EnvVar("RESTOCK_WAREHOUSE"),
             as_of=as_of if as_of is not None else dg.EnvVar("RESTOCK_AS_OF"),
             config_path=config_path if config_path is not None else dg.EnvVar("RESTOCK_CONFIG"),
+            allow_stale=allow_stale,
         ),
         "dbt": DbtCliResource(
             project_dir=dbt_project,
             profiles_dir=str(dbt_project.project_dir),
-            dbt_executable=dbt_executable(),
+            # dbt dies with the run (restock/dbt_child.py): a killed run leaves no lock holder
+            dbt_executable=dbt_child_executable(),
         ),
     }
 

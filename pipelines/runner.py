@@ -15,7 +15,9 @@ from pathlib import Path
 
 import duckdb
 
+from restock.derived import check_work_db, set_aside_work_db
 from restock.paths import RunPaths
+from restock.secrets import scrub
 
 log = logging.getLogger("restock.run")
 
@@ -56,7 +58,12 @@ def warehouse_lock(paths: RunPaths):
 
 @dataclass
 class RunOutcome:
-    """What a run did: success, the failures that stopped it, and where its outputs are."""
+    """What a run did: success, the failures that stopped it, and where its outputs are.
+
+    ``published`` says whether this run's tables were swapped in, whatever failed: a step after
+    the swap (the report) may fail with ``published`` True, and the CLI then says so (exit 3)
+    instead of claiming nothing new was published.
+    """
 
     success: bool
     run_id: str
@@ -65,6 +72,7 @@ class RunOutcome:
     warnings: list[str] = field(default_factory=list)
     #: seconds per Dagster step (asset or check), in the order the steps started
     step_seconds: dict[str, float] = field(default_factory=dict)
+    published: bool = False
 
 
 def _root_cause(error) -> str:
@@ -73,7 +81,9 @@ def _root_cause(error) -> str:
         error = error.cause or error.context
     if error is None:
         return ""
-    return f"{error.cls_name}: {error.message.strip().splitlines()[0] if error.message else ''}"
+    first = error.message.strip().splitlines()[0] if error.message else ""
+    # The message reaches the terminal: mask any URL secret a driver echoed (issue 17).
+    return f"{error.cls_name}: {scrub(first)}"
 
 
 def _failures(result) -> tuple[list[str], list[str]]:
@@ -120,12 +130,19 @@ def run_nightly(
     warehouse: Path,
     as_of: str | None = None,
     config_path: Path | None = None,
+    allow_stale: bool = False,
 ) -> RunOutcome:
     """Execute the Definitions' ``nightly_job`` for one feed and as_of, recorded on the Dagster
     instance of :func:`dagster_home`.
 
     The job is the one the UI, the schedule and the drop sensor launch: same steps, checks and
     retry policy. Only the resources are given here (the run's feed, warehouse, as_of, config).
+
+    Before any work, under the warehouse lock: a damaged work DB is set aside (it is derived
+    from the feed; the run rebuilds it), then :func:`restock.preflight.preflight` checks config,
+    feed, as_of and warehouse and raises :class:`restock.errors.PreflightError` (one line) on
+    the first problem. ``allow_stale`` accepts an as_of past the feed (preflight warns, the
+    freshness check warns instead of blocking publication).
     """
     import dagster as dg
 
@@ -140,20 +157,15 @@ def run_nightly(
     resources = build_resources(
         feed=str(feed), warehouse=str(paths.warehouse), as_of=as_of or "",
         config_path=str(Path(config_path).resolve()) if config_path else "",
+        allow_stale=allow_stale,
     )
     started = time.perf_counter()
-    with warehouse_lock(paths), dg.DagsterInstance.from_config(
-        str(dagster_home(paths))
-    ) as instance:
-        result = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(
-            instance=instance,
-            resources=resources,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-            tags={"restock/feed": str(feed), "restock/as_of": as_of or "latest",
-                  "restock/launched_by": "restock run"},
-        )
-        seconds_per_step = step_seconds(instance, result.run_id)
+    with warehouse_lock(paths):
+        _preflight(feed, paths, as_of, config_path, allow_stale)
+        with dg.DagsterInstance.from_config(str(dagster_home(paths))) as instance:
+            result = _execute(defs.resolve_job_def(NIGHTLY_JOB_NAME), instance, resources,
+                              feed, as_of)
+            seconds_per_step = step_seconds(instance, result.run_id)
     failures, warnings = _failures(result)
     published = bool(result.asset_materializations_for_node("published_tables"))
     if not published and not failures:
@@ -167,6 +179,36 @@ def run_nightly(
         failures=failures,
         warnings=warnings,
         step_seconds=seconds_per_step,
+        published=published,
+    )
+
+
+def _preflight(feed: Path, paths: RunPaths, as_of: str | None, config_path: Path | None,
+               allow_stale: bool) -> None:
+    """Refuse the run before any work (one-line PreflightError); rebuild a damaged work DB."""
+    from datetime import date
+
+    from restock.preflight import preflight
+
+    problem = check_work_db(paths.work_db)
+    if problem and "is damaged" in problem:
+        # Derived from the feed: set it aside (kept as *.corrupt) and let this run rebuild it.
+        set_aside_work_db(paths.work_db)
+    report = preflight(feed, paths.warehouse, date.fromisoformat(as_of) if as_of else None,
+                       Path(config_path) if config_path else None, allow_stale=allow_stale)
+    for warning in report.warnings:
+        log.warning("preflight: %s", warning)
+    report.raise_if_failed()
+
+
+def _execute(job, instance, resources, feed: Path, as_of: str | None):
+    return job.execute_in_process(
+        instance=instance,
+        resources=resources,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        tags={"restock/feed": str(feed), "restock/as_of": as_of or "latest",
+              "restock/launched_by": "restock run"},
     )
 
 
@@ -198,8 +240,10 @@ def published_summary(warehouse: Path, top_alerts: int = 10) -> str:
                 "select category, demand_class, selected_model, score, value_added "
                 "from marts.model_selection order by category, demand_class"
             ).fetchall():
-                lines.append(f"  {r[0]:<14} {r[1]:<12} {r[2]:<18} RMSSE {r[3]:.3f}  "
-                             f"value added {100 * (r[4] or 0):+.1f}%")
+                # a unit too short to backtest has no score (UCI Online Retail): "n/a"
+                lines.append(f"  {_fmt(r[0], '<14')} {_fmt(r[1], '<12')} {_fmt(r[2], '<18')} "
+                             f"RMSSE {_fmt(r[3], '.3f')}  "
+                             f"value added {_fmt(_pct(r[4]), '+.1f')}%")
         if "stockout_alerts" in tables:
             alerts = con.execute(
                 "select sku, location, severity, projected_stockout_date, stockout_probability, "
@@ -210,21 +254,48 @@ def published_summary(warehouse: Path, top_alerts: int = 10) -> str:
             lines.append(f"Top stockout alerts ({len(alerts)} shown):" if alerts
                          else "No stockout alerts.")
             for a in alerts:
-                lines.append(f"  [{a[2]}] {a[0]} @ {a[1]}: out by {a[3]}, p={a[4]:.2f}, "
-                             f"order {a[5]:g}")
+                lines.append(f"  [{a[2]}] {a[0]} @ {a[1]}: out by {_fmt(a[3])}, "
+                             f"p={_fmt(a[4], '.2f')}, order {_fmt(a[5], 'g')}")
         if "policy_replay" in tables:
             lines.append("Policy replay (ALL categories):")
             for r in con.execute(
                 "select policy, parameter, avg_inventory_units, stockout_rate, fill_rate "
                 "from marts.policy_replay where category = 'ALL' order by policy, parameter"
             ).fetchall():
-                lines.append(f"  {r[0]:<12} {r[1]:>6g}  avg inventory {r[2]:>10,.0f}  "
-                             f"stockout rate {100 * r[3]:5.2f}%  fill rate {100 * r[4]:5.1f}%")
+                lines.append(f"  {_fmt(r[0], '<12')} {_fmt(r[1], '>6g')}  "
+                             f"avg inventory {_fmt(r[2], '>10,.0f')}  "
+                             f"stockout rate {_fmt(_pct(r[3]), '5.2f')}%  "
+                             f"fill rate {_fmt(_pct(r[4]), '5.1f')}%")
         if "policy_replay_comparison" in tables:
             from restock.inventory.replay import headline_text
 
             quoted = con.execute(
                 "select * from marts.policy_replay_comparison where is_headline").df()
             if len(quoted):
-                lines.append(headline_text(quoted.iloc[0].to_dict()))
+                try:
+                    lines.append(headline_text(quoted.iloc[0].to_dict()))
+                except (TypeError, ValueError, KeyError) as exc:  # a missing value: no crash
+                    lines.append(f"Policy replay headline not shown ({type(exc).__name__})")
     return "\n".join(lines)
+
+
+def _pct(value):
+    """``100 * value``, or None when the value is missing."""
+    return None if _missing(value) else 100 * value
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _fmt(value, spec: str = "") -> str:
+    """``value`` formatted with ``spec``; a missing value (None, NaN) or one the spec does not
+    fit prints "n/a" padded to the spec's width: the summary never crashes after a publish."""
+    if not _missing(value):
+        try:
+            return format(value, spec)
+        except (TypeError, ValueError):
+            pass
+    width = "".join(ch for ch in spec.split(".")[0].split(",")[0] if ch.isdigit())
+    align = "<" if spec.startswith("<") else ">"
+    return format("n/a", f"{align}{width}") if width else "n/a"

@@ -24,6 +24,10 @@ class QualitySettings(BaseModel):
         20.0, description="flag a day above this multiple of the series' recent median"
     )
     freshness_days: int = Field(3, description="latest sales date may lag as_of by this much")
+    allow_stale: bool = Field(
+        False, description="a feed older than freshness_days warns instead of blocking "
+        "publication (`restock run --allow-stale`: a backfill or a deliberate what-if run)"
+    )
     max_order_multiple: float = Field(
         50.0, description="an order above this multiple of the max 28-day demand is absurd"
     )

@@ -19,8 +19,14 @@ class RunPaths:
 
     @classmethod
     def from_warehouse(cls, warehouse: str | Path) -> RunPaths:
-        """Build the paths for the published warehouse file ``warehouse``."""
-        return cls(Path(warehouse).expanduser().resolve())
+        """Build the paths for the published warehouse file ``warehouse``.
+
+        The folder is resolved, the file name is not: the published file is a symlink into the
+        current publication (restock.publishing.publication), and everything derives from the
+        path the user gave, never from the version it currently points at.
+        """
+        path = Path(warehouse).expanduser()
+        return cls(path.parent.resolve() / path.name)
 
     @property
     def root(self) -> Path:
@@ -49,8 +55,12 @@ class RunPaths:
 
     @property
     def reports_dir(self) -> Path:
-        """Folder of the run reports: ``<as_of>/<run_id>/index.html`` and ``latest``."""
-        return self.root / "reports"
+        """Folder of the run reports: ``<as_of>/<run_id>/index.html`` and ``latest``.
+
+        One per warehouse (``<stem>_reports``, like ``_parquet`` and ``_state``): two warehouses
+        in one folder never share a report folder or a ``latest`` link (issue 17).
+        """
+        return self.root / f"{self.warehouse.stem}_reports"
 
     def report_dir(self, as_of: str) -> Path:
         """Folder of the planning date ``as_of`` (YYYY-MM-DD): the GX Data Docs go here.

@@ -738,3 +738,274 @@ def test_work_db_locked_by_another_process_names_it(tmp_path):
         holder.wait()
     assert problem.startswith(f"work DB {work} is locked by process {holder.pid}")
     assert check_work_db(work) is None
+
+
+# ---- orchestration: preflight, exit codes, derived state, one publication, secrets ----------
+
+
+def _cli(argv):
+    """Run ``restock`` in-process; (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from pipelines.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_validate_prints_each_problem_on_one_line_and_exits_1(tmp_path):
+    tables = base_feed()
+    del tables["products"]
+    feed = write_feed(tmp_path / "feed", tables)
+    config = tmp_path / "c.yml"
+    config.write_text("forecast:\n  horizn: 14\n")
+    code, out, err = _cli(["validate", "--feed", feed, "--config", config])
+    assert code == 1
+    problems = [line for line in err.splitlines() if line.startswith("problem: ")]
+    assert len(problems) == 2 and "Traceback" not in err
+    assert any("did you mean 'forecast.horizon'" in p for p in problems)
+    assert any("products: required table missing" in p for p in problems)
+    good = write_feed(tmp_path / "good")
+    code, out, err = _cli(["validate", "--feed", good, "--warehouse", tmp_path / "w.duckdb"])
+    assert code == 0 and "OK (sales" in out and err == ""
+
+
+def test_run_refuses_as_of_far_past_the_feed_before_any_work(tmp_path):
+    feed = write_feed(tmp_path / "feed")
+    warehouse = tmp_path / "wh" / "restock.duckdb"
+    code, out, err = _cli(["run", "--feed", feed, "--warehouse", warehouse,
+                           "--as-of", "2030-01-01"])
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("restock run: as_of 2030-01-01 is ")
+    assert "--allow-stale" in lines[0]
+    # refused before any work: no work DB, no published file, no Dagster run recorded
+    assert not (warehouse.parent / "restock.work.duckdb").exists()
+    assert not warehouse.exists()
+
+
+def test_unknown_config_key_refused_before_any_work_and_v_anywhere_shows_the_stack(tmp_path):
+    feed = write_feed(tmp_path / "feed")
+    config = tmp_path / "c.yml"
+    config.write_text("forcast:\n  horizon: 7\n")
+    warehouse = tmp_path / "wh" / "restock.duckdb"
+    args = ["run", "--feed", feed, "--warehouse", warehouse, "--config", config]
+    code, _, err = _cli(args)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "unknown key 'forcast' (did you mean 'forecast'?)" in err and "Traceback" not in err
+    assert not (warehouse.parent / "restock.work.duckdb").exists()
+    for argv in (["-v", *args], [*args, "-v"], [args[0], "--verbose", *args[1:]]):
+        code, _, err = _cli(argv)
+        assert code == 2 and "Traceback" in err and "PreflightError" in err, argv
+        assert err.strip().splitlines()[-1].startswith("restock run: config file")
+
+
+def test_damaged_work_db_is_set_aside_by_the_run_not_fatal(tmp_path):
+    feed = write_feed(tmp_path / "feed")
+    warehouse = tmp_path / "restock.duckdb"
+    work = tmp_path / "restock.work.duckdb"
+    work.write_bytes(b"\0garbage" * 4096)
+    # refused later for as_of, but the damaged work DB no longer is the problem: set aside
+    code, _, err = _cli(["run", "--feed", feed, "--warehouse", warehouse,
+                         "--as-of", "2030-01-01"])
+    assert code == 2 and "as_of 2030-01-01" in err and "work DB" not in err
+    assert not work.exists() and (tmp_path / "restock.work.duckdb.corrupt").exists()
+
+
+def test_locked_work_db_is_named_by_the_steps_connection(tmp_path):
+    import subprocess
+    import sys
+
+    from assets.resources import RestockResource
+    from restock.errors import DerivedStateError
+
+    work = tmp_path / "restock.work.duckdb"
+    duckdb.connect(str(work)).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('ready', flush=True); time.sleep(60)", str(work)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        resource = RestockResource(feed=str(tmp_path), warehouse=str(tmp_path / "restock.duckdb"))
+        with pytest.raises(DerivedStateError) as info:
+            resource.connect()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert str(info.value).startswith(f"work DB {work} is locked by process {holder.pid}")
+
+
+def _summary_warehouse(path):
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts")
+    con.execute("create table marts.model_selection as select 'food' as category, "
+                "'smooth' as demand_class, 'ets' as selected_model, "
+                "cast(null as double) as score, cast(null as double) as value_added")
+    con.execute("create table marts.stockout_alerts as select 'A' as sku, 'S1' as location, "
+                "'high' as severity, cast(null as date) as projected_stockout_date, "
+                "cast(null as double) as stockout_probability, "
+                "cast(null as double) as recommended_order_qty")
+    con.execute("create table marts.policy_replay as select 'restock' as policy, "
+                "cast(null as double) as parameter, cast(null as double) as avg_inventory_units, "
+                "cast(null as double) as stockout_rate, cast(null as double) as fill_rate, "
+                "'ALL' as category")
+    con.execute("create table marts.demand_forecasts as select date '2024-03-10' as as_of")
+    con.close()
+    return path
+
+
+def test_published_summary_survives_units_without_a_backtest_score(tmp_path):
+    from pipelines.runner import published_summary
+
+    text = published_summary(_summary_warehouse(tmp_path / "restock.duckdb"))
+    assert "RMSSE n/a" in text and "p=n/a" in text and "fill rate" in text
+
+
+@pytest.mark.parametrize("published, code, said", [
+    (True, 3, "PUBLISHED run r1"),
+    (False, 1, "nothing new was published"),
+])
+def test_exit_code_says_whether_the_run_published(tmp_path, monkeypatch, published, code, said):
+    import pipelines.runner
+    from pipelines.runner import RunOutcome
+
+    feed = write_feed(tmp_path / "feed")
+    warehouse = _summary_warehouse(tmp_path / "restock.duckdb")
+    outcome = RunOutcome(success=False, run_id="r1", seconds=1.0, published=published,
+                         failures=["step run_report failed: OSError: disk full"])
+    monkeypatch.setattr(pipelines.runner, "run_nightly", lambda *a, **k: outcome)
+    got, out, err = _cli(["run", "--feed", feed, "--warehouse", warehouse])
+    assert got == code and said in err and "step run_report failed" in err
+    if published:
+        assert "nothing new was published" not in err and "Published tables" in out
+
+
+def _publish_env(tmp_path):
+    from restock.paths import RunPaths
+
+    work = tmp_path / "work.duckdb"
+    con = duckdb.connect(str(work))
+    con.execute("create schema results")
+    con.execute("create table results.quarantine as select 'sales' as source, 1 as n")
+    con.close()
+    return RunPaths.from_warehouse(tmp_path / "pub" / "restock.duckdb").ensure(), work
+
+
+def _run_ids(paths):
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        db = con.execute("select distinct run_id from marts.quarantine").fetchall()
+    pq = duckdb.sql(f"select distinct run_id from '{paths.parquet_dir}/quarantine.parquet'"
+                    ).fetchall()
+    return db[0][0], pq[0][0]
+
+
+def test_duckdb_file_and_parquet_folder_switch_in_one_rename(tmp_path, monkeypatch):
+    import os
+
+    import restock.publishing.publication as publication
+    from restock.config import PublishSettings
+    from restock.publishing import publish_tables
+
+    paths, work = _publish_env(tmp_path)
+    tables = {"quarantine": ["source", "n"]}
+    # a warehouse from before the versioned layout: W a regular file, migrated by the publish
+    publish_tables(work, paths, "run-1", "2024-03-10", PublishSettings(), tables)
+    assert _run_ids(paths) == ("run-1", "run-1")
+    assert paths.warehouse.is_symlink()  # same path for BI, resolving into the publication
+    assert os.path.realpath(paths.warehouse).startswith(os.path.realpath(paths.parquet_dir))
+
+    def killed(*args, **kwargs):
+        raise SystemExit("killed between moving the DuckDB file and the flip")
+
+    monkeypatch.setattr(publication, "flip_parquet_link", killed)
+    with pytest.raises(SystemExit):
+        publish_tables(work, paths, "run-2", "2024-03-11", PublishSettings(), tables)
+    assert _run_ids(paths) == ("run-1", "run-1")  # both still the previous run
+    monkeypatch.undo()
+    publish_tables(work, paths, "run-3", "2024-03-12", PublishSettings(), tables)
+    assert _run_ids(paths) == ("run-3", "run-3")
+    assert paths.warehouse.resolve().parent == paths.parquet_dir.resolve()
+
+
+def test_two_warehouses_in_one_folder_do_not_share_reports(tmp_path):
+    from restock.paths import RunPaths
+
+    a = RunPaths.from_warehouse(tmp_path / "a.duckdb")
+    b = RunPaths.from_warehouse(tmp_path / "b.duckdb")
+    assert a.reports_dir != b.reports_dir and a.latest_report != b.latest_report
+    assert a.run_report_dir("2024-03-10", "r1") != b.run_report_dir("2024-03-10", "r1")
+    assert a.run_report_dir("2024-03-10", "r1") != a.run_report_dir("2024-03-10", "r2")
+
+
+def test_dbt_child_dies_with_a_killed_run_and_releases_the_work_db(tmp_path):
+    """SIGKILL of the process that launched dbt: its dbt child must not keep the work DB lock.
+
+    The child is restock/dbt_child.py, as the Definitions' DbtCliResource runs it; the "dbt" it
+    execs here holds the work DB for writing, as dbt does during a build."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import restock.dbt_child
+    from pipelines.definitions import defs
+
+    child = restock.dbt_child.__file__
+    assert defs.resources["dbt"].dbt_executable == child  # what dagster-dbt launches
+    work = tmp_path / "restock.work.duckdb"
+    fake_dbt = tmp_path / "dbt"
+    fake_dbt.write_text(f"#!{sys.executable}\nimport duckdb, time\n"
+                        f"c = duckdb.connect({str(work)!r})\nprint('building', flush=True)\n"
+                        "time.sleep(120)\n")
+    fake_dbt.chmod(0o755)
+    run = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys, time; "
+         "p = subprocess.Popen([sys.argv[1], 'build']); print(p.pid, flush=True); "
+         "time.sleep(120)", child],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "RESTOCK_DBT_EXECUTABLE":
+                                                 str(fake_dbt)},
+    )
+    dbt_pid = int(run.stdout.readline())
+    assert run.stdout.readline().strip() == "building"
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{dbt_pid}"):
+        status = open(f"/proc/{dbt_pid}/status").read() if os.path.exists(
+            f"/proc/{dbt_pid}/status") else ""
+        if "zombie" in status:
+            break
+        time.sleep(0.1)
+    with duckdb.connect(str(work)) as con:  # the retry right after gets the write lock
+        con.execute("create table t as select 1")
+
+
+def test_postgres_error_masks_a_password_given_as_query_parameter():
+    import sqlalchemy as sa
+
+    from restock.publishing.postgres import PublishError, hide_password
+
+    url = sa.engine.make_url("postgresql://bi@db.example:5432/restock?password=s3cr3tpw")
+    with pytest.raises(PublishError) as info, hide_password(url):
+        raise sa.exc.OperationalError(
+            "connect", {}, Exception(f"could not connect to {url.render_as_string(False)} "
+                                     "password=s3cr3tpw"))
+    assert "s3cr3tpw" not in str(info.value) and "password=***" in str(info.value)
+
+
+def test_dask_dashboard_binds_localhost_without_an_address(monkeypatch):
+    import distributed
+
+    from restock.forecasting.models import dask_client
+    from restock.forecasting.settings import ForecastSettings
+
+    seen = {}
+    monkeypatch.setattr(distributed, "Client", lambda *a, **k: seen.update(k) or "client")
+    assert dask_client(ForecastSettings(backend="dask")) == "client"
+    assert seen["dashboard_address"].startswith("127.0.0.1:")

@@ -101,8 +101,13 @@ def test_stale_feed_and_volume_drop_warn(loaded):
                 "mean_quantity_per_line": 2.0}
     results, _ = run_raw_suites(con, date(2024, 3, 20), previous, None, QualitySettings())
     by_check = results.set_index("check")
-    assert by_check.loc["freshness", "severity"] == "warning"
+    # issue 17: a stale feed blocks publication; --allow-stale (quality.allow_stale) warns
+    assert by_check.loc["freshness", "severity"] == "error"
+    assert "--allow-stale" in by_check.loc["freshness", "detail"]
     assert not by_check.loc["freshness", "passed"]
+    stale_ok, _ = run_raw_suites(con, date(2024, 3, 20), previous, None,
+                                 QualitySettings(allow_stale=True))
+    assert stale_ok.set_index("check").loc["freshness", "severity"] == "warning"
     assert not by_check.loc["volume_change", "passed"]
     assert "sales" in by_check.loc["volume_change", "detail"]
     assert by_check.loc["unit_change", "passed"]

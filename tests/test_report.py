@@ -371,7 +371,8 @@ def test_odd_but_valid_inputs_still_build(inputs, tmp_path):
 def test_one_report_per_run_and_latest_points_at_the_newest(inputs, tmp_path):
     paths = RunPaths.from_warehouse(tmp_path / "restock.duckdb")
     first = paths.run_report_dir("2016-05-22", "run-a")
-    assert first == tmp_path / "reports" / "2016-05-22" / "run-a"
+    # one report folder per warehouse (issue 17: two warehouses in one folder shared it)
+    assert first == tmp_path / "restock_reports" / "2016-05-22" / "run-a"
     assert paths.run_report_dir("2016-05-22", "../x y").parent == first.parent
     small = {**inputs, "history": None, "backtest_predictions": None}
     build_report(first, latest=paths.latest_report, **small)

@@ -183,7 +183,8 @@ def dask_client(settings: ForecastSettings):
 
     if settings.dask_address:
         return Client(settings.dask_address)
-    return Client(n_workers=settings.n_jobs, threads_per_worker=1, processes=True)
+    return Client(n_workers=settings.n_jobs, threads_per_worker=1, processes=True,
+                  dashboard_address="127.0.0.1:8787")  # issue 17: never 0.0.0.0 by default
 
 
 def make_panel_forecaster(

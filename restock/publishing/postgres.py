@@ -22,6 +22,7 @@ import duckdb
 
 from restock.config import PublishSettings
 from restock.publishing.common import PUBLISHED_SCHEMA, log, sql_string
+from restock.secrets import mask_url, scrub, url_secrets
 from restock.warehouse import quote_identifier
 
 _PLAIN_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -53,15 +54,20 @@ class PublishError(RuntimeError):
 
 @contextlib.contextmanager
 def hide_password(url) -> Iterator[None]:
-    """Re-raise database errors with the URL's password masked and the URL shown safely."""
+    """Re-raise database errors with the URL's passwords masked and the URL shown safely.
+
+    SQLAlchemy's ``render_as_string(hide_password=True)`` masks the userinfo password only; a
+    password given as a query parameter (``?password=...``) was printed in clear (issue 17), so
+    the URL goes through :func:`restock.secrets.mask_url` and the driver's message through
+    :func:`restock.secrets.scrub` with every secret of the URL.
+    """
     import sqlalchemy as sa
 
     try:
         yield
     except sa.exc.SQLAlchemyError as exc:
-        message = f"{url.render_as_string(hide_password=True)}: {type(exc).__name__}: {exc}"
-        if url.password:
-            message = message.replace(str(url.password), "***")
+        secrets = url_secrets(url) + ([str(url.password)] if url.password else [])
+        message = scrub(f"{mask_url(url)}: {type(exc).__name__}: {exc}", secrets)
         raise PublishError(message) from None
 
 

@@ -3,7 +3,26 @@
 Nothing is switched until everything is written; a failure before the first swap leaves every
 target as it was and removes this run's tmp files and Parquet version. Swap order: Postgres (the
 only swap that may wait or fail), then the history store (``history_store``: written ahead, so a
-crash after it loses nothing), then the DuckDB file, then the Parquet link.
+crash after it loses nothing), then the local publication (DuckDB file and Parquet folder).
+
+One publication, one run (issue 17: a kill between the DuckDB rename and the Parquet flip left
+the two on different runs). With both DuckDB and Parquet on, the local publication is ONE
+version folder swapped by ONE rename::
+
+    <stem>_parquet.versions/<stamp>-<run>/   <table>.parquet ... and <stem>.duckdb
+    <stem>_parquet  -> <stem>_parquet.versions/<stamp>-<run>     (flipped: one os.replace)
+    <stem>.duckdb   -> <stem>_parquet/<stem>.duckdb              (created once, never moves)
+
+The published DuckDB path ``W`` stays the same for BI tools (a symlink they open like the file;
+DuckDB follows it), and it resolves through the Parquet link, so whoever resolves either path
+sees the same run: there is no instant at which they differ. A reader that wants several files
+of one run resolves ``<stem>_parquet`` once (``os.path.realpath``). Old versions (both the
+Parquet files and the DuckDB file) are pruned by ``parquet.prune_versions`` (keep N, grace
+period); a file a reader has open stays readable after its folder is deleted.
+
+The first publish onto a warehouse from before this layout (``W`` a regular file) flips the link,
+then replaces the file by the symlink: two renames, once. With Parquet off, ``W`` is a regular
+file renamed over the old one as before (a single target needs no pairing).
 """
 
 from __future__ import annotations
@@ -20,6 +39,7 @@ from pathlib import Path
 
 from restock.config import PublishSettings
 from restock.contract import HISTORY_TABLES, PUBLISHED_TABLES
+from restock.fsync import fsync_dir
 from restock.history import HistorySettings
 from restock.paths import RunPaths
 from restock.publishing.common import log
@@ -47,6 +67,7 @@ from restock.publishing.postgres import (
     postgres_url,
     swap_postgres_schema,
 )
+from restock.secrets import mask_url
 from restock.warehouse import quote_identifier
 
 _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -167,7 +188,7 @@ def publish_tables(
                         pg_engine, tmp_db, settings.postgres_schema, all_tables
                     )
                 summary["postgres"] = {
-                    "url": pg_url.render_as_string(hide_password=True),
+                    "url": mask_url(pg_url),  # userinfo and ?password= both masked
                     "schema": settings.postgres_schema,
                     "load_seconds": round(time.perf_counter() - t0, 3),
                 }
@@ -241,9 +262,30 @@ def _swap_local_targets(
     keep_versions: int = DEFAULT_KEEP_VERSIONS,
     grace_seconds: float = DEFAULT_GRACE_SECONDS,
 ) -> dict:
-    """The DuckDB rename, then the Parquet link flip (after Postgres: these cannot fail)."""
+    """Switch the DuckDB file and the Parquet folder together (after Postgres: cannot fail).
+
+    Both on: the DuckDB file moves into the Parquet version folder and the one link flip
+    publishes both (module docstring). Otherwise the one target is swapped on its own.
+    """
     swapped: dict = {}
     warehouse = paths.warehouse
+    if settings.duckdb and parquet_version is not None:
+        t0 = time.perf_counter()
+        os.replace(tmp_db, parquet_version / warehouse.name)
+        fsync_dir(parquet_version)
+        pruned = flip_parquet_link(
+            paths.parquet_dir, parquet_version, keep_versions, grace_seconds
+        )
+        link_published_file(paths)
+        swapped["duckdb"] = {
+            "path": str(warehouse),
+            "file": os.path.realpath(warehouse),
+            "storage_version": settings.duckdb_storage_version,
+            "bytes": warehouse.stat().st_size,
+            "seconds": round(build_seconds + time.perf_counter() - t0, 3),
+        }
+        swapped["parquet_pruned"] = [p.name for p in pruned]
+        return swapped
     if settings.duckdb:
         t0 = time.perf_counter()
         replace_published_file(tmp_db, warehouse)
@@ -261,6 +303,22 @@ def _swap_local_targets(
         )
         swapped["parquet_pruned"] = [p.name for p in pruned]
     return swapped
+
+
+def link_published_file(paths: RunPaths) -> None:
+    """Make the published path ``W`` a symlink to ``<stem>_parquet/<W.name>`` (once).
+
+    Relative, so the folder can be moved or mounted as a whole. A regular file from before the
+    versioned layout is replaced atomically (``os.replace`` of a new link)."""
+    warehouse = paths.warehouse
+    target = os.path.join(paths.parquet_dir.name, warehouse.name)
+    if warehouse.is_symlink() and os.readlink(warehouse) == target:
+        return
+    link_tmp = warehouse.with_name(f".{warehouse.name}.link-tmp")
+    link_tmp.unlink(missing_ok=True)
+    os.symlink(target, link_tmp)
+    os.replace(link_tmp, warehouse)
+    fsync_dir(warehouse.parent)
 
 
 def _check_names(storage_version: str, tables: Mapping[str, Sequence[str]]) -> None:

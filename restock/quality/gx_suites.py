@@ -247,9 +247,13 @@ def _freshness(latest: date | None, as_of: date, settings: QualitySettings) -> t
         return ("sales", "freshness", "warning", False, 0, "no accepted sales")
     lag = (as_of - latest).days
     passed = lag <= settings.freshness_days
-    return ("sales", "freshness", "warning", passed, 0 if passed else 1,
+    # A stale feed blocks publication (issue 17: as_of 2030 on a feed ending 2024 published
+    # all-zero forecasts over the good ones); --allow-stale makes it a warning.
+    severity = "warning" if settings.allow_stale else "error"
+    hint = "" if passed or settings.allow_stale else "; pass --allow-stale to publish anyway"
+    return ("sales", "freshness", severity, passed, 0 if passed else 1,
             f"latest sales date {latest} is {lag} days before as_of {as_of} "
-            f"(allowed {settings.freshness_days})")
+            f"(allowed {settings.freshness_days}){hint}")
 
 
 def _volumes(con: duckdb.DuckDBPyConnection, as_of: date) -> dict:
