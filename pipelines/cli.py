@@ -159,8 +159,8 @@ def _run(args) -> int:
 
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
         as_of = str(con.execute("select max(as_of) from marts.demand_forecasts").fetchone()[0])
-    report = paths.report_dir(as_of) / "index.html"
-    print(f"Report: {report}")
+    report = paths.run_report_dir(as_of, outcome.run_id) / "index.html"
+    print(f"Report: {report}  (newest run: {paths.latest_report})")
     print(f"Warehouse (BI): {paths.warehouse}  Parquet: {paths.parquet_dir}")
     return 0
 
