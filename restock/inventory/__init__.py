@@ -8,7 +8,7 @@ Modules, each importing only those above it:
 - ``classes``: ABC / XYZ classes.
 - ``explanations``: the sentence per reorder line.
 - ``reorder_lines``: the nightly reorder lines, in named steps.
-- ``alerts``: stockout alerts and their webhook.
+- ``alerts``: stockout alerts (restock.alerting sends them to their owners).
 - ``replay_history``, ``replay_measures``, ``replay``: the policy replay against the static rule.
 - ``sampling``: the replay's stratified sample of series.
 
@@ -21,9 +21,7 @@ from importlib import import_module
 from restock.inventory.settings import ReplenishSettings
 
 _EXPORTS = {
-    "AlertPostError": "restock.inventory.alerts",
     "build_stockout_alerts": "restock.inventory.alerts",
-    "post_alerts": "restock.inventory.alerts",
     "classify_series": "restock.inventory.classes",
     "build_reorder_lines": "restock.inventory.reorder_lines",
     "policy_levels": "restock.inventory.levels",
