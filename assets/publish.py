@@ -13,6 +13,8 @@ from restock.warehouse import table_exists
 PUBLISHED_FROM = [
     "forecast_backtest", "demand_forecasts", "reorder_recommendations", "stockout_alerts",
     "policy_replay", "data_quality_results", "quarantine",
+    # the history tables score past forecasts and alerts against the run's actuals
+    "fct_daily_demand",
 ]
 
 
@@ -47,7 +49,7 @@ def published_tables(context: dg.AssetExecutionContext, restock: RestockResource
         merge_check_results(con)
     summary = publish_tables(
         restock.paths.work_db, restock.paths, context.run_id, as_of, restock.config.publish,
-        PUBLISHED_TABLES,
+        PUBLISHED_TABLES, history=restock.config.history,
     )
     # The GX volume baseline moves forward only with a published run.
     pending = restock.paths.state_dir / "volumes.pending.json"

@@ -2,18 +2,39 @@
 
 
 import dagster as dg
+import duckdb
 import pandas as pd
 
 from assets.resources import RestockResource
 from assets.run_stats import step_seconds
 from assets.settings import WAREHOUSE_POOL
 from assets.tables import read_mart, read_result
-from restock.contract import PUBLISHED_TABLES
+from restock.contract import HISTORY_TABLES, PUBLISHED_TABLES
+from restock.paths import RunPaths
+from restock.publishing.history_store import history_store_path
 from restock.warehouse import table_exists
 
 
 def _optional_result(con, name: str) -> pd.DataFrame:
     return read_result(con, name) if table_exists(con, "results", name) else pd.DataFrame()
+
+
+def read_history(paths: RunPaths, table: str) -> pd.DataFrame:
+    """A history table as the publication left it: the history store (written by every publish
+    with history on, whichever targets are), else the published file's ``marts``; empty when
+    neither has it (history off, or nothing published yet)."""
+    if table not in HISTORY_TABLES:
+        raise KeyError(f"{table!r} is not a history table")
+    for path, schema in ((history_store_path(paths), "main"), (paths.warehouse, "marts")):
+        if not path.exists():
+            continue
+        try:
+            with duckdb.connect(str(path), read_only=True) as con:
+                if table_exists(con, schema, table):
+                    return con.execute(f'select * from {schema}."{table}"').df()
+        except duckdb.Error:
+            continue
+    return pd.DataFrame()
 
 
 @dg.asset(
@@ -23,7 +44,9 @@ def _optional_result(con, name: str) -> pd.DataFrame:
     pool=WAREHOUSE_POOL,
 )
 def run_report(context: dg.AssetExecutionContext, restock: RestockResource):
-    """reports/<as_of>/index.html: accuracy, the replay frontier, orders to place, data quality."""
+    """reports/<as_of>/<run_id>/index.html (and reports/latest): orders to place, accuracy (this
+    run's backtest and, from the history tables, earlier runs' forecasts on days now known), alert
+    precision, the replay frontier, data quality."""
     from restock.report import build_report
 
     with restock.connect(read_only=True) as con:
@@ -37,6 +60,7 @@ def run_report(context: dg.AssetExecutionContext, restock: RestockResource):
         predictions = _optional_result(con, "backtest_predictions")
         headline_frame = _optional_result(con, "policy_replay_headline")
         products = read_mart(con, "dim_products")
+        quarantine = tables["quarantine"]
         warnings = []
         if len(tables["data_quality_results"]):
             dq = tables["data_quality_results"]
@@ -73,7 +97,11 @@ def run_report(context: dg.AssetExecutionContext, restock: RestockResource):
         data_quality_results=tables["data_quality_results"],
         data_docs_index=data_docs if data_docs.exists() else None,
         products=products,
+        currency=restock.config.report.currency,
+        quarantine=quarantine,
         latest=restock.paths.latest_report,
+        accuracy_history=read_history(restock.paths, "forecast_accuracy_history"),
+        alert_history=read_history(restock.paths, "alert_history"),
     )
     context.log.info(f"report written to {path}")
     return dg.MaterializeResult(

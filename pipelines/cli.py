@@ -231,7 +231,7 @@ def _run(args) -> int:
     except Exception as exc:  # noqa: BLE001 - the run is published; the summary is a courtesy
         print(f"(summary of {paths.warehouse} not shown: {type(exc).__name__}: {exc})")
     report = paths.run_report_dir(_published_as_of(paths.warehouse), outcome.run_id)
-    print(f"Report: {report / 'index.html'}")
+    print(f"Report: {report / 'index.html'}  (newest run: {paths.latest_report})")
     print(f"Warehouse (BI): {paths.warehouse}  Parquet: {paths.parquet_dir}")
     return code
 

@@ -1,13 +1,16 @@
-"""Sensors: start a run when a complete feed drop lands; post stockout alerts to a webhook;
+"""Sensors: start a run when a complete feed drop lands; send stockout alerts to their owners;
 register the categories of the marts as forecast partitions."""
 
 
 import json
+import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pandas as pd
 
 from assets.partitioned import CATEGORY_PARTITIONS, categories_in_marts
 from assets.resources import RestockResource
@@ -69,12 +72,18 @@ def read_new_alerts(warehouse: Path, last_run_id: str | None):
     name="stockout_alert_sensor",
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    description="Posts each newly published run's stockout alerts to RESTOCK_ALERT_WEBHOOK_URL "
-    "and logs them.",
+    description="Sends each newly published run's stockout alerts to their owners (config "
+    "alerting.alert_routes: Slack, Teams, DingTalk, WeCom, Feishu, e-mail, webhook; else "
+    "RESTOCK_ALERT_WEBHOOK_URL), one digest per owner, no repeats within alerting.dedup_days.",
 )
 def stockout_alert_sensor(context: dg.SensorEvaluationContext, restock: RestockResource):
-    """Post the alerts of a newly published run once (the cursor holds the last run posted)."""
-    from restock.inventory import post_alerts
+    """Dispatch the alerts of a newly published run once (the cursor holds the last run handled).
+
+    A failing channel is logged and reported, never raised: the other owners still get theirs,
+    and what failed is tried again with the next published run (docs/ALERTS.md).
+    """
+    from restock.alerting import HttpOptions, dispatch_alerts, severity_legend_from
+    from restock.config import alert_routes
 
     run_id, alerts = read_new_alerts(restock.paths.warehouse, context.cursor)
     if alerts is None:
@@ -85,11 +94,24 @@ def stockout_alert_sensor(context: dg.SensorEvaluationContext, restock: RestockR
             f"{row.projected_stockout_date}, p={row.stockout_probability:.2f}, "
             f"order {row.recommended_order_qty}"
         )
-    url = (dg.EnvVar("RESTOCK_ALERT_WEBHOOK_URL").get_value()
-           or restock.config.replenish.alert_webhook_url)
-    if url and len(alerts):
-        status = post_alerts(url, alerts)
-        context.log.info(f"posted {len(alerts)} alerts of run {run_id} (HTTP {status})")
+    config = restock.config
+    routes, env = alert_routes(config, os.environ)
+    if routes and len(alerts):
+        settings = config.alerting.parsed()
+        as_of = alerts["as_of"].dropna() if "as_of" in alerts else pd.Series(dtype=object)
+        report = dispatch_alerts(
+            alerts, routes, restock.paths.state_dir / "alerts_sent.json", datetime.now(UTC), env,
+            top_n=settings.top_n, dedup_days=settings.dedup_days,
+            legend=severity_legend_from(config.replenish),
+            run_label=str(pd.Timestamp(as_of.iloc[0]).date()) if len(as_of) else None,
+            http=HttpOptions(timeout=settings.timeout_seconds, retries=settings.retries),
+        )
+        context.log.info(f"run {run_id}: {report.summary()}")
+        failed = {c.line() for c in report.failed}
+        for line in report.lines():
+            (context.log.warning if line in failed else context.log.info)(line)
+    elif len(alerts):
+        context.log.info("no alert routes and no RESTOCK_ALERT_WEBHOOK_URL: alerts only logged")
     context.update_cursor(run_id)
     return dg.SkipReason(f"{len(alerts)} alerts of run {run_id} handled")
 

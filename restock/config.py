@@ -5,13 +5,16 @@ from __future__ import annotations
 import difflib
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
+from restock.alerting import AlertConfigError, AlertingConfig, Route, parse_alerting, parse_routes
 from restock.errors import ConfigError, ConfigFileNotFoundError
 from restock.forecasting.settings import ForecastSettings
+from restock.history import HistorySettings
 from restock.inventory.settings import ReplenishSettings
 from restock.report.settings import ReportSettings
 
@@ -59,6 +62,13 @@ class PublishSettings(BaseModel):
         None, description="name of the environment variable holding the SQLAlchemy URL"
     )
     postgres_schema: str = "restock"
+    parquet_keep_versions: int = Field(
+        3, ge=1, description="Parquet version folders kept (the live one and the newest before it)"
+    )
+    parquet_grace_seconds: float = Field(
+        600.0, ge=0, description="an older Parquet version is deleted only after this long, so a "
+        "reader that opened it can finish"
+    )
 
 
 class SourceSettings(BaseModel):
@@ -82,6 +92,58 @@ class WarehouseSettings(BaseModel):
     )
 
 
+_ALERTING = AlertingConfig()
+#: the environment variable of today's generic webhook (also the default route's ``url_env``)
+ALERT_WEBHOOK_ENV = "RESTOCK_ALERT_WEBHOOK_URL"
+
+
+class AlertingSettings(BaseModel):
+    """Alerts to people (config key ``alerting``; docs/ALERTS.md). Validated as a whole by
+    ``restock.alerting.parse_alerting``, so a bad route fails at load and in preflight."""
+
+    top_n: int = Field(_ALERTING.top_n, description="alerts listed per digest")
+    dedup_days: float = Field(
+        _ALERTING.dedup_days, description="an alert for the same sku+location is not repeated "
+        "within this many days (unless its severity rose)"
+    )
+    timeout_seconds: float = Field(_ALERTING.timeout_seconds,
+                                   description="per HTTP request / SMTP connection")
+    retries: int = Field(_ALERTING.retries, description="after the first attempt, on 5xx / 429 / "
+                         "connection errors")
+    alert_routes: list[dict] = Field(
+        default_factory=list, description="owner, match (category/location) or default, channels"
+    )
+
+    @model_validator(mode="after")
+    def _routes_are_valid(self) -> AlertingSettings:
+        parse_alerting(self.model_dump())  # AlertConfigError is a ValueError: pydantic reports it
+        return self
+
+    def parsed(self) -> AlertingConfig:
+        """The validated section: routes with their channels, digest size, window, delivery."""
+        return parse_alerting(self.model_dump())
+
+
+def alert_routes(config: RestockConfig, env: Mapping[str, str]) -> tuple[list[Route], dict]:
+    """The routes to dispatch a run's alerts on, and the environment to resolve them in.
+
+    ``alerting.alert_routes`` when given. Without routes, the generic webhook of before
+    (``RESTOCK_ALERT_WEBHOOK_URL``, else ``replenish.alert_webhook_url``) becomes the default
+    route, so a setup that only has the URL keeps receiving every alert; neither set: no routes.
+    """
+    environment = dict(env)
+    routes = config.alerting.parsed().routes
+    if routes:
+        return routes, environment
+    url = environment.get(ALERT_WEBHOOK_ENV) or config.replenish.alert_webhook_url
+    if not url:
+        return [], environment
+    environment[ALERT_WEBHOOK_ENV] = url
+    return parse_routes([{"owner": "Alert webhook", "default": True,
+                          "channels": [{"type": "webhook", "url_env": ALERT_WEBHOOK_ENV}]}]), \
+        environment
+
+
 class RestockConfig(BaseModel):
     """Everything a run can be told, with defaults for all of it."""
 
@@ -92,6 +154,8 @@ class RestockConfig(BaseModel):
     source: SourceSettings = Field(default_factory=SourceSettings)
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)
+    alerting: AlertingSettings = Field(default_factory=AlertingSettings)
 
     @classmethod
     def load(cls, path: str | Path | None) -> RestockConfig:
@@ -124,6 +188,10 @@ class RestockConfig(BaseModel):
         unknown = unknown_keys(cls, data)
         if unknown:
             raise ConfigError(f"config file {p}: " + "; ".join(unknown))
+        try:
+            parse_alerting(data.get("alerting"))
+        except AlertConfigError as exc:
+            raise ConfigError(f"config file {p}: alerting: {exc}") from None
         return cls.model_validate(data)
 
 

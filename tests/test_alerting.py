@@ -383,14 +383,6 @@ def test_each_channel_posts_its_documented_format(http, tmp_path):
     assert feishu["sign"] == base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
 
 
-def test_generic_payload_matches_todays_alerts_payload():
-    inventory = pytest.importorskip("restock.inventory.alerts")
-    if not hasattr(inventory, "alerts_payload"):
-        pytest.skip("inventory's alerts_payload moved")
-    alerts = _alerts()
-    assert alerts_payload(alerts) == inventory.alerts_payload(alerts)
-
-
 # --- delivery failures -------------------------------------------------------------------------
 def test_redirect_is_a_failed_delivery_and_forwards_no_credentials(http, tmp_path):
     other = Recorder()  # another origin (another port)

@@ -1,16 +1,11 @@
-"""Stockout alerts: which lines alert, severity, and posting to a real local webhook."""
+"""Stockout alerts: which lines alert and how severe (sending them: test_alerting.py)."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
-
 import numpy as np
 import pandas as pd
-import pytest
 
-from restock.inventory import AlertPostError, ReplenishSettings, build_stockout_alerts, post_alerts
+from restock.inventory import ReplenishSettings, build_stockout_alerts
 
 PLAN = pd.Timestamp("2024-01-01")
 
@@ -54,76 +49,3 @@ def test_alert_selection_and_severity():
 
 def test_no_lines_no_alerts():
     assert build_stockout_alerts(_lines().iloc[:0], ReplenishSettings()).empty
-
-
-class _Recorder(BaseHTTPRequestHandler):
-    statuses: list[int] = []
-    bodies: list[bytes] = []
-    auth: list[str | None] = []
-
-    def do_POST(self):  # noqa: N802 - http.server's naming
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).bodies.append(body)
-        type(self).auth.append(self.headers.get("Authorization"))
-        status = type(self).statuses.pop(0) if type(self).statuses else 200
-        self.send_response(status)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server():
-    handler = type("Handler", (_Recorder,), {"statuses": [], "bodies": [], "auth": []})
-    httpd = HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd, handler
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def test_post_alerts_sends_one_json_document(server):
-    httpd, handler = server
-    alerts = build_stockout_alerts(_lines(), ReplenishSettings())
-    url = f"http://127.0.0.1:{httpd.server_port}/hook"
-    assert post_alerts(url, alerts) == 200
-    assert len(handler.bodies) == 1
-    doc = json.loads(handler.bodies[0])
-    assert doc["count"] == 4
-    first = doc["alerts"][0]
-    assert first["sku"] == "soon" and first["projected_stockout_date"] == "2024-01-03"
-    assert doc["alerts"][1]["projected_stockout_date"] is None  # NaT -> null
-
-
-def test_post_alerts_retries_transient_errors(server):
-    httpd, handler = server
-    handler.statuses[:] = [503, 429]
-    url = f"http://127.0.0.1:{httpd.server_port}/hook"
-    assert post_alerts(url, _lines().iloc[:0], backoff=0.01) == 200
-    assert len(handler.bodies) == 3
-
-
-def test_post_alerts_fails_clearly_without_leaking_the_token(server):
-    httpd, handler = server
-    handler.statuses[:] = [400]
-    url = f"http://user:secret@127.0.0.1:{httpd.server_port}/hook/T0KEN?key=abc"
-    with pytest.raises(AlertPostError) as err:
-        post_alerts(url, _lines().iloc[:0], backoff=0.01)
-    msg = str(err.value)
-    assert f"127.0.0.1:{httpd.server_port}" in msg and "HTTP 400" in msg
-    assert "secret" not in msg and "T0KEN" not in msg and "abc" not in msg
-    assert len(handler.bodies) == 1  # a 4xx is not retried
-    assert handler.auth == ["Basic dXNlcjpzZWNyZXQ="]  # user:secret sent as basic auth
-
-
-def test_post_alerts_unreachable_host_after_retries():
-    import socket
-
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with pytest.raises(AlertPostError, match=f"127.0.0.1:{port} failed after 3 attempts"):
-        post_alerts(f"http://127.0.0.1:{port}/x", _lines().iloc[:0], retries=2, backoff=0.01,
-                    timeout=2)

@@ -121,14 +121,15 @@ def test_rows_in_equal_accepted_plus_quarantined(e2e_run):
     assert len(accounting) >= 2 and accounting["passed"].all()
 
 
-def test_report_is_written(e2e_run):
-    forecasts = _published(e2e_run, "demand_forecasts")
+def test_report_is_written(e2e):
+    """One report per run (reports/<as_of>/<run_id>/), and reports/latest points at it."""
+    warehouse, outcome, _ = e2e
+    forecasts = _published(warehouse, "demand_forecasts")
     as_of = str(pd.Timestamp(forecasts["as_of"].iloc[0]).date())
-    paths = RunPaths.from_warehouse(e2e_run)
-    # one folder per warehouse and run (issue 17); `latest` points at it
-    report = paths.latest_report / "index.html"
+    paths = RunPaths.from_warehouse(warehouse)
+    report = paths.run_report_dir(as_of, outcome.run_id) / "index.html"
     assert report.exists() and report.stat().st_size > 10_000
-    assert report.resolve().parent.parent == paths.report_dir(as_of).resolve()
+    assert (paths.latest_report / "index.html").resolve() == report.resolve()
 
 
 #: every step of the nightly job: its assets and checks (Dagster step keys)
@@ -185,8 +186,8 @@ def test_step_durations_reach_the_summary_and_the_report(e2e):
     assert "raw_feed" in step_summary(outcome.step_seconds)
     forecasts = _published(warehouse, "demand_forecasts")
     as_of = str(pd.Timestamp(forecasts["as_of"].iloc[0]).date())
-    paths = RunPaths.from_warehouse(warehouse)
-    page = (paths.run_report_dir(as_of, outcome.run_id) / "index.html").read_text()
+    page = (RunPaths.from_warehouse(warehouse).run_report_dir(as_of, outcome.run_id)
+            / "index.html").read_text()
     assert "No stage durations were recorded" not in page
     section = page[page.index("Time per stage"):]
     section = section[: section.index("</table>")]

@@ -72,7 +72,8 @@ def webhook():
     server.shutdown()
 
 
-def _publish_alerts(warehouse, run_id: str):
+def _publish_alerts(warehouse, run_id: str, extra: bool = False):
+    more = ", ('SKU-3', 'S1', date '2024-07-05', 0.90, 30.0, 'critical')" if extra else ""
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create schema if not exists marts")
         con.execute(
@@ -81,12 +82,15 @@ def _publish_alerts(warehouse, run_id: str):
         con.execute(
             "create or replace table marts.stockout_alerts as select * from (values "
             "('SKU-1', 'S1', date '2024-07-02', 0.81, 24.0, 'critical'), "
-            "('SKU-2', 'S2', date '2024-07-09', 0.40, 12.0, 'medium')) "
+            f"('SKU-2', 'S2', date '2024-07-09', 0.40, 12.0, 'medium'){more}) "
             "t(sku, location, projected_stockout_date, stockout_probability, "
             "recommended_order_qty, severity)")
 
 
 def test_alert_sensor_posts_new_run_once(tmp_path, monkeypatch, webhook):
+    """Without alert routes, RESTOCK_ALERT_WEBHOOK_URL gets every alert of a new publication,
+    as before (now with the route's owner); an alert sent in the last dedup_days is not sent
+    again."""
     url, received = webhook
     warehouse = tmp_path / "restock.duckdb"
     _publish_alerts(warehouse, "run-1")
@@ -97,15 +101,53 @@ def test_alert_sensor_posts_new_run_once(tmp_path, monkeypatch, webhook):
     ctx = dg.build_sensor_context(resources=resources)
     sensor.evaluate_tick(ctx)
     assert len(received) == 1
-    payload = json.dumps(received[0])
-    assert "SKU-1" in payload and "SKU-2" in payload
+    assert received[0]["count"] == 2
+    assert [a["sku"] for a in received[0]["alerts"]] == ["SKU-1", "SKU-2"]  # most severe first
+    assert set(received[0]) == {"count", "alerts", "owner"}  # today's payload + its owner
+    assert received[0]["owner"] == "Alert webhook"
+    assert received[0]["alerts"][0]["projected_stockout_date"] == "2024-07-02"
     cursor = ctx.cursor
     assert cursor == "run-1"
 
     # Same published run again: nothing posted.
     sensor.evaluate_tick(dg.build_sensor_context(cursor=cursor, resources=resources))
     assert len(received) == 1
-    # A new publication: posted.
-    _publish_alerts(warehouse, "run-2")
-    sensor.evaluate_tick(dg.build_sensor_context(cursor=cursor, resources=resources))
+    # A new publication with the same two alerts and a new one: only the new one is posted.
+    _publish_alerts(warehouse, "run-2", extra=True)
+    ctx = dg.build_sensor_context(cursor=cursor, resources=resources)
+    sensor.evaluate_tick(ctx)
     assert len(received) == 2
+    assert [a["sku"] for a in received[1]["alerts"]] == ["SKU-3"]
+    assert ctx.cursor == "run-2"
+    # Nothing new at all: no post.
+    _publish_alerts(warehouse, "run-3", extra=True)
+    sensor.evaluate_tick(dg.build_sensor_context(cursor="run-2", resources=resources))
+    assert len(received) == 2
+
+
+def test_alert_sensor_routes_to_owners_and_survives_a_failing_channel(tmp_path, monkeypatch,
+                                                                     webhook):
+    """Configured routes win over the old URL; a channel that fails (here its URL variable is
+    not set) is reported in the log, the tick still succeeds and the other owner gets theirs."""
+    url, received = webhook
+    warehouse = tmp_path / "restock.duckdb"
+    _publish_alerts(warehouse, "run-1")
+    config = tmp_path / "alerts.yml"
+    config.write_text(
+        "alerting:\n  alert_routes:\n"
+        "    - owner: Store S1\n      match: {location: S1}\n"
+        "      channels: [{type: slack, url_env: RESTOCK_TEST_UNSET_SLACK_URL}]\n"
+        "    - owner: Planning desk\n      default: true\n"
+        "      channels: [{type: webhook, url_env: RESTOCK_TEST_DESK_URL}]\n")
+    monkeypatch.delenv("RESTOCK_TEST_UNSET_SLACK_URL", raising=False)
+    monkeypatch.setenv("RESTOCK_TEST_DESK_URL", url)
+    monkeypatch.setenv("RESTOCK_ALERT_WEBHOOK_URL", url + "/not-used")
+    resources = {"restock": RestockResource(feed=str(tmp_path), warehouse=str(warehouse),
+                                            config_path=str(config))}
+    sensor = defs.resolve_sensor_def("stockout_alert_sensor")
+    ctx = dg.build_sensor_context(resources=resources)
+    sensor.evaluate_tick(ctx)
+    assert ctx.cursor == "run-1"
+    [payload] = received
+    assert payload["owner"] == "Planning desk"
+    assert [a["sku"] for a in payload["alerts"]] == ["SKU-2"]  # SKU-1 is Store S1's

@@ -232,8 +232,8 @@ def sort_alerts(alerts: pd.DataFrame) -> pd.DataFrame:
 
 
 def _json_value(v: object) -> object:
-    # The same conversion as restock.inventory.alerts.alerts_payload (the generic webhook's
-    # payload shape today), kept here so this package does not depend on inventory's layout.
+    # The generic webhook's payload shape from before the alert routes: dates as YYYY-MM-DD,
+    # NaN/NaT as null, numpy scalars as plain JSON numbers.
     if v is None:
         return None
     if isinstance(v, pd.Timestamp | np.datetime64):

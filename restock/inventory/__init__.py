@@ -8,7 +8,7 @@ Modules, each importing only those above it:
 - ``classes``: ABC / XYZ classes.
 - ``explanations``: the sentence per reorder line.
 - ``reorder_lines``: the nightly reorder lines, in named steps.
-- ``alerts``: stockout alerts and their webhook.
+- ``alerts``: stockout alerts (restock.alerting sends them to their owners).
 - ``objective``: suggest_objective, cycle_service or fill_rate from a feed's sales.
 - ``replay_history``, ``replay_measures``, ``replay``: the policy replay against the static rule.
 - ``baseline_planners``: naive_quantile and auto_ets planners the replay plays beside Restock's.
@@ -23,9 +23,7 @@ from importlib import import_module
 from restock.inventory.settings import ReplenishSettings
 
 _EXPORTS = {
-    "AlertPostError": "restock.inventory.alerts",
     "build_stockout_alerts": "restock.inventory.alerts",
-    "post_alerts": "restock.inventory.alerts",
     "classify_series": "restock.inventory.classes",
     "build_reorder_lines": "restock.inventory.reorder_lines",
     "policy_levels": "restock.inventory.levels",

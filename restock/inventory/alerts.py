@@ -1,4 +1,4 @@
-"""Stockout alerts from reorder lines, and posting them to a webhook.
+"""Stockout alerts from reorder lines (sent to people by restock.alerting).
 
 An alert is raised for a line with known stock when
 * its projected stockout date (cumulative mean forecast > on hand + known arrivals) falls on or
@@ -17,14 +17,7 @@ Severity
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
-import math
-import time
-import urllib.error
-import urllib.request
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 import numpy as np
 import pandas as pd
@@ -108,87 +101,3 @@ def _alert_sentence(r: object, severity: str, days: float) -> str:
     return (f"{severity.upper()}: {r.sku} at {r.location} {when}; an order placed today arrives "
             f"{arrival} at the earliest; {r.stockout_probability:.0%} chance of running out "
             f"before then; {order}.")
-
-
-class AlertPostError(RuntimeError):
-    """Posting alerts to the webhook failed (the message names the host only)."""
-
-
-def _host(url: str) -> str:
-    # Never echo credentials, paths or query strings: webhook URLs often carry a secret token.
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    return f"{host}:{parts.port}" if parts.port else host
-
-
-def _json_value(v: object) -> object:
-    if v is None:
-        return None
-    if isinstance(v, pd.Timestamp | np.datetime64):
-        return None if pd.isna(v) else pd.Timestamp(v).date().isoformat()
-    if isinstance(v, float | np.floating):
-        return None if not math.isfinite(float(v)) else float(v)
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    if v is pd.NaT:
-        return None
-    return v
-
-
-def alerts_payload(alerts: pd.DataFrame) -> dict:
-    """JSON-ready payload: {"count": n, "alerts": [{column: value}, ...]} (NaN/NaT -> null)."""
-    records = [{k: _json_value(v) for k, v in row.items()}
-               for row in alerts.to_dict(orient="records")]
-    return {"count": len(records), "alerts": records}
-
-
-def post_alerts(url: str, alerts: pd.DataFrame, timeout: float = 10, retries: int = 3,
-                backoff: float = 0.5) -> int:
-    """POST all alerts as one JSON document to ``url``; return the HTTP status.
-
-    Connection errors, timeouts, HTTP 429 and 5xx are retried ``retries`` times with
-    exponential backoff (``backoff`` x 2^attempt seconds); other HTTP errors fail at once.
-
-    Raises
-    ------
-    AlertPostError
-        On final failure; the message names the URL's host (never its credentials or path).
-    """
-    scheme = urlsplit(url).scheme
-    if scheme not in ("http", "https"):
-        raise AlertPostError(f"alert webhook must be http(s), got scheme {scheme!r}")
-    body = json.dumps(alerts_payload(alerts)).encode("utf-8")
-    host = _host(url)
-    headers = {"Content-Type": "application/json", "User-Agent": "restock"}
-    parts = urlsplit(url)
-    if parts.username is not None:
-        # urllib does not take user:password@host; send it as HTTP basic auth instead.
-        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
-        url = urlunsplit(parts._replace(netloc=netloc))
-        token = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-        headers["Authorization"] = "Basic " + base64.b64encode(token.encode()).decode("ascii")
-    last: str = ""
-    for attempt in range(retries + 1):
-        request = urllib.request.Request(  # noqa: S310 - scheme checked above
-            url, data=body, method="POST", headers=headers,
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-                status = int(response.status)
-            log.info("posted %d alerts to %s: HTTP %d", len(alerts), host, status)
-            return status
-        except urllib.error.HTTPError as e:
-            last = f"HTTP {e.code}"
-            if e.code != 429 and e.code < 500:
-                raise AlertPostError(f"alert webhook at {host} rejected the post: {last}") from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-            reason = getattr(e, "reason", e)
-            last = type(reason).__name__ if not isinstance(reason, str) else reason
-        if attempt < retries:
-            wait = backoff * 2 ** attempt
-            log.warning("alert post to %s failed (%s); retry %d/%d in %.1fs",
-                        host, last, attempt + 1, retries, wait)
-            time.sleep(wait)
-    raise AlertPostError(f"alert webhook at {host} failed after {retries + 1} attempts: {last}")

@@ -267,3 +267,20 @@ def frontier_figure(
                "title": {"text": "stockout rate"}},
     )
     return _to_json(traces, layout)
+
+
+def tracked_wape_figure(weekly: pd.DataFrame) -> str:
+    """WAPE of each run's forecast (x: the run's as_of), one line per week ahead."""
+    traces = []
+    for i, (week, rows) in enumerate(weekly.groupby("horizon_week", sort=True)):
+        rows = rows.sort_values("snapshot_as_of")
+        traces.append({
+            "type": "scatter", "mode": "lines+markers", "name": f"week {int(week)} ahead",
+            "x": [d.date().isoformat() for d in rows["snapshot_as_of"]],
+            "y": rows["wape"].to_numpy(dtype=float),
+            "line": {"color": PALETTE[i % len(PALETTE)], "width": 2}, "marker": {"size": 6},
+        })
+    layout = _layout("WAPE of each run's forecast, by week ahead", "run that forecast (as_of)",
+                     "WAPE", yaxis={"tickformat": ".0%", "gridcolor": "#e6e8eb",
+                                    "title": {"text": "WAPE"}})
+    return _to_json(traces, layout)

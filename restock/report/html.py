@@ -26,6 +26,7 @@ from restock.report.sections.forecasts import (
     leaderboard_section,
     series_section,
 )
+from restock.report.sections.history import tracked_section
 from restock.report.sections.orders import orders_section
 from restock.report.sections.quality import quality_section
 from restock.report.sections.replay import frontier_section
@@ -40,6 +41,7 @@ SECTIONS = (
     ("drilldown", "SKU drill-down"),
     ("leaderboard", "Model leaderboard per category"),
     ("accuracy", "Forecast accuracy by horizon and fold"),
+    ("tracked", "Tracked accuracy across runs and alert precision"),
     ("series", "Forecast vs actual for key SKUs"),
     ("frontier", "Policy replay: stockouts against inventory"),
     ("quality", "Data quality"),
@@ -71,6 +73,8 @@ def build_report(
     currency: str = "",
     quarantine: pd.DataFrame | None = None,
     latest: Path | None = None,
+    accuracy_history: pd.DataFrame | None = None,
+    alert_history: pd.DataFrame | None = None,
 ) -> Path:
     """Write the run report to ``out_dir/index.html`` and return its path.
 
@@ -83,6 +87,9 @@ def build_report(
     published quarantine table: source, reason, row, loaded_at) adds failing-row samples to
     the data-quality section. ``latest``: a path (e.g. ``RunPaths.latest_report``) to point
     at this report once it is written (restock.report.publish.point_latest).
+    ``accuracy_history`` and ``alert_history`` (the published history tables
+    ``forecast_accuracy_history`` and ``alert_history``) give accuracy by week across runs and
+    alert precision.
     """
     limits = limits or ReportLimits()
     out_dir = Path(out_dir)
@@ -103,6 +110,7 @@ def build_report(
             forecasts, products, as_of_ts, limits, currency),
         "leaderboard": lambda: leaderboard_section(metrics, selection, limits),
         "accuracy": lambda: accuracy_section(predictions, metrics, selection, page, limits),
+        "tracked": lambda: tracked_section(accuracy_history, alert_history, page),
         "series": lambda: series_section(_frame(history), predictions, forecasts, selection,
                                          products, as_of_ts, page, limits),
         "frontier": lambda: frontier_section(replay, policy_headline, page),
