@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field
 
+from restock.customers.settings import CustomerSettings
 from restock.errors import ConfigError, ConfigFileNotFoundError
 from restock.forecasting.settings import ForecastSettings
 from restock.inventory.settings import ReplenishSettings
@@ -75,6 +76,7 @@ class RestockConfig(BaseModel):
     source: SourceSettings = Field(default_factory=SourceSettings)
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    customers: CustomerSettings = Field(default_factory=CustomerSettings)
 
     @classmethod
     def load(cls, path: str | Path | None) -> RestockConfig:
