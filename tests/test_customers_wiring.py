@@ -103,3 +103,28 @@ def test_report_section_lists_customers_items_and_weeks():
     for anchor in ("customers-at-risk", "customers-items", "customers-trend"):
         assert f'id="{anchor}"' in html
     assert "C00" in html
+
+
+def test_forecast_demand_marks_inferred_stockouts_censored():
+    """assets/forecast.py: inferred days >= the threshold are censored like known ones; the
+    demand keeps its rows (no day added before a series' first sale); known days stay."""
+    import duckdb
+
+    from assets.customers import CENSORING_TABLE
+    from assets.forecast import with_inferred_censoring
+    from restock.warehouse import write_table
+
+    dates = pd.date_range("2024-03-01", periods=5)
+    demand = pd.DataFrame({"sku": "X", "location": "L1", "category": "C", "date": dates,
+                           "units_sold": [5.0, 0.0, 0.0, 4.0, 0.0],
+                           "stockout_hours": float("nan"),
+                           "is_censored": [False, False, False, False, True]})
+    inferred = pd.DataFrame({"sku": "X", "location": "L1",
+                             "date": [pd.Timestamp("2024-02-20"), dates[1], dates[2]],
+                             "stockout_source": "inferred", "probability": [0.9, 0.95, 0.6]})
+    with duckdb.connect() as con:
+        assert with_inferred_censoring(con, demand, 0.7) is demand  # nothing written yet
+        write_table(con, "results", CENSORING_TABLE, inferred)
+        out = with_inferred_censoring(con, demand, 0.7)
+    assert len(out) == len(demand) and list(out.columns) == list(demand.columns)
+    assert out["is_censored"].tolist() == [False, True, False, False, True]
