@@ -45,6 +45,15 @@ def _inventory(con, as_of) -> pd.DataFrame | None:
         "where date <= cast(? as date)", [pd.Timestamp(as_of).date()]).df()
 
 
+def typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """An empty frame's text columns as strings: DuckDB types an empty object column "NULL",
+    which Parquet and Postgres readers handle badly; published, they are VARCHAR."""
+    if len(frame):
+        return frame
+    return frame.astype({c: "string" for c, t in frame.dtypes.items()
+                         if pd.api.types.is_object_dtype(t)})
+
+
 def summary_frame(tables, as_of) -> pd.DataFrame:
     """One row: the note (why the tables are empty) and the churn model's evaluation."""
     churn = tables.churn
@@ -101,12 +110,12 @@ def customer_impact(context: dg.AssetExecutionContext, restock: RestockResource)
         hits = hits[pd.to_datetime(hits["date"]) > as_of - pd.Timedelta(days=180)]
     summary = summary_frame(tables, as_of)
     with restock.connect() as con:
-        write_result(con, "stockout_days", tables.stockout_days)
-        write_result(con, "customer_stockout_impact", tables.customer_stockout_impact)
-        write_result(con, "sku_customer_impact", tables.sku_customer_impact)
-        write_result(con, CENSORING_TABLE, inferred)
-        write_result(con, EXPOSURE_TABLE, exposure)
-        write_result(con, HITS_TABLE, hits.reset_index(drop=True))
+        write_result(con, "stockout_days", typed(tables.stockout_days))
+        write_result(con, "customer_stockout_impact", typed(tables.customer_stockout_impact))
+        write_result(con, "sku_customer_impact", typed(tables.sku_customer_impact))
+        write_result(con, CENSORING_TABLE, typed(inferred))
+        write_result(con, EXPOSURE_TABLE, typed(exposure))
+        write_result(con, HITS_TABLE, typed(hits.reset_index(drop=True)))
         write_result(con, SUMMARY_TABLE, summary)
     customers = tables.customer_stockout_impact
     context.log.info(
