@@ -9,9 +9,19 @@ import pandas as pd
 
 from assets.resources import RestockResource
 from assets.settings import MAX_FORECAST_HORIZON_DAYS, WAREHOUSE_POOL
-from assets.tables import DEMAND_COLUMNS, read_demand, read_mart, table_metadata, write_result
+from assets.tables import (
+    DEMAND_COLUMNS,
+    read_demand,
+    read_mart,
+    read_result,
+    table_metadata,
+    write_result,
+)
+from restock.warehouse import table_exists
 
 MART_DEPS = ["fct_daily_demand", "dim_products", "fct_promotion_days", "fct_events", "fct_drivers"]
+#: the inferred stock-out days censored-demand handling reads (assets/customers.py)
+CUSTOMER_DEPS = ["customer_impact"]
 
 
 FORECAST_DEMAND_COLUMNS = tuple(c for c in DEMAND_COLUMNS if c != "on_hand")
@@ -54,7 +64,7 @@ def selection_markdown(selection: pd.DataFrame) -> str:
     specs=[
         dg.AssetSpec(
             "forecast_backtest",
-            deps=MART_DEPS,
+            deps=[*MART_DEPS, *CUSTOMER_DEPS],
             group_name="forecast",
             description="One row per category x model x fold of the rolling-origin backtest "
             "(results.backtest_metrics), the selected model per category x demand class "
@@ -122,11 +132,32 @@ def forecast_inputs(restock: RestockResource, category: str | None = None) -> di
         # on_hand is for replenishment; forecasting reads stock-outs from is_censored and
         # stockout_hours (at 30,490 series the column alone is 0.2 GB)
         demand = read_demand(con, since, series, columns=FORECAST_DEMAND_COLUMNS)
+        if cfg.customers.censor_inferred:
+            demand = with_inferred_censoring(con, demand, cfg.customers.threshold)
         return {
             "as_of": as_of, "settings": settings, "demand": demand, "products": products,
             "promotions": read_mart(con, "fct_promotion_days"),
             "events": read_mart(con, "fct_events"), "drivers": read_mart(con, "fct_drivers"),
         }
+
+
+def with_inferred_censoring(con, demand: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """``demand`` with the inferred stock-out days (>= ``threshold``) of series without
+    inventory rows marked censored, exactly as known stock-outs (the customer_impact asset
+    wrote them; absent, e.g. a category partition run on its own: ``demand`` unchanged)."""
+    from assets.customers import CENSORING_TABLE
+    from restock.customers.inferred_stockouts import censoring_flags
+
+    if not len(demand) or not table_exists(con, "results", CENSORING_TABLE):
+        return demand
+    inferred = read_result(con, CENSORING_TABLE)
+    if not len(inferred):
+        return demand
+    flagged = censoring_flags(demand, inferred, threshold)
+    # only days the mart has (the spine starts at each series' first sale): no added rows
+    flagged = flagged.iloc[: len(demand)].drop(columns="censored_source")
+    flagged.index = demand.index
+    return flagged
 
 
 def run_forecasts(context, inputs: dict):

@@ -12,7 +12,7 @@ from restock.warehouse import table_exists
 
 PUBLISHED_FROM = [
     "forecast_backtest", "demand_forecasts", "reorder_recommendations", "stockout_alerts",
-    "policy_replay", "data_quality_results", "quarantine",
+    "policy_replay", "data_quality_results", "quarantine", "customer_impact",
     # the history tables score past forecasts and alerts against the run's actuals
     "fct_daily_demand",
 ]

@@ -6,14 +6,17 @@ import time
 import dagster as dg
 import pandas as pd
 
+from assets.customers import EXPOSURE_TABLE
 from assets.forecast import run_forecast_settings
 from assets.resources import RestockResource
 from assets.settings import WAREHOUSE_POOL
 from assets.tables import read_demand, read_mart, read_result, table_metadata, write_result
+from restock.warehouse import table_exists
 
 
 @dg.asset(
-    deps=["demand_forecasts", "fct_stock_position", "fct_lead_times", "dim_products"],
+    deps=["demand_forecasts", "fct_stock_position", "fct_lead_times", "dim_products",
+          "customer_impact"],
     group_name="replenish",
     kinds={"python", "duckdb"},
     pool=WAREHOUSE_POOL,
@@ -35,9 +38,12 @@ def reorder_recommendations(context: dg.AssetExecutionContext, restock: RestockR
         cumulative = read_result(con, "cumulative_demand_quantiles")
         daily = read_result(con, "demand_forecasts")
         open_orders = read_mart(con, "fct_open_purchase_orders")
+        # each item's customers at risk (and the optional service uplift): assets/customers.py
+        customers = (read_result(con, EXPOSURE_TABLE)
+                     if table_exists(con, "results", EXPOSURE_TABLE) else None)
     lines = build_reorder_lines(
         products, stock, lead_times, assignments, cumulative, daily, demand, pd.Timestamp(as_of),
-        restock.config.replenish, open_purchase_orders=open_orders,
+        restock.config.replenish, open_purchase_orders=open_orders, customers=customers,
     )
     with restock.connect() as con:
         write_result(con, "reorder_recommendations", lines)
@@ -60,7 +66,9 @@ def stockout_alerts(context: dg.AssetExecutionContext, restock: RestockResource)
 
     with restock.connect(read_only=True) as con:
         lines = read_result(con, "reorder_recommendations")
-    alerts = build_stockout_alerts(lines, restock.config.replenish)
+    alerts = build_stockout_alerts(
+        lines, restock.config.replenish,
+        min_customers_at_risk=restock.config.customers.alert_min_customers_at_risk)
     with restock.connect() as con:
         write_result(con, "stockout_alerts", alerts)
     by_severity = alerts["severity"].value_counts().to_dict() if len(alerts) else {}

@@ -5,6 +5,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from assets.customers import HITS_TABLE, SUMMARY_TABLE
 from assets.resources import RestockResource
 from assets.run_stats import step_seconds
 from assets.settings import WAREHOUSE_POOL
@@ -61,6 +62,8 @@ def run_report(context: dg.AssetExecutionContext, restock: RestockResource):
         headline_frame = _optional_result(con, "policy_replay_headline")
         products = read_mart(con, "dim_products")
         quarantine = tables["quarantine"]
+        customer_hits = _optional_result(con, HITS_TABLE)
+        customer_summary = _optional_result(con, SUMMARY_TABLE)
         warnings = []
         if len(tables["data_quality_results"]):
             dq = tables["data_quality_results"]
@@ -102,6 +105,11 @@ def run_report(context: dg.AssetExecutionContext, restock: RestockResource):
         latest=restock.paths.latest_report,
         accuracy_history=read_history(restock.paths, "forecast_accuracy_history"),
         alert_history=read_history(restock.paths, "alert_history"),
+        customer_stockout_impact=tables["customer_stockout_impact"],
+        sku_customer_impact=tables["sku_customer_impact"],
+        customer_hits=customer_hits,
+        customer_summary=(customer_summary.iloc[0].to_dict() if len(customer_summary)
+                          else {"note": "the customer step did not run"}),
     )
     context.log.info(f"report written to {path}")
     return dg.MaterializeResult(

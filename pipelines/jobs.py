@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.customers import customer_impact
 from assets.forecast import forecasts
 from assets.ingest import raw_feed
 from assets.partitioned import CATEGORY_PARTITIONS, category_forecasts
@@ -31,6 +32,7 @@ NIGHTLY_ASSETS = [
     restock_dbt_models,
     quarantine,
     data_quality_results,
+    customer_impact,
     forecasts,
     reorder_recommendations,
     stockout_alerts,

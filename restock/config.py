@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, Field, model_validator
 
 from restock.alerting import AlertConfigError, AlertingConfig, Route, parse_alerting, parse_routes
+from restock.customers.settings import CustomerSettings
 from restock.errors import ConfigError, ConfigFileNotFoundError
 from restock.forecasting.settings import ForecastSettings
 from restock.history import HistorySettings
@@ -156,6 +157,7 @@ class RestockConfig(BaseModel):
     report: ReportSettings = Field(default_factory=ReportSettings)
     history: HistorySettings = Field(default_factory=HistorySettings)
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)
+    customers: CustomerSettings = Field(default_factory=CustomerSettings)
 
     @classmethod
     def load(cls, path: str | Path | None) -> RestockConfig:

@@ -197,10 +197,13 @@ PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
         "lead_time_days", "review_days", "lead_time_demand", "safety_stock", "reorder_point",
         "order_up_to", "recommended_order_qty", "days_of_cover", "stockout_probability",
         "service_level_target", "explanation",
+        # added with the customer tables (issue 18): regular customers of the item flagged
+        # at_risk in customer_stockout_impact, and their spend over 90 days (0 without ids)
+        "customers_at_risk", "revenue_at_risk",
     ),
     "stockout_alerts": (
         "sku", "location", "projected_stockout_date", "stockout_probability",
-        "recommended_order_qty", "severity",
+        "recommended_order_qty", "severity", "customers_at_risk", "revenue_at_risk",
     ),
     "policy_replay": (
         "policy", "parameter", "category", "avg_inventory_units", "avg_inventory_value",
@@ -227,9 +230,9 @@ PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
     "quarantine": ("source", "reason", "row", "loaded_at"),
 }
 
-# Customer tables (issue 18; DATA_CONTRACT.md v1.1). Kept apart from PUBLISHED_TABLES until the
-# nightly produces them: publish_tables requires every table it is given to exist in results.
-# Wiring merges them in (PUBLISHED_TABLES | CUSTOMER_TABLES). Built by restock.customers.
+# Customer tables (issue 18; DATA_CONTRACT.md v1.1), built by restock.customers and written by the
+# nightly's customer_impact asset on every run (empty, with these columns, when the feed's sales
+# carry no customer_id). Published: merged into PUBLISHED_TABLES below.
 CUSTOMER_TABLES: dict[str, tuple[str, ...]] = {
     "customer_stockout_impact": (
         "customer_id", "location", "purchases_90d", "spend_90d", "hits_90d", "repeat_hit",
@@ -240,6 +243,7 @@ CUSTOMER_TABLES: dict[str, tuple[str, ...]] = {
     ),
     "stockout_days": ("sku", "location", "date", "stockout_source", "probability"),
 }
+PUBLISHED_TABLES.update(CUSTOMER_TABLES)
 
 RUN_COLUMNS = ("run_id", "as_of")
 

@@ -108,7 +108,6 @@ def test_history_tables_match_the_code(doc):
 @pytest.mark.parametrize(
     ("group", "code"),
     [
-        ("`CUSTOMER_TABLES`", contract.CUSTOMER_TABLES),
         ("`ACTION_PUBLISHED_TABLES`", contract.ACTION_PUBLISHED_TABLES),
     ],
 )
@@ -135,8 +134,10 @@ def test_no_table_is_listed_twice_or_in_two_roles(doc):
             seen.extend(tables)
     assert len(seen) == len(set(seen)), sorted(t for t in seen if seen.count(t) > 1)
     published = [*contract.PUBLISHED_TABLES, *contract.HISTORY_TABLES]
-    pending = [*contract.CUSTOMER_TABLES, *contract.ACTION_PUBLISHED_TABLES]
+    pending = [*contract.ACTION_PUBLISHED_TABLES]
     assert not set(published) & set(pending)
+    # the customer tables are published (issue 18): documented under "Published tables"
+    assert set(contract.CUSTOMER_TABLES) <= set(contract.PUBLISHED_TABLES)
 
 
 def test_parser_sees_a_drift():

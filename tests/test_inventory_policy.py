@@ -350,7 +350,8 @@ def test_reorder_lines_hand_computed():
     products, sp, sa, cq, fc = _inputs()
     settings = ReplenishSettings(lot_adjustment=False, lost_sales=False)
     lines = build_reorder_lines(products, sp, None, sa, cq, fc, None, AS_OF, settings)
-    assert list(lines.columns[:18]) == list(PUBLISHED_TABLES["reorder_recommendations"])
+    contract = list(PUBLISHED_TABLES["reorder_recommendations"])
+    assert list(lines.columns[:len(contract)]) == contract
     for extra in ["abc_class", "xyz_class", "projected_stockout_date", "stock_known",
                   "demand_class", "pack_size", "moq"]:
         assert extra in lines
@@ -458,3 +459,25 @@ def test_properties_of_policy_and_order(mean_daily, cv, lead, lead_sd, target, p
     if qty > 0:
         assert qty >= moq
         assert on_hand + on_order + qty >= up - 1e-6
+
+
+def test_reorder_lines_carry_customers_and_the_optional_service_uplift():
+    products, sp, sa, cq, fc = _inputs()
+    settings = ReplenishSettings(lot_adjustment=False, lost_sales=False)
+    base = build_reorder_lines(products, sp, None, sa, cq, fc, None, AS_OF, settings)
+    assert (base["customers_at_risk"] == 0).all() and (base["revenue_at_risk"] == 0).all()
+    customers = pd.DataFrame({"sku": ["a", "b"], "location": "S1", "regular_customers": [12, 2],
+                              "customers_at_risk": [3, 0], "revenue_at_risk": [450.0, 0.0]})
+    lines = build_reorder_lines(products, sp, None, sa, cq, fc, None, AS_OF, settings,
+                                customers=customers).set_index("sku")
+    assert lines.loc["a", "customers_at_risk"] == 3 and lines.loc["a", "revenue_at_risk"] == 450
+    assert lines.loc["c", "customers_at_risk"] == 0
+    # without an uplift column the targets are unchanged
+    assert lines["service_level_target"].tolist() == base["service_level_target"].tolist()
+    uplift = customers.assign(service_uplift=[0.02, 0.0], service_level_cap=0.995)
+    raised = build_reorder_lines(products, sp, None, sa, cq, fc, None, AS_OF, settings,
+                                 customers=uplift).set_index("sku")
+    assert raised.loc["a", "service_level_target"] == pytest.approx(0.97)
+    assert raised.loc["a", "service_level_source"].endswith("+customers")
+    assert raised.loc["b", "service_level_target"] == lines.loc["b", "service_level_target"]
+    assert raised.loc["a", "reorder_point"] >= lines.loc["a", "reorder_point"]

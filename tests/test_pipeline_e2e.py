@@ -132,9 +132,37 @@ def test_report_is_written(e2e):
     assert (paths.latest_report / "index.html").resolve() == report.resolve()
 
 
+def test_customer_tables_are_published(e2e_run, small_demo_feed):
+    """The three customer tables are published every run. Without customer ids in the feed
+    they are empty (stockout_days still lists the known stock-outs) and the report's section
+    says why; with them, every customer with a purchase in the last 90 days appears once."""
+    customers = _published(e2e_run, "customer_stockout_impact")
+    items = _published(e2e_run, "sku_customer_impact")
+    days = _published(e2e_run, "stockout_days")
+    for table, frame in (("customer_stockout_impact", customers),
+                         ("sku_customer_impact", items), ("stockout_days", days)):
+        assert set(PUBLISHED_TABLES[table]) | set(RUN_COLUMNS) <= set(frame.columns), table
+    lines = _published(e2e_run, "reorder_recommendations")
+    assert (lines["customers_at_risk"] >= 0).all() and (lines["revenue_at_risk"] >= 0).all()
+    sales = pd.read_parquet(small_demo_feed / "sales.parquet")
+    as_of = pd.Timestamp(_published(e2e_run, "demand_forecasts")["as_of"].iloc[0])
+    report = (RunPaths.from_warehouse(e2e_run).report_dir(str(as_of.date())) / "index.html")
+    page = report.read_text(encoding="utf-8")
+    assert '<section id="customers"><h2>Customers hit by stockouts</h2>' in page
+    if "customer_id" not in sales:
+        assert customers.empty and items.empty
+        assert "no customer_id" in page
+        assert len(days) and set(days["stockout_source"]) == {"inventory"}
+    else:
+        recent = sales[(pd.to_datetime(sales["date"]) > as_of - pd.Timedelta(days=90))
+                       & (sales["quantity"] > 0) & sales["customer_id"].notna()]
+        assert sorted(customers["customer_id"]) == sorted(recent["customer_id"].unique())
+
+
 #: every step of the nightly job: its assets and checks (Dagster step keys)
 NIGHTLY_STEPS = {
     "raw_feed", "gx_raw_suites", "quarantine", "restock_dbt_models", "data_quality_results",
+    "customer_impact",
     "data_quality_results_rows_accounted", "forecasts", "demand_forecasts_forecasts_valid",
     "reorder_recommendations", "reorder_recommendations_every_active_series_has_a_line",
     "reorder_recommendations_order_quantities_plausible", "stockout_alerts", "policy_replay",

@@ -33,6 +33,9 @@ class CustomerTables:
     hits: pd.DataFrame  # every hit up to as_of (not published; for the report and replay)
     churn: ChurnEvaluation
     note: str = ""  # why the customer tables are empty, when they are
+    # every stock-out day up to as_of (known, and inferred >= the table's floor): what
+    # censored-demand handling reads (restock.customers.inferred_stockouts.censoring_flags)
+    all_stockouts: pd.DataFrame | None = None
 
 
 def build_customer_tables(
@@ -63,10 +66,12 @@ def build_customer_tables(
                               customer_table(sales, hits, as_of, None, hit_settings, lines),
                               sku_table(sales, hits, pd.DataFrame(), as_of, hit_settings, lines),
                               hits, ChurnEvaluation(None),
-                              note="the feed's sales carry no customer_id: no customer tables")
+                              note="the feed's sales carry no customer_id: no customer tables",
+                              all_stockouts=stockouts)
     hits = customer_hits(sales, stockouts, as_of, hit_settings, lines)
     churn = evaluate(lines, hits, as_of, churn_settings)
     risk = score_customers(lines, hits, as_of, churn_settings)
     customers = customer_table(sales, hits, as_of, risk, hit_settings, lines)
     skus = sku_table(sales, hits, customers, as_of, hit_settings, lines)
-    return CustomerTables(recent.reset_index(drop=True), customers, skus, hits, churn)
+    return CustomerTables(recent.reset_index(drop=True), customers, skus, hits, churn,
+                          all_stockouts=stockouts)

@@ -13,6 +13,11 @@ Severity
 * high: projected stockout before the next possible arrival, or probability >=
   settings.alert_high_probability (0.5);
 * medium: any other alert (probability above the alert threshold).
+
+Customers at risk (issue 18): an alert on an item that at least ``min_customers_at_risk``
+customers at risk buy regularly (the line's ``customers_at_risk``, restock.customers.exposure)
+rises one level (medium -> high -> critical): running out again is what makes them leave.
+Alerts carry the line's ``customers_at_risk`` and ``revenue_at_risk`` (0 when absent).
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ ALERT_EXTRA_COLUMNS = ["category", "days_to_stockout", "next_possible_arrival", 
                        "explanation"]
 
 
-def build_stockout_alerts(lines: pd.DataFrame, settings: ReplenishSettings) -> pd.DataFrame:
+def build_stockout_alerts(lines: pd.DataFrame, settings: ReplenishSettings,
+                          min_customers_at_risk: int = 1) -> pd.DataFrame:
     """Alerts for reorder lines that risk a stockout before the next possible arrival.
 
     Parameters
@@ -41,6 +47,8 @@ def build_stockout_alerts(lines: pd.DataFrame, settings: ReplenishSettings) -> p
         Output of build_reorder_lines (needs projected_stockout_date, stockout_probability,
         next_possible_arrival, plan_date, stock_known).
     settings : ReplenishSettings
+    min_customers_at_risk : int
+        Customers at risk on the line from which the severity rises one level.
 
     Returns
     -------
@@ -65,15 +73,25 @@ def build_stockout_alerts(lines: pd.DataFrame, settings: ReplenishSettings) -> p
     soon = days <= settings.alert_critical_days  # NaN (no projected stockout) compares False
     critical = soon | (prob >= settings.alert_critical_probability)
     high = before_arrival | (prob >= settings.alert_high_probability)
-    severity = np.where(critical, "critical", np.where(high, "high", "medium"))
+    at_risk = (pd.to_numeric(lines["customers_at_risk"], errors="coerce").fillna(0).to_numpy()
+               if "customers_at_risk" in lines else np.zeros(len(lines)))
+    revenue = (pd.to_numeric(lines["revenue_at_risk"], errors="coerce").fillna(0.0).to_numpy()
+               if "revenue_at_risk" in lines else np.zeros(len(lines)))
+    customers_rise = at_risk >= max(1, min_customers_at_risk)
+    rank = np.where(critical, 0, np.where(high, 1, 2)) - customers_rise
+    severity = np.array(["critical", "high", "medium"])[np.clip(rank, 0, 2)]
     reason = np.where(
         before_arrival,
         "projected stockout before the next possible arrival",
         "stockout probability above threshold",
     )
+    reason = np.where(customers_rise, np.char.add(reason.astype(str),
+                                                  "; customers at risk depend on it"), reason)
     out = lines.loc[alert, ["sku", "location", "projected_stockout_date", "stockout_probability",
                             "recommended_order_qty"]].copy()
     out["severity"] = severity[alert]
+    out["customers_at_risk"] = at_risk[alert].astype("int64")
+    out["revenue_at_risk"] = revenue[alert].astype(float)
     out["category"] = lines.loc[alert, "category"] if "category" in lines else None
     out["days_to_stockout"] = days[alert]
     out["next_possible_arrival"] = arrival[alert]
@@ -98,6 +116,10 @@ def _alert_sentence(r: object, severity: str, days: float) -> str:
     arrival = pd.Timestamp(r.next_possible_arrival).date()
     order = (f"order {r.recommended_order_qty:.0f} now" if r.recommended_order_qty > 0
              else "an order is already on the way or stock is above the reorder point")
+    customers = int(getattr(r, "customers_at_risk", 0) or 0)
+    who = (f"; {customers} customer{'s' if customers != 1 else ''} at risk buy it regularly "
+           f"({float(getattr(r, 'revenue_at_risk', 0.0) or 0.0):,.0f} of spend over 90 days)"
+           if customers > 0 else "")
     return (f"{severity.upper()}: {r.sku} at {r.location} {when}; an order placed today arrives "
             f"{arrival} at the earliest; {r.stockout_probability:.0%} chance of running out "
-            f"before then; {order}.")
+            f"before then; {order}{who}.")

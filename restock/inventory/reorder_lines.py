@@ -70,6 +70,7 @@ class ReorderInputs:
     settings: ReplenishSettings
     open_purchase_orders: pd.DataFrame | None = None
     service_level_override: float | None = None
+    customers: pd.DataFrame | None = None
 
 
 def build_reorder_lines(
@@ -84,6 +85,7 @@ def build_reorder_lines(
     settings: ReplenishSettings,
     open_purchase_orders: pd.DataFrame | None = None,
     service_level_override: float | None = None,
+    customers: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One reorder line per active sku x location that has a forecast.
 
@@ -117,6 +119,11 @@ def build_reorder_lines(
         projected_stockout_date.
     service_level_override : float, optional
         Use this target for every series (the policy replay).
+    customers : DataFrame, optional
+        Per sku x location (restock.customers.exposure): customers_at_risk, revenue_at_risk,
+        copied onto the lines (0 where absent or None); an optional ``service_uplift`` is
+        added to the line's service target, never above ``service_level_cap``, unless an
+        override is given (the customers' service-level uplift, off by default).
 
     Returns
     -------
@@ -127,7 +134,7 @@ def build_reorder_lines(
     return reorder_lines(ReorderInputs(
         products, stock_position, lead_times, series_assignments, cumulative_quantiles,
         daily_forecasts, demand, pd.Timestamp(as_of).normalize(), settings,
-        open_purchase_orders, service_level_override,
+        open_purchase_orders, service_level_override, customers,
     ))
 
 
@@ -154,6 +161,9 @@ def reorder_lines(inputs: ReorderInputs) -> pd.DataFrame:
     cum, protection = _protection_demand(inputs.cumulative_quantiles, series, terms, settings)
     targets = _service_targets(series, terms, protection, settings,
                                inputs.service_level_override)
+    exposure = _customer_exposure(series, inputs.customers)
+    if inputs.service_level_override is None:
+        targets = _with_uplift(targets, exposure)
     whole = _whole_units(series, inputs.demand, as_of)
     levels = _line_levels(cum, protection, terms, targets.target, whole, settings)
     position = _position_and_order(series, inputs.stock_position, levels, terms)
@@ -316,6 +326,38 @@ def _service_targets(series: pd.DataFrame, terms: _ItemTerms, protection: Mixtur
     return _Targets(target, source)
 
 
+def _customer_exposure(series: pd.DataFrame, customers: pd.DataFrame | None) -> pd.DataFrame:
+    """customers_at_risk, revenue_at_risk, service_uplift, service_level_cap aligned with
+    ``series`` (0 / 0 / 0 / 1 where the item has no customer row)."""
+    out = pd.DataFrame({"customers_at_risk": np.zeros(len(series), dtype="int64"),
+                        "revenue_at_risk": np.zeros(len(series)),
+                        "service_uplift": np.zeros(len(series)),
+                        "service_level_cap": np.ones(len(series))})
+    if customers is None or not len(customers):
+        return out
+    cols = [c for c in out.columns if c in customers]
+    joined = series[KEYS].astype(str).merge(
+        customers[[*KEYS, *cols]].astype(dict.fromkeys(KEYS, str)).drop_duplicates(KEYS),
+        on=KEYS, how="left")
+    for c in cols:
+        out[c] = pd.to_numeric(joined[c], errors="coerce").fillna(out[c]).to_numpy(
+            dtype=out[c].dtype)
+    return out
+
+
+def _with_uplift(targets: _Targets, exposure: pd.DataFrame) -> _Targets:
+    """Targets raised by the customers' service uplift (never lowered, never above the cap)."""
+    uplift = exposure["service_uplift"].to_numpy(dtype=float)
+    if not (uplift > 0).any():
+        return targets
+    cap = exposure["service_level_cap"].to_numpy(dtype=float)
+    raised = np.maximum(targets.target, np.minimum(targets.target + uplift, cap))
+    changed = raised > targets.target
+    source = np.where(changed, np.char.add(targets.source.astype(str), "+customers"),
+                      targets.source)
+    return _Targets(raised, source)
+
+
 def _whole_units(series: pd.DataFrame, demand: pd.DataFrame | None,
                  as_of: pd.Timestamp) -> np.ndarray:
     """Series whose sales up to ``as_of`` are all whole units: floor(level) covers them too."""
@@ -430,6 +472,9 @@ def _assemble_lines(series: pd.DataFrame, inputs: ReorderInputs, terms: _ItemTer
     lines["protection_quantile"] = levels.protection_quantile
     lines["lot_spread"] = levels.spread if levels.spread is not None else np.zeros(n)
     lines["explanation"] = explain_lines(lines, series, levels.policy, settings)
+    exposure = _customer_exposure(series, inputs.customers)
+    lines["customers_at_risk"] = exposure["customers_at_risk"].to_numpy(dtype="int64")
+    lines["revenue_at_risk"] = exposure["revenue_at_risk"].to_numpy(dtype=float)
     return lines[[*PUBLISHED_TABLES["reorder_recommendations"], *EXTRA_COLUMNS]]
 
 

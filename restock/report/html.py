@@ -20,6 +20,7 @@ import pandas as pd
 from restock.report.chrome import Page, render_page, render_section
 from restock.report.data import ReportLimits
 from restock.report.publish import point_latest
+from restock.report.sections.customers import customers_section
 from restock.report.sections.drilldown import DRILL_JS, drilldown_section
 from restock.report.sections.forecasts import (
     accuracy_section,
@@ -39,6 +40,7 @@ SECTIONS = (
     ("headline", "Headline: stockouts at the same inventory"),
     ("orders", "Reorder lines to place now"),
     ("drilldown", "SKU drill-down"),
+    ("customers", "Customers hit by stockouts"),
     ("leaderboard", "Model leaderboard per category"),
     ("accuracy", "Forecast accuracy by horizon and fold"),
     ("tracked", "Tracked accuracy across runs and alert precision"),
@@ -75,6 +77,10 @@ def build_report(
     latest: Path | None = None,
     accuracy_history: pd.DataFrame | None = None,
     alert_history: pd.DataFrame | None = None,
+    customer_stockout_impact: pd.DataFrame | None = None,
+    sku_customer_impact: pd.DataFrame | None = None,
+    customer_hits: pd.DataFrame | None = None,
+    customer_summary: dict | None = None,
 ) -> Path:
     """Write the run report to ``out_dir/index.html`` and return its path.
 
@@ -90,6 +96,9 @@ def build_report(
     ``accuracy_history`` and ``alert_history`` (the published history tables
     ``forecast_accuracy_history`` and ``alert_history``) give accuracy by week across runs and
     alert precision.
+    ``customer_stockout_impact``, ``sku_customer_impact``, ``customer_hits`` (customer_id,
+    sku, location, date) and ``customer_summary`` (note, churn figures) feed the section
+    "Customers hit by stockouts"; absent or empty, it shows the note.
     """
     limits = limits or ReportLimits()
     out_dir = Path(out_dir)
@@ -108,6 +117,9 @@ def build_report(
         "drilldown": lambda: drilldown_section(
             _frame(reorder_recommendations), _frame(stockout_alerts), _frame(history),
             forecasts, products, as_of_ts, limits, currency),
+        "customers": lambda: customers_section(
+            customer_stockout_impact, sku_customer_impact, customer_hits, customer_summary,
+            as_of, currency),
         "leaderboard": lambda: leaderboard_section(metrics, selection, limits),
         "accuracy": lambda: accuracy_section(predictions, metrics, selection, page, limits),
         "tracked": lambda: tracked_section(accuracy_history, alert_history, page),

@@ -87,6 +87,7 @@ def make_report_inputs(
         "data_quality_results": data_quality_results,
         "products": products,
         "quarantine": _quarantine(),
+        **_customer_tables(rng, series, end),
     }
 
 
@@ -286,6 +287,9 @@ def _draw_reorder_lines(
         "lead_time_demand": ltd, "safety_stock": safety, "reorder_point": ltd * 0.8 + safety,
         "order_up_to": order_up_to, "recommended_order_qty": qty, "days_of_cover": cover,
         "stockout_probability": prob, "service_level_target": 0.95,
+        # no draws here: the generator's sequence (and every figure after it) stays as it was
+        "customers_at_risk": (np.arange(n) % 3 == 0).astype("int64"),
+        "revenue_at_risk": np.round(rate * 40.0 * (np.arange(n) % 3 == 0), 2),
         "explanation": [
             f"Position {p:.0f} covers {c:.1f} days; lead time {lt:.0f} d + review 7 d needs "
             f"{d:.0f} units plus {s:.0f} safety stock for 95% service."
@@ -307,7 +311,48 @@ def _stockout_alerts(reorder: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
         "severity": np.select([at_risk["stockout_probability"] > 0.9,
                                at_risk["stockout_probability"] > 0.7], ["critical", "high"],
                               "medium"),
+        "customers_at_risk": at_risk["customers_at_risk"],
+        "revenue_at_risk": at_risk["revenue_at_risk"],
     })
+
+
+def _customer_tables(rng: np.random.Generator, series: pd.DataFrame, end: pd.Timestamp,
+                     n_customers: int = 40) -> dict:
+    """customer_stockout_impact, sku_customer_impact, the hits and the summary row."""
+    ids = [f"C{i:04d}" for i in range(n_customers)]
+    hits_n = rng.poisson(1.0, size=n_customers)
+    hits = []
+    for cid, n in zip(ids, hits_n, strict=True):
+        for _ in range(n):
+            row = series.iloc[int(rng.integers(len(series)))]
+            hits.append({"customer_id": cid, "sku": row["sku"], "location": row["location"],
+                         "date": end - pd.Timedelta(days=int(rng.integers(0, 90))),
+                         "reason": "visit"})
+    hits = pd.DataFrame(hits, columns=["customer_id", "sku", "location", "date", "reason"])
+    by = hits.groupby("customer_id")
+    churn = np.round(rng.uniform(0, 1, size=n_customers), 3)
+    customers = pd.DataFrame({
+        "customer_id": ids, "location": series["location"].iloc[0],
+        "purchases_90d": rng.integers(1, 30, size=n_customers),
+        "spend_90d": np.round(rng.gamma(2.0, 150.0, size=n_customers), 2),
+        "hits_90d": hits_n,
+        "repeat_hit": by["date"].nunique().reindex(ids).fillna(0).to_numpy() >= 2,
+        "last_hit_date": pd.to_datetime(by["date"].max().reindex(ids).to_numpy()),
+        "items_hit": by["sku"].nunique().reindex(ids).fillna(0).astype(int).to_numpy(),
+        "churn_risk": churn, "at_risk": (churn >= 0.5) & (hits_n > 0),
+    })
+    spend = customers.set_index("customer_id")["spend_90d"]
+    pairs = hits[["sku", "location", "customer_id"]].drop_duplicates()
+    pairs = pairs.assign(spend=spend.reindex(pairs["customer_id"]).to_numpy())
+    g = pairs.groupby(["sku", "location"])
+    items = pd.DataFrame({"customers_hit_90d": g.size(),
+                          "revenue_at_risk": g["spend"].sum()}).reset_index()
+    items.insert(2, "regular_customers", items["customers_hit_90d"] + 2)
+    summary = {"note": "", "churn_auc": 0.71, "churn_rate_hit": 0.42,
+               "churn_rate_not_hit": 0.25, "churn_n_hit": 120, "churn_n_not_hit": 900,
+               "churn_eval_cutoff": end - pd.Timedelta(days=90)}
+    return {"customer_stockout_impact": customers, "sku_customer_impact": items,
+            "customer_hits": hits, "customer_summary": summary}
 
 
 def _policy_replay(
