@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from restock.errors import ConfigError, ConfigFileNotFoundError
 from restock.forecasting.settings import ForecastSettings
+from restock.inventory.action_settings import ActionSettings, ErpWritebackSettings
 from restock.inventory.settings import ReplenishSettings
 from restock.report.settings import ReportSettings
 
@@ -42,6 +43,7 @@ class PublishSettings(BaseModel):
         None, description="name of the environment variable holding the SQLAlchemy URL"
     )
     postgres_schema: str = "restock"
+    erp_writeback: ErpWritebackSettings = Field(default_factory=ErpWritebackSettings)
 
 
 class SourceSettings(BaseModel):
@@ -75,6 +77,7 @@ class RestockConfig(BaseModel):
     source: SourceSettings = Field(default_factory=SourceSettings)
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    actions: ActionSettings = Field(default_factory=ActionSettings)
 
     @classmethod
     def load(cls, path: str | Path | None) -> RestockConfig:
