@@ -71,6 +71,9 @@ def run_report(context: dg.AssetExecutionContext, restock: RestockResource):
         data_quality_results=tables["data_quality_results"],
         data_docs_index=data_docs if data_docs.exists() else None,
         products=products,
+        purchase_order_proposals=tables["purchase_order_proposals"],
+        purchase_order_lines=tables["purchase_order_lines"],
+        transfer_recommendations=tables["transfer_recommendations"],
     )
     context.log.info(f"report written to {path}")
     return dg.MaterializeResult(

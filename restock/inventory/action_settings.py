@@ -3,10 +3,13 @@ and of the ERP write-back (``publish.erp_writeback``)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, Field
 
-from restock.inventory.purchase_orders import PurchaseOrderSettings
-from restock.inventory.transfers import TransferSettings
+if TYPE_CHECKING:  # the library modules import scipy: only when the settings are used
+    from restock.inventory.purchase_orders import PurchaseOrderSettings
+    from restock.inventory.transfers import TransferSettings
 
 
 class TransferConfig(BaseModel):
@@ -28,6 +31,8 @@ class TransferConfig(BaseModel):
 
     def to_settings(self, default_service_level: float = 0.95) -> TransferSettings:
         """The library's TransferSettings."""
+        from restock.inventory.transfers import TransferSettings
+
         return TransferSettings(
             default_lanes=self.default_lanes,
             default_lane_lead_time_days=self.default_lane_lead_time_days,
@@ -49,6 +54,8 @@ class PurchaseOrderConfig(BaseModel):
 
     def to_settings(self) -> PurchaseOrderSettings:
         """The library's PurchaseOrderSettings."""
+        from restock.inventory.purchase_orders import PurchaseOrderSettings
+
         return PurchaseOrderSettings(unknown_supplier=self.unknown_supplier,
                                      first_order_offset_days=self.first_order_offset_days)
 
