@@ -16,15 +16,18 @@ from restock.warehouse import table_exists
 
 @dg.asset(
     deps=["demand_forecasts", "fct_stock_position", "fct_lead_times", "dim_products",
-          "customer_impact"],
+          "customer_impact", "dim_locations", "dim_suppliers", "fct_transfer_lanes"],
     group_name="replenish",
     kinds={"python", "duckdb"},
     pool=WAREHOUSE_POOL,
 )
 def reorder_recommendations(context: dg.AssetExecutionContext, restock: RestockResource):
     """One row per active sku x location: reorder point, order-up-to, the quantity to order now
-    and why, from the selected model's calibrated demand quantiles over lead time + review."""
-    from restock.inventory import build_reorder_lines
+    and why, from the selected model's calibrated demand quantiles over lead time + review;
+    computed after the transfers between locations, then grouped into purchase order proposals
+    per supplier (results.transfer_recommendations, purchase_order_proposals,
+    purchase_order_lines: written every run, empty when nothing applies)."""
+    from restock.inventory import build_reorder_lines, plan_actions
 
     with restock.connect(read_only=True) as con:
         as_of = restock.run_as_of(con)
@@ -41,16 +44,36 @@ def reorder_recommendations(context: dg.AssetExecutionContext, restock: RestockR
         # each item's customers at risk (and the optional service uplift): assets/customers.py
         customers = (read_result(con, EXPOSURE_TABLE)
                      if table_exists(con, "results", EXPOSURE_TABLE) else None)
+        locations = read_mart(con, "dim_locations")
+        suppliers = read_mart(con, "dim_suppliers")
+        lanes = read_mart(con, "fct_transfer_lanes")
+    cfg = restock.config
     lines = build_reorder_lines(
         products, stock, lead_times, assignments, cumulative, daily, demand, pd.Timestamp(as_of),
-        restock.config.replenish, open_purchase_orders=open_orders, customers=customers,
+        cfg.replenish, open_purchase_orders=open_orders, customers=customers,
     )
+    actions = plan_actions(lines, products, suppliers, lanes, locations, pd.Timestamp(as_of),
+                           cfg.actions, cfg.replenish.service_level_average)
+    lines = actions.lines
     with restock.connect() as con:
         write_result(con, "reorder_recommendations", lines)
+        write_result(con, "transfer_recommendations", actions.transfers)
+        write_result(con, "purchase_order_proposals", actions.proposals)
+        write_result(con, "purchase_order_lines", actions.po_lines)
     to_order = lines[lines["recommended_order_qty"] > 0] if len(lines) else lines
-    context.log.info(f"{len(lines)} reorder lines, {len(to_order)} with an order to place")
+    rules = actions.proposals["rule_applied"].value_counts().to_dict()
+    context.log.info(
+        f"{len(lines)} reorder lines, {len(to_order)} with an order to place; "
+        f"{len(actions.transfers)} transfers; {len(actions.proposals)} purchase order proposals "
+        f"{rules}; {len(actions.unplaced)} positive lines not ordered (stock unknown)")
     return dg.MaterializeResult(
-        metadata={**table_metadata(lines), "lines_with_order": len(to_order)}
+        metadata={**table_metadata(lines), "lines_with_order": len(to_order),
+                  "transfers": len(actions.transfers),
+                  "units_transferred": float(actions.transfers["qty"].sum()),
+                  "purchase_order_proposals": len(actions.proposals),
+                  "purchase_order_lines": len(actions.po_lines),
+                  "proposal_rules": dg.MetadataValue.json(rules),
+                  "lines_not_ordered": len(actions.unplaced)}
     )
 
 

@@ -110,6 +110,9 @@ def run_report(context: dg.AssetExecutionContext, restock: RestockResource):
         customer_hits=customer_hits,
         customer_summary=(customer_summary.iloc[0].to_dict() if len(customer_summary)
                           else {"note": "the customer step did not run"}),
+        purchase_order_proposals=tables["purchase_order_proposals"],
+        purchase_order_lines=tables["purchase_order_lines"],
+        transfer_recommendations=tables["transfer_recommendations"],
     )
     context.log.info(f"report written to {path}")
     return dg.MaterializeResult(

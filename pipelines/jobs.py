@@ -10,6 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.customers import customer_impact
+from assets.erp import erp_writeback
 from assets.forecast import forecasts
 from assets.ingest import raw_feed
 from assets.partitioned import CATEGORY_PARTITIONS, category_forecasts
@@ -38,6 +39,7 @@ NIGHTLY_ASSETS = [
     stockout_alerts,
     policy_replay,
     published_tables,
+    erp_writeback,
     run_report,
 ]
 #: plus the partitioned fan-out of forecasting (assets/partitioned.py), its own job

@@ -16,6 +16,7 @@ from restock.customers.settings import CustomerSettings
 from restock.errors import ConfigError, ConfigFileNotFoundError
 from restock.forecasting.settings import ForecastSettings
 from restock.history import HistorySettings
+from restock.inventory.action_settings import ActionSettings, ErpWritebackSettings
 from restock.inventory.settings import ReplenishSettings
 from restock.report.settings import ReportSettings
 
@@ -70,6 +71,7 @@ class PublishSettings(BaseModel):
         600.0, ge=0, description="an older Parquet version is deleted only after this long, so a "
         "reader that opened it can finish"
     )
+    erp_writeback: ErpWritebackSettings = Field(default_factory=ErpWritebackSettings)
 
 
 class SourceSettings(BaseModel):
@@ -158,6 +160,7 @@ class RestockConfig(BaseModel):
     history: HistorySettings = Field(default_factory=HistorySettings)
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)
     customers: CustomerSettings = Field(default_factory=CustomerSettings)
+    actions: ActionSettings = Field(default_factory=ActionSettings)
 
     @classmethod
     def load(cls, path: str | Path | None) -> RestockConfig:

@@ -248,9 +248,9 @@ PUBLISHED_TABLES.update(CUSTOMER_TABLES)
 RUN_COLUMNS = ("run_id", "as_of")
 
 # Issue 19 (transfers, purchase orders per supplier): the optional feed tables and the published
-# tables of restock.inventory.transfers / purchase_orders. Kept apart until the nightly wires
-# them: merged into INPUT_TABLES / PUBLISHED_TABLES, ingest, quality checks and publish would
-# expect them at once.
+# tables of restock.inventory.transfers / purchase_orders. Kept as their own dicts so those
+# modules and the docs can name the group, and merged into INPUT_TABLES / PUBLISHED_TABLES below
+# (the nightly reads, checks and publishes them; written empty when nothing applies).
 ACTION_INPUT_TABLES: dict[str, InputTable] = {
     t.name: t
     for t in (
@@ -294,6 +294,9 @@ ACTION_PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
         "stockout_probability_after", "reason",
     ),
 }
+
+INPUT_TABLES.update(ACTION_INPUT_TABLES)  # optional: absent tables change nothing
+PUBLISHED_TABLES.update(ACTION_PUBLISHED_TABLES)  # added after the v1 tables, none renamed
 
 # v1.1 BI types (issue 20): a column ADDED beside a contract column whose type BI tools handle
 # badly (a day published as a timestamp, a whole-unit quantity as a double). Nothing renamed or

@@ -133,6 +133,9 @@ _MARTS = {
     "fct_promotion_days": "sku, location, date, discount_pct",
     "fct_events": "date, location, name, type",
     "fct_drivers": "date, location, driver, value",
+    "dim_suppliers": "supplier, lead_time_days, min_order_value, min_order_units, order_weekdays, "
+                     "case_size, express_lead_time_days, express_cost_pct",
+    "fct_transfer_lanes": "from_location, to_location, lead_time_days, cost_per_unit",
 }
 
 

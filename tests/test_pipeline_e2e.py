@@ -105,6 +105,49 @@ def test_one_reorder_line_per_active_sku_location(e2e_run, small_demo_feed):
     assert len(lines) == expected
 
 
+def test_every_order_line_is_in_one_purchase_order_or_explained(e2e_run):
+    """Issue 19 acceptance on the demo (suppliers with minimums and order days, store lanes):
+    each positive reorder line is in exactly one purchase order line or says why not; each
+    proposal meets its supplier's minimum or its rule says why not; transfers conserve units
+    and never take a source below its reorder point."""
+    lines = _published(e2e_run, "reorder_recommendations")
+    proposals = _published(e2e_run, "purchase_order_proposals")
+    po_lines = _published(e2e_run, "purchase_order_lines")
+    transfers = _published(e2e_run, "transfer_recommendations")
+    positive = lines[lines["recommended_order_qty"] > 0]
+    assert len(positive) and len(proposals)
+    placed = po_lines.groupby(["sku", "location"]).size()
+    assert (placed == 1).all(), placed[placed > 1]
+    for r in positive.itertuples():
+        assert (r.sku, r.location) in placed.index or \
+            r.explanation.startswith("Not in a purchase order: "), (r.sku, r.location)
+    assert set(po_lines["proposal_id"]) <= set(proposals["proposal_id"])
+    assert not proposals["proposal_id"].duplicated().any()
+    suppliers = set(pd.read_csv(small_demo_feed_dir(e2e_run) / "suppliers.csv")["supplier"])
+    assert set(proposals["supplier"]) <= suppliers | {"(no supplier)"}
+    for p in proposals.itertuples():
+        assert p.min_order_met or p.rule_applied in ("deferred", "topped_up_short", "expedite"), p
+        assert isinstance(p.rule_applied, str) and p.rule_applied
+    if len(transfers):
+        after = lines.set_index(["sku", "location"])
+        assert (transfers["qty"] > 0).all()
+        out = transfers.groupby(["sku", "from_location"])["qty"].sum()
+        for (sku, src), qty in out.items():
+            assert after.loc[(sku, src), "transfer_out"] == pytest.approx(qty)
+            assert after.loc[(sku, src), "inventory_position"] + 1e-6 >= \
+                after.loc[(sku, src), "reorder_point"]
+        into = transfers.groupby(["sku", "to_location"])["qty"].sum()
+        assert out.sum() == pytest.approx(into.sum())
+        assert (transfers["stockout_probability_after"]
+                <= transfers["stockout_probability_before"] + 1e-9).all()
+
+
+def small_demo_feed_dir(warehouse: Path) -> Path:
+    """The feed the e2e run read (raw._run.feed)."""
+    with duckdb.connect(str(RunPaths.from_warehouse(warehouse).work_db), read_only=True) as con:
+        return Path(con.execute("select feed from raw._run").fetchone()[0])
+
+
 def test_forecasts_cover_the_horizon_after_as_of(e2e_run):
     forecasts = _published(e2e_run, "demand_forecasts")
     as_of = pd.Timestamp(forecasts["as_of"].iloc[0])
@@ -166,7 +209,7 @@ NIGHTLY_STEPS = {
     "data_quality_results_rows_accounted", "forecasts", "demand_forecasts_forecasts_valid",
     "reorder_recommendations", "reorder_recommendations_every_active_series_has_a_line",
     "reorder_recommendations_order_quantities_plausible", "stockout_alerts", "policy_replay",
-    "published_tables", "run_report",
+    "published_tables", "erp_writeback", "run_report",
 }
 
 
@@ -219,8 +262,9 @@ def test_step_durations_reach_the_summary_and_the_report(e2e):
     assert "No stage durations were recorded" not in page
     section = page[page.index("Time per stage"):]
     section = section[: section.index("</table>")]
-    # every step that finished before the report was written (the report is the last step)
-    for step in NIGHTLY_STEPS - {"run_report"}:
+    # every step that finished before the report was written (the report is the last step;
+    # the ERP write-back runs beside it, after publication)
+    for step in NIGHTLY_STEPS - {"run_report", "erp_writeback"}:
         assert f">{step}<" in section, f"no duration for {step} in the report"
 
 

@@ -54,6 +54,8 @@ TABLE_ORDER = (
     "promotions",
     "drivers",
     "events",
+    "suppliers",
+    "transfer_lanes",
 )
 # Tables whose sku / location must be known.
 SKU_CHECKED = ("sales", "inventory", "purchase_orders")
@@ -464,7 +466,8 @@ def _window_checks(spec: InputTable, as_of: date, bounds: FeedBounds) -> list[tu
 
 def _rule_check(column: Column) -> tuple[str, str] | None:
     """(condition for a rule violation, reason) from the contract's rule text."""
-    c, rule = column.name, column.rule
+    # The rule's first clause is the check (">= 0; default for its products" checks >= 0).
+    c, rule = column.name, column.rule.split(";")[0].strip()
     v = _num(c)
     present = f"not ({_blank(c)})"
     numeric = {
@@ -525,6 +528,25 @@ def _base_checks(spec: InputTable, has_locations: bool) -> list[tuple[str, str]]
                 "received_date before order_date",
             )
         )
+    if spec.name == "suppliers":
+        # purchase_orders.parse_weekdays reads these: names (mon..sun, or longer) and separators
+        checks.append(
+            (
+                f"not ({_blank('order_weekdays')}) and not regexp_full_match("
+                "lower(trim(order_weekdays)), "
+                "'((mon|tue|wed|thu|fri|sat|sun)[a-z]*[,;/ ]*)+')",
+                "unknown order_weekdays",
+            )
+        )
+    if spec.name == "transfer_lanes" and has_locations:
+        for c in ("from_location", "to_location"):
+            checks.append(
+                (
+                    f"trim({c}) not in (select trim(location) from raw.locations "
+                    "where _reject_reason is null)",
+                    f"unknown {c}",
+                )
+            )
     if spec.name in SKU_CHECKED:
         checks.append(
             (

@@ -13,6 +13,8 @@ Modules, each importing only those above it:
 - ``replay_history``, ``replay_measures``, ``replay``: the policy replay against the static rule.
 - ``baseline_planners``: naive_quantile and auto_ets planners the replay plays beside Restock's.
 - ``sampling``: the replay's stratified sample of series.
+- ``action_settings``, ``transfers``, ``purchase_orders``, ``actions``: transfers between
+  locations, then purchase order proposals per supplier, from the reorder lines.
 
 Exports resolve lazily: the maths needs scipy (about 1.5 s to import), and the Dagster
 Definitions import this package only for its settings.
@@ -26,6 +28,7 @@ _EXPORTS = {
     "build_stockout_alerts": "restock.inventory.alerts",
     "classify_series": "restock.inventory.classes",
     "build_reorder_lines": "restock.inventory.reorder_lines",
+    "plan_actions": "restock.inventory.actions",
     "policy_levels": "restock.inventory.levels",
     "round_order_qty": "restock.inventory.levels",
     "PlanInputs": "restock.inventory.replay",

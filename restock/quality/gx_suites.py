@@ -42,7 +42,9 @@ SPIKE_WINDOW_DAYS = 56
 SPIKE_MIN_HISTORY = 5
 SPIKE_LIST_LIMIT = 20
 # Validated tables and the per-row range rules GX checks on them.
-GX_TABLES = ("products", "sales", "inventory", "purchase_orders")
+# suppliers and transfer_lanes are optional (issue 19): validated only when the feed has rows.
+GX_TABLES = ("products", "sales", "inventory", "purchase_orders", "suppliers",
+             "transfer_lanes")
 
 
 def _accepted_frame(
@@ -106,12 +108,25 @@ def _suite_for(gx: Any, table: str, frame: pd.DataFrame) -> Any:
         ("inventory", "on_order"): {"min_value": 0},
         ("inventory", "stockout_hours"): {"min_value": 0, "max_value": 24},
         ("purchase_orders", "quantity"): {"min_value": 0, "strict_min": True},
+        ("suppliers", "lead_time_days"): {"min_value": 0},
+        ("suppliers", "min_order_value"): {"min_value": 0},
+        ("suppliers", "min_order_units"): {"min_value": 0},
+        ("suppliers", "case_size"): {"min_value": 1},
+        ("suppliers", "express_lead_time_days"): {"min_value": 0},
+        ("suppliers", "express_cost_pct"): {"min_value": 0},
+        ("transfer_lanes", "lead_time_days"): {"min_value": 0},
+        ("transfer_lanes", "cost_per_unit"): {"min_value": 0},
     }
     for (tbl, col), bounds in ranges.items():
         if tbl == table:
             add(gxe.ExpectColumnValuesToBeBetween(column=col, **bounds), "ranges")
     if table == "products":
         add(gxe.ExpectColumnValuesToBeUnique(column="sku"), "key_unique")
+    if table == "suppliers":
+        add(gxe.ExpectColumnValuesToBeUnique(column="supplier"), "key_unique")
+    if table == "transfer_lanes":
+        add(gxe.ExpectCompoundColumnsToBeUnique(column_list=["from_location", "to_location"]),
+            "key_unique")
     return suite
 
 

@@ -52,6 +52,7 @@ p.error { color:var(--bad); font-weight:600; }
 .kpi { border:1px solid var(--line); border-radius:6px; padding:8px 14px; min-width:150px; }
 .kpi b { display:block; font-size:20px; }
 .kpi span { color:var(--muted); font-size:12px; }
+.po-card { border:1px solid var(--line); border-radius:6px; padding:4px 14px 10px; margin:12px 0; }
 .table-wrap { overflow-x:auto; border:1px solid var(--line); border-radius:6px;
   margin:6px 0 10px; }
 .dt-block { margin:8px 0 14px; }

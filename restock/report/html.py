@@ -20,6 +20,7 @@ import pandas as pd
 from restock.report.chrome import Page, render_page, render_section
 from restock.report.data import ReportLimits
 from restock.report.publish import point_latest
+from restock.report.sections.actions import purchase_orders_section, transfers_section
 from restock.report.sections.customers import customers_section
 from restock.report.sections.drilldown import DRILL_JS, drilldown_section
 from restock.report.sections.forecasts import (
@@ -39,6 +40,8 @@ SECTIONS = (
     ("summary", "Run summary"),
     ("headline", "Headline: stockouts at the same inventory"),
     ("orders", "Reorder lines to place now"),
+    ("purchase_orders", "Purchase orders"),
+    ("transfers", "Transfers"),
     ("drilldown", "SKU drill-down"),
     ("customers", "Customers hit by stockouts"),
     ("leaderboard", "Model leaderboard per category"),
@@ -81,6 +84,9 @@ def build_report(
     sku_customer_impact: pd.DataFrame | None = None,
     customer_hits: pd.DataFrame | None = None,
     customer_summary: dict | None = None,
+    purchase_order_proposals: pd.DataFrame | None = None,
+    purchase_order_lines: pd.DataFrame | None = None,
+    transfer_recommendations: pd.DataFrame | None = None,
 ) -> Path:
     """Write the run report to ``out_dir/index.html`` and return its path.
 
@@ -99,6 +105,9 @@ def build_report(
     ``customer_stockout_impact``, ``sku_customer_impact``, ``customer_hits`` (customer_id,
     sku, location, date) and ``customer_summary`` (note, churn figures) feed the section
     "Customers hit by stockouts"; absent or empty, it shows the note.
+    ``purchase_order_proposals``, ``purchase_order_lines``, ``transfer_recommendations``: the
+    action tables (issue 19) for the "Purchase orders" (one card per supplier, each table
+    downloadable as CSV) and "Transfers" sections.
     """
     limits = limits or ReportLimits()
     out_dir = Path(out_dir)
@@ -114,6 +123,9 @@ def build_report(
         "orders": lambda: orders_section(_frame(reorder_recommendations),
                                          _frame(stockout_alerts), products, limits, currency,
                                          as_of),
+        "purchase_orders": lambda: purchase_orders_section(
+            _frame(purchase_order_proposals), _frame(purchase_order_lines), currency),
+        "transfers": lambda: transfers_section(_frame(transfer_recommendations), currency),
         "drilldown": lambda: drilldown_section(
             _frame(reorder_recommendations), _frame(stockout_alerts), _frame(history),
             forecasts, products, as_of_ts, limits, currency),

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from restock.feed.demo.actions import suppliers_table, transfer_lanes_table
 from restock.feed.demo.catalogue import draw_assortment, draw_products, finish_products
 from restock.feed.demo.chain import FUTURE_DAYS, LOCATIONS
 from restock.feed.demo.customers import customer_sales, simulate_customers
@@ -55,8 +56,8 @@ def generate_demo_feed(
     Parameters
     ----------
     out : Path
-        Feed directory to (re)write: products, locations, promotions, drivers, events and
-        purchase_orders as CSV; sales and inventory as Parquet.
+        Feed directory to (re)write: products, locations, promotions, drivers, events,
+        purchase_orders, suppliers and transfer_lanes as CSV; sales and inventory as Parquet.
     seed : int
         Seed of the only random generator: the same arguments give byte-identical files.
     n_skus : int
@@ -135,6 +136,9 @@ def generate_demo_feed(
         "promotions": write_csv(promotions, feed, "promotions"),
         "drivers": write_csv(drivers, feed, "drivers"),
         "events": write_csv(events, feed, "events"),
+        # fixed tables, no draws: every table above is the same with or without them
+        "suppliers": write_csv(suppliers_table(), feed, "suppliers"),
+        "transfer_lanes": write_csv(transfer_lanes_table(), feed, "transfer_lanes"),
     }
     truth_future = write_truth(truth, series, sim, demand, expected, calendar, n_hist,
                                 sku_codes, loc_codes)
