@@ -66,3 +66,59 @@ def test_detect_grain_needs_evidence_and_agreement():
     # each series on its own weekday is still weekly
     tuesdays = mondays + pd.Timedelta(days=1)
     assert detect_grain(["a"] * 30 + ["b"] * 30, np.concatenate([mondays, tuesdays])) == "week"
+
+
+def test_days_of_a_period_sum_to_its_forecast_and_cumulative_keeps_period_quantiles():
+    from restock.forecasting.periods import cumulative_days, day_positions, spread_to_days
+
+    idx, lengths = day_positions(28, pd.Timestamp("2024-03-11"), "week")
+    assert list(idx) == [0] * 7 + [1] * 7 + [2] * 7 + [3] * 7
+    weekly = np.array([[70.0, 35.0, 14.0, 7.0]])
+    daily = spread_to_days(weekly, idx, lengths)
+    assert np.allclose(daily.reshape(4, 7).sum(axis=1), weekly[0])
+    cum_p90 = np.array([[90.0, 150.0, 180.0, 200.0]])
+    cum = cumulative_days(cum_p90, idx, lengths)
+    assert np.allclose(cum[0, [6, 13, 20, 27]], cum_p90[0])  # whole weeks: the period quantile
+    assert np.isclose(cum[0, 2], 90.0 * 3 / 7)  # three days into the first week
+    m_idx, m_len = day_positions(60, pd.Timestamp("2024-02-01"), "month")
+    assert m_len[0] == 29 and m_idx[28] == 0 and m_idx[29] == 1 and m_len[29] == 31
+
+
+def _weekly_demand(weeks: int = 60, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    mondays = pd.date_range("2023-01-02", periods=weeks, freq="7D")
+    frames = []
+    for j in range(12):
+        lumpy = j % 2 == 1
+        qty = (rng.binomial(1, 0.3, weeks) * rng.poisson(20, weeks) if lumpy
+               else rng.poisson(50 + 5 * j, weeks)).astype(float)
+        qty[0] = max(qty[0], 1.0)
+        frames.append(pd.DataFrame({"sku": f"P{j}", "location": "W", "category": "SPARES",
+                                    "date": mondays, "units_sold": qty}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_weekly_feed_is_detected_forecast_weekly_and_spread_to_days():
+    from restock.forecasting import ForecastSettings, run_forecasting
+
+    demand = _weekly_demand()
+    as_of = demand["date"].max()
+    settings = ForecastSettings(candidates=["seasonal_naive", "moving_average", "croston_sba"],
+                                horizon=28)
+    result = run_forecasting(demand, as_of, settings)
+    assert result.grain == "week"
+    fc = result.demand_forecasts
+    assert fc["date"].min() == as_of + pd.Timedelta(days=1)
+    assert fc.groupby("sku").size().eq(28).all()
+    # a smooth part selling ~50-105 a week: its daily rate is about a seventh of that
+    one = fc[fc["sku"] == "P4"]
+    assert 0.5 * 70 / 7 < one["forecast"].mean() < 1.5 * 70 / 7
+    weekly_sum = one["forecast"].to_numpy().reshape(4, 7).sum(axis=1)
+    assert np.allclose(weekly_sum, weekly_sum[0] * np.ones(4), rtol=0.5)
+    assert (result.backtest_metrics["fold"].nunique() > 0)
+    assert pd.DatetimeIndex(result.backtest_metrics["cutoff"]).weekday.unique().tolist() == [0]
+    cum = result.cumulative_quantiles
+    mean7 = cum[(cum["sku"] == "P4") & (cum["level"] == 0) & (cum["horizon_days"] == 7)]
+    assert np.isclose(mean7["quantity"].iloc[0], one["forecast"].iloc[:7].sum())
+    assert result.model_selection["reason"].str.startswith("Forecast at weekly grain").all()
+    assert any("week grain" in a for a in result.adaptations)

@@ -6,6 +6,8 @@ Steps (each logged with counts and timings on ``restock.forecasting``):
 2. Every series gets a Syntetos-Boylan demand class on its last ``train_window_days`` days;
    the selection unit is category x demand class. Series with fewer than
    ``min_history_days`` days since their first sale are cold starts (coldstart.py).
+0. A feed at week or month grain (``settings.grain``, else detected) is forecast at its grain
+   by the same steps and spread to days (periods.py).
 3. A rolling-origin backtest scores each unit's candidates on a stratified sample (backtest.py).
 4. Each unit keeps its best model by mean RMSSE (selection.py). A unit without any backtestable
    series takes the model most often chosen for its demand class elsewhere, else
@@ -43,6 +45,7 @@ from restock.forecasting.classify import assign_series
 from restock.forecasting.final import final_forecasts
 from restock.forecasting.metrics import pinball_loss
 from restock.forecasting.models import candidates_for_unit, check_candidates, dask_client
+from restock.forecasting.periods import demand_grain, forecast_at_grain
 from restock.forecasting.selection import (
     fallback_selection,
     holdout_free_selection,
@@ -81,6 +84,8 @@ class ForecastResult:
     #: What a short history reduced (backtest folds, horizon, fit history, cold-start
     #: threshold), one plain sentence each; empty when the configured settings fit.
     adaptations: list[str] = field(default_factory=list)
+    #: Grain the demand was forecast at (day, week, month; periods.py); tables are daily.
+    grain: str = "day"
 
 
 def run_forecasting(
@@ -109,6 +114,9 @@ def run_forecasting(
     ForecastResult
     """
     settings = settings or ForecastSettings()
+    grain = settings.grain or demand_grain(demand)
+    if grain != "day":  # period totals: forecast at their grain, spread to days
+        return forecast_at_grain(demand, pd.Timestamp(as_of), settings, grain, products)
     with _backend(settings):
         sel = _select(demand, as_of, settings, promotions, events, drivers, products)
         return _run(sel, settings)
@@ -235,9 +243,9 @@ def _select(
         why = (bt.plan.reason if bt.plan is not None and bt.plan.reason else
                "no item of this category and demand class had enough history at the "
                "backtest's first cutoff")
-        selection = pd.concat([selection, fallback_selection(missing[borrow], selection),
-                               holdout_free_selection(missing[~borrow], history, settings, why)],
-                              ignore_index=True)
+        parts = [selection, fallback_selection(missing[borrow], selection),
+                 holdout_free_selection(missing[~borrow], history, settings, why)]
+        selection = pd.concat([p for p in parts if len(p)], ignore_index=True)
 
     t2 = time.perf_counter()
     calibration = fit_calibration(bt.sample, bt.forecasts, bt.actual, bt.target, bt.level,
