@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from restock.forecasting.aggregate import adida_weekly_forecast
 from restock.forecasting.censoring import DemandPanel
 from restock.forecasting.features import build_exogenous
 from restock.forecasting.metrics import mase, one_step_naive_scale, rmsse, seasonal_naive_scale
@@ -66,6 +67,7 @@ from restock.forecasting.models import (
     COSTLY,
     GLOBAL_CANDIDATES,
     NAIVE_MODEL,
+    NUMPY_CANDIDATES,
     build_candidate,
     combination_members,
     combination_name,
@@ -278,8 +280,8 @@ def forecast_panel(
     fh = ForecastingHorizon(np.arange(1, horizon + 1), is_relative=True)
     values = panel.target[rows, : end + 1]
     groups = [
-        ([m for m in models if m not in COSTLY and m not in GLOBAL_CANDIDATES],
-         settings.train_window_days),
+        ([m for m in models if m not in COSTLY and m not in GLOBAL_CANDIDATES
+          and m not in NUMPY_CANDIDATES], settings.train_window_days),
         ([m for m in models if m in COSTLY], settings.costly_window_days),
     ]
     for group, window in groups:
@@ -296,6 +298,10 @@ def forecast_panel(
         pred = forecaster.predict_by_model(fh)
         for m in group:
             out[m] = predictions_to_wide(pred[m], ids, cutoff, horizon)
+    if "adida_weekly" in models:
+        start = np.maximum(first, end + 1 - settings.train_window_days)
+        out["adida_weekly"] = adida_weekly_forecast(values, start, panel.dates[: end + 1],
+                                                    horizon)
     for m in models:
         if m in GLOBAL_CANDIDATES:
             fc = _forecast_global(m, panel, rows, end, settings, horizon, exogenous)

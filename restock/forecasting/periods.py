@@ -15,8 +15,9 @@ forecasts such feeds here (:func:`forecast_at_grain`):
    (:func:`period_settings`): horizon and backtest horizon / step rounded up to whole periods,
    season 52 (weeks) or 12 (months), minimum history 8 periods (weeks) or 4 (months), the
    moving average over 13 weeks or 6 months, fit windows in periods, and the candidates of
-   intermittent demand plus ADIDA (temporal aggregation); ``lightgbm_global`` is left out
-   (its calendar and exogenous features are daily; the grid's dates carry no calendar).
+   intermittent demand plus ADIDA (temporal aggregation); ``lightgbm_global`` and
+   ``adida_weekly`` are left out (their calendar features and weekday spread are daily; the
+   grid's dates carry no calendar).
    Every rule of the backtest (folds adapted to the history) applies in periods.
 3. Back to days (:func:`spread_to_days`). The policy, the replay and the tables work in days
    (lead times in days), so each forecast period is spread evenly over its days: the daily
@@ -47,7 +48,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from restock.forecasting.models import GLOBAL_CANDIDATES
+from restock.forecasting.models import GLOBAL_CANDIDATES, NUMPY_CANDIDATES
 from restock.forecasting.settings import ForecastSettings
 from restock.grain import detect_grain
 
@@ -94,7 +95,8 @@ def period_settings(settings: ForecastSettings, grain: str) -> ForecastSettings:
     def periods(n: int | None) -> int | None:
         return None if n is None else max(1, math.ceil(n / days))
 
-    candidates = [c for c in settings.candidates if c not in GLOBAL_CANDIDATES]
+    candidates = [c for c in settings.candidates
+                  if c not in GLOBAL_CANDIDATES and c not in NUMPY_CANDIDATES]
     candidates += [c for c in COARSE_CANDIDATES if c not in candidates]
     horizon = periods(settings.horizon)
     train = max(periods(settings.train_window_days), 3 * SEASON[grain])

@@ -5,11 +5,11 @@ Tie-break: every candidate whose score is within ``settings.selection_tolerance`
 best counts as tied. Among them the unit's combination (models.py) wins when it is tied
 (``settings.combination_wins_ties``, the default); otherwise, or without a tied combination,
 the simplest by the fixed complexity order (``models.COMPLEXITY_ORDER``: seasonal_naive <
-moving_average < croston_sba < adida < imapa < tsb < auto_ets < auto_theta < auto_arima <
-lightgbm_global) wins, then the lower |bias|. A simpler model that forecasts as well is cheaper,
-steadier and easier to explain; but when the backtest cannot tell the models apart, picking
-one of them is a bet on noise, and the average of the close candidates hedges it: its error is
-at most the mean of its members' and usually below the best's (the forecast-combination
+moving_average < adida_weekly < croston_sba < adida < imapa < tsb < auto_ets < auto_theta <
+auto_arima < lightgbm_global) wins, then the lower |bias|. A simpler model that forecasts as
+well is cheaper, steadier and easier to explain; but when the backtest cannot tell the models
+apart, picking one of them is a bet on noise, and the average of the close candidates hedges it:
+its error is at most the mean of its members' and usually below the best's (the forecast-combination
 result of the M competitions). Measured on M5 CA_1 at two pseudo as-of dates before the
 evaluated one (README), preferring the tied combination lowered the out-of-sample mean RMSSE
 at both. With ``combination_wins_ties = False`` a combination ranks last, as before.
@@ -55,6 +55,7 @@ _PLAIN_NAMES = {
     "tsb": "the TSB method for slow movers",
     "imapa": "IMAPA (slow movers, several time scales)",
     "adida": "ADIDA (slow movers, weekly totals)",
+    "adida_weekly": "weekly totals smoothed and spread over the weekdays (ADIDA)",
     "lightgbm_global": "a machine-learning model trained on all items",
     "category_profile": "the category's typical new-item sales",
 }

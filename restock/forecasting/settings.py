@@ -7,6 +7,8 @@ from pydantic import BaseModel, Field
 DEFAULT_CANDIDATES = [
     "seasonal_naive",
     "moving_average",
+    # weekly totals smoothed and spread over the weekdays (ADIDA; aggregate.py)
+    "adida_weekly",
     "auto_ets",
     "auto_theta",
     "croston_sba",
