@@ -7,8 +7,9 @@ online-retail ../shared/data/uci_online_retail --out DIR``): daily demand per sk
 the day's net quantity clipped at 0, on a complete daily spine from the series' first sale (the
 shape of ``fct_daily_demand``; nothing censored: no stock data). History up to ``--as-of``
 (default: ``--horizon`` days before the last sales date), scored on the ``--horizon`` (28) days
-after it. Series that sold nothing before as_of, or whose history gives no RMSSE scale, are left
-out and counted.
+after it, or on the days the data has left (FreshRetailNet as of 14 days before its end: 14).
+Series that sold nothing before as_of, or whose history gives no RMSSE scale, are left out and
+counted.
 
 1. restock: ``run_forecasting`` with the default ``ForecastSettings`` (horizon = ``--horizon``);
 2. seasonal naive (the last 7 days repeated);
@@ -134,11 +135,12 @@ def main() -> None:
     print(f"accuracy_bench {datetime.now().isoformat(timespec='seconds')} commit {commit()}")
     t0 = time.perf_counter()
     keys, units, dates = daily_wide(args.feed)
-    h = args.horizon
-    as_of = pd.Timestamp(args.as_of) if args.as_of else dates[-1] - pd.Timedelta(days=h)
+    as_of = (pd.Timestamp(args.as_of) if args.as_of
+             else dates[-1] - pd.Timedelta(days=args.horizon))
     n_hist = int((dates <= as_of).sum())
-    if n_hist + h > len(dates):
-        sys.exit(f"as_of {as_of.date()} leaves fewer than {h} days to score")
+    h = min(args.horizon, len(dates) - n_hist)  # days scored: the horizon, or what is left
+    if h < 1:
+        sys.exit(f"as_of {as_of.date()} leaves no day to score")
     sold = (units[:, :n_hist] > 0).any(axis=1)
     keys, units = keys[sold].reset_index(drop=True), units[sold]
     history, actual = units[:, :n_hist], units[:, n_hist:n_hist + h]
@@ -162,13 +164,19 @@ def main() -> None:
 
     demand = to_demand(keys, history, dates[:n_hist])
     started = time.perf_counter()
-    result = run_forecasting(demand, as_of, ForecastSettings(horizon=h))
+    result = run_forecasting(demand, as_of, ForecastSettings(horizon=args.horizon))
     seconds = time.perf_counter() - started
     fc = result.demand_forecasts
     wide = fc.pivot_table(index=["sku", "location"], columns="date", values="forecast",
                           aggfunc="first")
     wide = wide.reindex(index=pd.MultiIndex.from_frame(keys[["sku", "location"]]),
                         columns=pd.date_range(as_of + pd.Timedelta(days=1), periods=h))
+    bt = result.backtest_metrics
+    history_days = result.series_assignments["history_days"]
+    print(f"restock backtest: {bt['fold'].nunique() if len(bt) else 0} folds (cutoffs "
+          f"{', '.join(str(pd.Timestamp(c).date()) for c in sorted(bt['cutoff'].unique()))}), "
+          f"{int(result.model_selection['sample_size'].sum())} series backtested; "
+          f"{int((history_days >= 56).sum())} of {len(history_days)} series have 8+ weeks")
     results["restock (run_forecasting)"] = (wide.to_numpy(dtype=float), seconds)
 
     print(f"\n{'method':<28}{'mean RMSSE':>11}{'median':>9}{'MAE':>9}{'bias':>9}{'seconds':>9}")

@@ -12,7 +12,9 @@ weeks to days (restock/forecasting/periods.py); the bench sums the days back int
 
 Side by side, on the same weekly history and held-out weeks: naive (the last week repeated),
 the moving average of the last ``--ma-weeks`` weeks (13) and of 52 weeks, and Croston SBA
-(statsforecast ``CrostonSBA`` per part).
+(statsforecast ``CrostonSBA`` per part), all fitted on every week of the data (MAN lists every
+part for every week, so the weeks before a part's first demand are real zeros; Croston started
+at a late first demand repeats that one demand every week).
 
 Printed per method: mean RMSSE over the parts (scale: mean squared one-step naive error of the
 part's weekly history from its first demand, as in M5; parts without demand before as_of or
@@ -80,9 +82,8 @@ def croston_sba(history: np.ndarray, h: int) -> np.ndarray:
     from statsforecast.models import CrostonSBA
 
     n, t = history.shape
-    first = np.where((history > 0).any(axis=1), (history > 0).argmax(axis=1), t - 1)
-    rows = np.repeat(np.arange(n), t - first)
-    cols = np.concatenate([np.arange(f, t) for f in first])
+    rows = np.repeat(np.arange(n), t)  # every part from the first week: MAN lists all parts
+    cols = np.tile(np.arange(t), n)  # for all weeks, so zeros before a first sale are real
     ds = pd.date_range("2000-01-03", periods=t, freq="W-MON")
     long = pd.DataFrame({"unique_id": rows, "ds": ds[cols], "y": history[rows, cols]})
     out = StatsForecast(models=[CrostonSBA()], freq="W-MON", n_jobs=1).forecast(h=h, df=long)

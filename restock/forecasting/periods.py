@@ -12,7 +12,8 @@ forecasts such feeds here (:func:`forecast_at_grain`):
 2. Same machinery, period steps. The periods are laid on a consecutive day grid (period i ->
    day i of a fixed origin), so the backtest, selection, calibration and candidates run
    unchanged with one step = one period, and settings converted to periods
-   (:func:`period_settings`): horizon and backtest horizon / step rounded up to whole periods,
+   (:func:`period_settings`): horizon and backtest horizon rounded up to whole periods, the
+   step at least the backtest horizon (folds that do not score the same periods twice),
    season 52 (weeks) or 12 (months), minimum history 8 periods (weeks) or 4 (months), the
    moving average over 13 weeks or 6 months, fit windows in periods, and the candidates of
    intermittent demand plus ADIDA (temporal aggregation); ``lightgbm_global`` and
@@ -105,7 +106,9 @@ def period_settings(settings: ForecastSettings, grain: str) -> ForecastSettings:
         "grain": "day",
         "horizon": horizon,
         "backtest_horizon": periods(settings.backtest_horizon or settings.horizon),
-        "step_days": periods(settings.step_days),
+        # folds a horizon apart: period data are few, overlapping folds score the same weeks
+        "step_days": max(periods(settings.step_days),
+                         periods(settings.backtest_horizon or settings.horizon)),
         "season_length": SEASON[grain],
         "min_history_days": MIN_HISTORY[grain],
         "moving_average_window": MOVING_AVERAGE[grain],
