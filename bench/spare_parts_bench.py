@@ -95,14 +95,16 @@ def croston_sba(history: np.ndarray, h: int) -> np.ndarray:
 
 
 def restock_weekly(wide: pd.DataFrame, products: pd.DataFrame, n_hist: int, h: int,
-                   verbose: bool) -> tuple[np.ndarray, float, pd.Series, list[str]]:
+                   verbose: bool, all_weeks: bool = False
+                   ) -> tuple[np.ndarray, float, pd.Series, list[str]]:
     from restock.forecasting import ForecastSettings, run_forecasting
 
     weeks = wide.columns[:n_hist]
     as_of = weeks[-1]
     long = wide.iloc[:, :n_hist].stack().rename("units_sold").reset_index()
     long.columns = ["sku", "date", "units_sold"]
-    long = long[long["units_sold"] > 0]  # the feed's rows: weeks with demand
+    if not all_weeks:
+        long = long[long["units_sold"] > 0]  # the feed's rows: weeks with demand
     category = products.set_index("sku")["category"]
     demand = pd.DataFrame({"sku": long["sku"], "location": "MAN",
                            "category": long["sku"].map(category).fillna("SPARES"),
@@ -127,6 +129,11 @@ def main() -> None:
     parser.add_argument("--feed", type=Path, default=None, help="an imported MAN feed")
     parser.add_argument("--holdout", type=int, default=13, help="weeks held out")
     parser.add_argument("--ma-weeks", type=int, default=13)
+    parser.add_argument("--drop-last", type=int, default=0,
+                        help="leave out the data's last N weeks first (an earlier origin)")
+    parser.add_argument("--all-weeks", action="store_true",
+                        help="give Restock every part's zero weeks from the data's first week "
+                        "(the feed holds only weeks with demand: a series starts at its first)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     common.setup_logging(args.verbose)
@@ -142,6 +149,8 @@ def main() -> None:
 
         import_spare_parts(SPARE_PARTS, feed)
     wide, products = load_feed(feed)
+    if args.drop_last:
+        wide = wide.iloc[:, : wide.shape[1] - args.drop_last]
     h = args.holdout
     n_hist = wide.shape[1] - h
     values = wide.to_numpy(dtype=float)
@@ -161,7 +170,8 @@ def main() -> None:
         np.repeat(history[:, -52:].mean(axis=1, keepdims=True), h, axis=1), 0.0)
     started = time.perf_counter()
     results["Croston SBA"] = (croston_sba(history, h), time.perf_counter() - started)
-    fc, seconds, models, adaptations = restock_weekly(wide, products, n_hist, h, args.verbose)
+    fc, seconds, models, adaptations = restock_weekly(wide, products, n_hist, h, args.verbose,
+                                                      args.all_weeks)
     results["restock (run_forecasting)"] = (fc, seconds)
 
     print(f"\n{'method':<28}{'mean RMSSE':>11}{'median':>9}{'bias':>9}{'seconds':>9}")
