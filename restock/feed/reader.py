@@ -22,6 +22,11 @@ Handling decided here (see docs/DATA_QUALITY.md):
   the written offset: they are rendered in UTC before this rule applies.
 - Contract columns missing from the file but optional are added as NULL (staging applies the
   defaults); extra columns are kept in raw and reported as a warning.
+- Time grain (DATA_CONTRACT v1.1): ``feed.yml``'s ``grain: day|week|month`` when the feed has
+  one, else detected from the accepted sales dates with demand (``restock.grain.detect_grain``:
+  month when every such date is the 1st, week when each series sells on one weekday only,
+  else day). Recorded in ``raw._feed`` (one row: grain, grain_source = ``feed.yml`` /
+  ``detected``) and in :attr:`IngestResult.grain`, for forecasting to work at that grain.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import duckdb
 
 from restock.contract import INPUT_TABLES, Column, InputTable
 from restock.errors import UserError
+from restock.grain import GrainError, detect_grain, read_feed_grain
 from restock.warehouse import quote_identifier
 
 log = logging.getLogger("restock.ingest")
@@ -155,6 +161,8 @@ class IngestResult:
 
     as_of: date
     tables: dict[str, TableIngest]
+    grain: str = "day"  # day | week | month (module docstring)
+    grain_source: str = "detected"  # feed.yml | detected
 
     @property
     def warnings(self) -> list[str]:
@@ -883,7 +891,27 @@ def load_feed(
     if ingest_files:
         con.executemany("insert into raw._ingest_files values (?, ?, ?, ?, ?)", ingest_files)
     assert used_as_of is not None  # sales is required and has valid rows by now
-    return IngestResult(as_of=used_as_of, tables=tables)
+    grain, source = feed_grain(feed_dir, con)
+    log.info("feed grain: %s (%s)", grain, source)
+    return IngestResult(as_of=used_as_of, tables=tables, grain=grain, grain_source=source)
+
+
+def feed_grain(feed_dir: Path, con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    """The feed's grain and where it came from; written to ``raw._feed`` (module docstring)."""
+    try:
+        grain = read_feed_grain(feed_dir)
+    except GrainError as exc:
+        raise FeedError(str(exc)) from exc
+    source = "feed.yml"
+    if grain is None:
+        rows = con.execute(
+            f"select sku || '|' || location, {business_date_sql('date')} from raw.sales "
+            f"where _reject_reason is null and {_num('quantity')} > 0").fetchall()
+        grain = detect_grain([r[0] for r in rows], [r[1] for r in rows])
+        source = "detected"
+    con.execute("create or replace table raw._feed (grain varchar, grain_source varchar)")
+    con.execute("insert into raw._feed values (?, ?)", [grain, source])
+    return grain, source
 
 
 def _count(con: duckdb.DuckDBPyConnection, name: str, info: TableIngest) -> None:

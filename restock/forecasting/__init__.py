@@ -9,6 +9,7 @@ Modules, top to bottom (each imports only modules below it):
 - ``planner``: the replay planner (fits once at the replay start, re-applies at each review).
 - ``nightly``: ``run_forecasting``: backtest, selection, calibration, final forecasts, tables.
 - ``partitions``: per-category results of the partitioned forecast, on disk.
+- ``periods``: week / month feeds forecast at their grain by ``nightly`` and spread to days.
 - ``final``: the one forecasting path: final forecasts and quantile tables from a selection.
 - ``selection``: the best model per unit (category x demand class) from the backtest scores.
 - ``backtest``: rolling-origin backtest and ``forecast_panel`` (fit + forecast a panel).
@@ -16,6 +17,7 @@ Modules, top to bottom (each imports only modules below it):
 - ``coldstart``: category profiles for items too young to fit.
 - ``features``: exogenous features of the global model.
 - ``models``: candidate names, combinations, statsforecast models, panel conversions.
+- ``aggregate``: the ``adida_weekly`` candidate (weekly totals spread over the weekdays).
 - ``panel``, ``global_model``: the sktime forecasters (StatsForecastPanel, LightGBM global).
 - ``classify``: Syntetos-Boylan demand classes, selection units, cold-start flags.
 - ``censoring``: the demand panel (series x days), censored days imputed.

@@ -2,12 +2,14 @@
 
 - Cutoffs come from sktime's ``ExpandingWindowSplitter`` over the daily grid: ``settings.folds``
   origins ``settings.step_days`` apart, the last one ``settings.horizon`` days before as_of, so
-  every fold has a full horizon of actuals. Each fold fits on at most
+  every fold has a full horizon of actuals. Short histories shrink the plan by the rules of
+  :func:`plan_backtest` (below), never below one fold of one season. Each fold fits on at most
   ``settings.train_window_days`` days before its cutoff (``settings.costly_window_days`` for
   auto_ets / auto_theta / auto_arima, whose fit time grows with the length).
 - Per unit (category x demand class), ``settings.sample_per_unit`` series are drawn with a fixed
   seed, stratified by volume (five equal-count volume bands, drawn in proportion), among the
-  series with at least ``settings.min_history_days`` days of history at the first cutoff.
+  series with at least the plan's fit history (``settings.min_history_days``, or half of it on
+  a short history) at the first cutoff.
 - All series that share a candidate set go to one ``StatsForecastPanel`` call per fold (cheap
   models on the long window, costly ones on the short one); lightgbm_global is fitted once per
   fold on all sampled series, with exogenous features when it takes them.
@@ -25,6 +27,25 @@
   two pseudo as-of dates before the evaluated one (README). Choosing the members on the same
   folds that score the mean flatters it slightly; the selection's paired test still keeps a
   single model that is reliably better.
+
+Histories of any length (:func:`plan_backtest`, ``n`` = days from the panel's first date to
+as_of, ``h`` = backtest horizon, ``m`` = ``settings.min_history_days``):
+
+1. Configured plan: ``settings.folds`` folds ``settings.step_days`` apart, each with ``h`` days
+   scored and at least ``m`` days to fit before the first cutoff; fewer folds (down to 1) when
+   the history holds fewer.
+2. Short history: no fold fits at 1. The fit history needed at the first cutoff is halved
+   (``max(m // 2, 3)`` days, four weeks by default), the horizon shortened to what is left
+   (``min(h, n - m // 2)``) as long as it covers one season (``min(h, season_length)`` days), the
+   step set to that horizon, and as many folds as fit (up to ``settings.folds``).
+3. No room for a fold (``n < max(m // 2, 3) + min(h, season_length)``, 35 days by default):
+   no backtest. The nightly then selects without a holdout (``nightly.holdout_free_selection``:
+   AutoETS, which chooses its own form by AICc on each series' history, where it is a
+   candidate and the series hold two seasons; the moving average otherwise) and publishes the
+   reason in ``model_selection.reason``.
+
+Every reduction is logged (warning) and kept in :attr:`BacktestPlan.reductions`, which the
+nightly returns in ``ForecastResult.adaptations`` for the report.
 """
 
 from __future__ import annotations
@@ -38,6 +59,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from restock.forecasting.aggregate import adida_weekly_forecast
 from restock.forecasting.censoring import DemandPanel
 from restock.forecasting.features import build_exogenous
 from restock.forecasting.metrics import mase, one_step_naive_scale, rmsse, seasonal_naive_scale
@@ -45,6 +67,7 @@ from restock.forecasting.models import (
     COSTLY,
     GLOBAL_CANDIDATES,
     NAIVE_MODEL,
+    NUMPY_CANDIDATES,
     build_candidate,
     combination_members,
     combination_name,
@@ -92,6 +115,7 @@ class BacktestResult:
     candidates: dict[str, list[str]] = field(default_factory=dict)  # unit -> models tried
     seconds: float = 0.0
     combinations: dict[str, str] = field(default_factory=dict)  # unit -> combination name
+    plan: BacktestPlan | None = None
 
 
 def backtest_horizon(settings: ForecastSettings) -> int:
@@ -99,28 +123,81 @@ def backtest_horizon(settings: ForecastSettings) -> int:
     return settings.backtest_horizon or settings.horizon
 
 
-def backtest_cutoffs(dates: pd.DatetimeIndex, settings: ForecastSettings) -> list[pd.Timestamp]:
+@dataclass(frozen=True)
+class BacktestPlan:
+    """Folds, horizon, step and fit history of a backtest, adapted to the history's length.
+
+    ``reductions``: one plain sentence per setting reduced (empty when the configured plan
+    fits); ``reason``: why there is no fold at all (None when there is one).
+    """
+
+    folds: int
+    horizon: int
+    step: int
+    min_history: int
+    history_days: int
+    reductions: tuple[str, ...] = ()
+    reason: str | None = None
+
+
+def _folds_that_fit(n: int, h: int, step: int, need: int, most: int) -> int:
+    folds = most
+    while folds > 0 and n - h - (folds - 1) * step < need:
+        folds -= 1
+    return folds
+
+
+def plan_backtest(n: int, settings: ForecastSettings) -> BacktestPlan:
+    """The backtest plan for ``n`` days of history up to as_of (rules in the module docstring)."""
+    h, step, need = backtest_horizon(settings), settings.step_days, settings.min_history_days
+    folds = _folds_that_fit(n, h, step, need, settings.folds)
+    configured = (f"configured {settings.folds} folds of {h} days every {step} days after "
+                  f"{need} days of fit history")
+    if folds == settings.folds:
+        return BacktestPlan(folds, h, step, need, n)
+    if folds > 0:
+        return BacktestPlan(folds, h, step, need, n, (
+            f"backtest folds {settings.folds} -> {folds}: the history holds {n} days "
+            f"({configured})",))
+    relaxed = max(need // 2, 3)
+    shortest = min(h, settings.season_length)
+    h2 = min(h, n - relaxed)
+    if h2 >= shortest:
+        folds = _folds_that_fit(n, h2, h2, relaxed, settings.folds)
+        changes = [f"backtest folds {settings.folds} -> {folds}",
+                   f"fit history at the first cutoff {need} -> {relaxed} days"]
+        if h2 < h:
+            changes.append(f"backtest horizon {h} -> {h2} days")
+        if h2 != step:
+            changes.append(f"step {step} -> {h2} days")
+        return BacktestPlan(folds, h2, h2, relaxed, n, (
+            f"{', '.join(changes)}: the history holds {n} days ({configured})",))
+    reason = (f"the history holds {n} days, too few for one backtest fold (at least "
+              f"{relaxed + shortest} days: {relaxed} to fit and {shortest} to score)")
+    return BacktestPlan(0, h, step, need, n, (f"no backtest: {reason}",), reason)
+
+
+def backtest_cutoffs(
+    dates: pd.DatetimeIndex, settings: ForecastSettings, plan: BacktestPlan | None = None
+) -> list[pd.Timestamp]:
     """Fold cutoffs (last training day of each fold), oldest first, via sktime's splitter.
 
-    Fewer folds are used when the history is too short (at least one, else an empty list).
+    ``plan`` (default: :func:`plan_backtest` of the dates) sets the folds, horizon and step;
+    an empty list when the history has no room for a fold.
     """
     from sktime.split import ExpandingWindowSplitter
 
-    h = backtest_horizon(settings)
     n = len(dates)
-    folds = settings.folds
-    while folds > 0 and n - h - (folds - 1) * settings.step_days < settings.min_history_days:
-        folds -= 1
-    if folds < settings.folds:
-        logger.warning("history of %d days allows only %d backtest folds", n, folds)
-    if folds == 0:
+    plan = plan or plan_backtest(n, settings)
+    if plan.folds == 0:
         return []
-    initial = n - h - (folds - 1) * settings.step_days
+    h = plan.horizon
+    initial = n - h - (plan.folds - 1) * plan.step
     splitter = ExpandingWindowSplitter(
-        fh=list(range(1, h + 1)), initial_window=initial, step_length=settings.step_days
+        fh=list(range(1, h + 1)), initial_window=initial, step_length=plan.step
     )
     positions = np.asarray(splitter.get_cutoffs(pd.Series(np.zeros(n), index=dates)), dtype=int)
-    return [dates[p] for p in positions[-folds:]]
+    return [dates[p] for p in positions[-plan.folds:]]
 
 
 def stratified_sample(
@@ -203,8 +280,8 @@ def forecast_panel(
     fh = ForecastingHorizon(np.arange(1, horizon + 1), is_relative=True)
     values = panel.target[rows, : end + 1]
     groups = [
-        ([m for m in models if m not in COSTLY and m not in GLOBAL_CANDIDATES],
-         settings.train_window_days),
+        ([m for m in models if m not in COSTLY and m not in GLOBAL_CANDIDATES
+          and m not in NUMPY_CANDIDATES], settings.train_window_days),
         ([m for m in models if m in COSTLY], settings.costly_window_days),
     ]
     for group, window in groups:
@@ -221,6 +298,10 @@ def forecast_panel(
         pred = forecaster.predict_by_model(fh)
         for m in group:
             out[m] = predictions_to_wide(pred[m], ids, cutoff, horizon)
+    if "adida_weekly" in models:
+        start = np.maximum(first, end + 1 - settings.train_window_days)
+        out["adida_weekly"] = adida_weekly_forecast(values, start, panel.dates[: end + 1],
+                                                    horizon)
     for m in models:
         if m in GLOBAL_CANDIDATES:
             fc = _forecast_global(m, panel, rows, end, settings, horizon, exogenous)
@@ -440,18 +521,21 @@ def run_backtest(
     BacktestResult
     """
     started = time.perf_counter()
-    h = backtest_horizon(settings)
-    cutoffs = backtest_cutoffs(panel.dates, settings)
+    plan = plan_backtest(len(panel.dates), settings)
+    for line in plan.reductions:
+        logger.warning("%s", line)
+    h = plan.horizon
+    cutoffs = backtest_cutoffs(panel.dates, settings, plan)
     empty_scores = pd.DataFrame(
         columns=["pos", "fold", "model", "mase", "rmsse", "abs_err", "err", "actual_sum",
                  "n_scored", "mase_scale"]
     )
     if not cutoffs:
         return BacktestResult(assignments.iloc[:0].assign(row=[]), [], h, {}, np.zeros((0, 0, h)),
-                              np.zeros((0, 0, h)), np.zeros((0, 0)), empty_scores)
+                              np.zeros((0, 0, h)), np.zeros((0, 0)), empty_scores, plan=plan)
     first_end = panel.day_index(cutoffs[0])
     first = panel.series["first_day"].to_numpy()
-    eligible = (first_end - first + 1 >= settings.min_history_days) & (
+    eligible = (first_end - first + 1 >= plan.min_history) & (
         ~assignments["is_cold_start"].to_numpy()
     )
     volume = series_level(panel.target, first_end)
@@ -524,6 +608,7 @@ def run_backtest(
         candidates=candidates,
         seconds=time.perf_counter() - started,
         combinations=combinations,
+        plan=plan,
     )
 
 

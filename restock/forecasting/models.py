@@ -19,8 +19,9 @@ units; the smoothing / regression models (auto_theta, auto_arima) only on smooth
 units, where demand happens most days. auto_ets is also tried on intermittent and lumpy units
 (``settings.smoothing_on_intermittent``): with additive errors it is a seasonal level that the
 backtest may prefer on retail slow movers that still sell most weeks (M5); the backtest decides.
-seasonal_naive (the benchmark every score is compared with), moving_average and
-lightgbm_global are tried on every unit. auto_arima is off by default and, when on, only tried
+seasonal_naive (the benchmark every score is compared with), moving_average, adida_weekly
+(weekly totals smoothed and spread back over the weekdays, aggregate.py: order-driven demand)
+and lightgbm_global are tried on every unit. auto_arima is off by default and, when on, only tried
 on units with at most ``settings.auto_arima_max_series`` series.
 
 ``combination`` (on by default) is not fitted itself: it is the equal-weight mean of at most
@@ -70,15 +71,19 @@ STATSFORECAST_CANDIDATES = (
     "adida",
 )
 GLOBAL_CANDIDATES = ("lightgbm_global",)
+#: Candidates computed in numpy by this package (aggregate.py), no statsforecast call.
+NUMPY_CANDIDATES = ("adida_weekly",)
 #: Forecast combination: the equal-weight mean of a unit's best base candidates (see below).
 COMBINATION = "combination"
-KNOWN_CANDIDATES = STATSFORECAST_CANDIDATES + GLOBAL_CANDIDATES + (COMBINATION,)
+KNOWN_CANDIDATES = (STATSFORECAST_CANDIDATES + NUMPY_CANDIDATES + GLOBAL_CANDIDATES
+                    + (COMBINATION,))
 INTERMITTENT_ONLY = frozenset({"croston_sba", "tsb", "imapa", "adida"})
 CONTINUOUS_ONLY = frozenset({"auto_ets", "auto_theta", "auto_arima"})
 #: Fixed complexity order: on a tie the simpler (earlier) model wins.
 COMPLEXITY_ORDER = (
     "seasonal_naive",
     "moving_average",
+    "adida_weekly",
     "croston_sba",
     "adida",
     "imapa",
@@ -117,7 +122,8 @@ def combination_members(name: str) -> list[str]:
     if not is_combination(name) or name == COMBINATION:
         raise ValueError(f"{name!r} is not a named combination")
     members = name[len(COMBINATION) + 1 : -1].split("+")
-    unknown = [m for m in members if m not in STATSFORECAST_CANDIDATES + GLOBAL_CANDIDATES]
+    unknown = [m for m in members
+               if m not in STATSFORECAST_CANDIDATES + NUMPY_CANDIDATES + GLOBAL_CANDIDATES]
     if unknown or len(members) < 2:
         raise ValueError(f"bad combination {name!r}")
     return members
@@ -219,6 +225,8 @@ def build_candidate(name: str, settings: ForecastSettings):
         raise ValueError("a combination is not fitted itself: forecast its members and average")
     if name in STATSFORECAST_CANDIDATES:
         return make_panel_forecaster([name], settings, n_jobs=settings.n_jobs)
+    if name in NUMPY_CANDIDATES:
+        raise ValueError(f"{name} is computed by backtest.forecast_panel, not an sktime forecaster")
     try:
         from restock.forecasting.global_model import LightGBMGlobalForecaster
     except ImportError as exc:

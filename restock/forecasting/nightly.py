@@ -6,6 +6,8 @@ Steps (each logged with counts and timings on ``restock.forecasting``):
 2. Every series gets a Syntetos-Boylan demand class on its last ``train_window_days`` days;
    the selection unit is category x demand class. Series with fewer than
    ``min_history_days`` days since their first sale are cold starts (coldstart.py).
+0. A feed at week or month grain (``settings.grain``, else detected) is forecast at its grain
+   by the same steps and spread to days (periods.py).
 3. A rolling-origin backtest scores each unit's candidates on a stratified sample (backtest.py).
 4. Each unit keeps its best model by mean RMSSE (selection.py). A unit without any backtestable
    series takes the model most often chosen for its demand class elsewhere, else
@@ -43,7 +45,12 @@ from restock.forecasting.classify import assign_series
 from restock.forecasting.final import final_forecasts
 from restock.forecasting.metrics import pinball_loss
 from restock.forecasting.models import candidates_for_unit, check_candidates, dask_client
-from restock.forecasting.selection import fallback_selection, select_models
+from restock.forecasting.periods import demand_grain, forecast_at_grain
+from restock.forecasting.selection import (
+    fallback_selection,
+    holdout_free_selection,
+    select_models,
+)
 from restock.forecasting.settings import ForecastSettings
 
 logger = logging.getLogger("restock.forecasting")
@@ -74,6 +81,11 @@ class ForecastResult:
     backtest_predictions: pd.DataFrame
     calibration: Calibration
     timings: dict[str, float] = field(default_factory=dict)
+    #: What a short history reduced (backtest folds, horizon, fit history, cold-start
+    #: threshold), one plain sentence each; empty when the configured settings fit.
+    adaptations: list[str] = field(default_factory=list)
+    #: Grain the demand was forecast at (day, week, month; periods.py); tables are daily.
+    grain: str = "day"
 
 
 def run_forecasting(
@@ -102,6 +114,9 @@ def run_forecasting(
     ForecastResult
     """
     settings = settings or ForecastSettings()
+    grain = settings.grain or demand_grain(demand)
+    if grain != "day":  # period totals: forecast at their grain, spread to days
+        return forecast_at_grain(demand, pd.Timestamp(as_of), settings, grain, products)
     with _backend(settings):
         sel = _select(demand, as_of, settings, promotions, events, drivers, products)
         return _run(sel, settings)
@@ -134,6 +149,7 @@ class _Selected:
     calibration: Calibration
     timings: dict[str, float]
     started: float
+    adaptations: list[str] = field(default_factory=list)
 
 
 def select_and_calibrate(
@@ -178,7 +194,19 @@ def _select(
     as_of = pd.Timestamp(as_of).normalize()
     panel = build_panel(demand, as_of, settings)
     end = panel.day_index(as_of)
-    assignments = assign_series(panel, end, settings)
+    adaptations: list[str] = []
+    assign_settings = settings
+    span = end + 1
+    if span < settings.min_history_days:
+        # the whole feed is younger than the cold-start threshold: every series would be a
+        # cold start of a category without established items; two seasons (or half the
+        # history, if more) are then enough to forecast a series from its own demand
+        cold_days = max(2 * settings.season_length, span // 2)
+        assign_settings = settings.model_copy(update={"min_history_days": cold_days})
+        adaptations.append(f"cold-start threshold {settings.min_history_days} -> {cold_days} "
+                           f"days: the history holds {span} days")
+        logger.warning("%s", adaptations[-1])
+    assignments = assign_series(panel, end, assign_settings)
     timings["prepare"] = time.perf_counter() - t0
     logger.info("forecasting %d series (%d cold start), %d censored days imputed, in %.1f s",
                 panel.n_series, int(assignments["is_cold_start"].sum()),
@@ -203,18 +231,28 @@ def _select(
     scores = bt.scores.merge(unit_info, on="pos", how="left")
     sample_sizes = bt.sample.groupby("unit").size()
     units["sample_size"] = units["unit"].map(sample_sizes).fillna(0).astype(int)
+    adaptations.extend(bt.plan.reductions if bt.plan is not None else [])
     selection = select_models(scores, units, settings, folds=len(bt.cutoffs))
     missing = units[~units["unit"].isin(selection["unit"])]
     if len(missing):
-        selection = pd.concat([selection, fallback_selection(missing, selection)],
-                              ignore_index=True)
+        # a unit whose demand class was chosen elsewhere borrows that choice; the others
+        # (and every unit when there is no backtest) are chosen without a holdout
+        borrow = missing["demand_class"].isin(selection["demand_class"])
+        warm = assignments[~assignments["is_cold_start"]]
+        history = warm.groupby("unit")["history_days"].median()
+        why = (bt.plan.reason if bt.plan is not None and bt.plan.reason else
+               "no item of this category and demand class had enough history at the "
+               "backtest's first cutoff")
+        parts = [selection, fallback_selection(missing[borrow], selection),
+                 holdout_free_selection(missing[~borrow], history, settings, why)]
+        selection = pd.concat([p for p in parts if len(p)], ignore_index=True)
 
     t2 = time.perf_counter()
     calibration = fit_calibration(bt.sample, bt.forecasts, bt.actual, bt.target, bt.level,
                                   settings)
     timings["calibration"] = time.perf_counter() - t2
     return _Selected(as_of, panel, end, assignments, exogenous, bt, scores, selection,
-                     calibration, timings, t0)
+                     calibration, timings, t0, adaptations)
 
 
 def _run(sel: _Selected, settings: ForecastSettings) -> ForecastResult:
@@ -260,6 +298,7 @@ def _run(sel: _Selected, settings: ForecastSettings) -> ForecastResult:
         backtest_predictions=predictions,
         calibration=calibration,
         timings=timings,
+        adaptations=list(sel.adaptations),
     )
 
 

@@ -5,11 +5,11 @@ Tie-break: every candidate whose score is within ``settings.selection_tolerance`
 best counts as tied. Among them the unit's combination (models.py) wins when it is tied
 (``settings.combination_wins_ties``, the default); otherwise, or without a tied combination,
 the simplest by the fixed complexity order (``models.COMPLEXITY_ORDER``: seasonal_naive <
-moving_average < croston_sba < adida < imapa < tsb < auto_ets < auto_theta < auto_arima <
-lightgbm_global) wins, then the lower |bias|. A simpler model that forecasts as well is cheaper,
-steadier and easier to explain; but when the backtest cannot tell the models apart, picking
-one of them is a bet on noise, and the average of the close candidates hedges it: its error is
-at most the mean of its members' and usually below the best's (the forecast-combination
+moving_average < adida_weekly < croston_sba < adida < imapa < tsb < auto_ets < auto_theta <
+auto_arima < lightgbm_global) wins, then the lower |bias|. A simpler model that forecasts as
+well is cheaper, steadier and easier to explain; but when the backtest cannot tell the models
+apart, picking one of them is a bet on noise, and the average of the close candidates hedges it:
+its error is at most the mean of its members' and usually below the best's (the forecast-combination
 result of the M competitions). Measured on M5 CA_1 at two pseudo as-of dates before the
 evaluated one (README), preferring the tied combination lowered the out-of-sample mean RMSSE
 at both. With ``combination_wins_ties = False`` a combination ranks last, as before.
@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from restock.forecasting.classify import INTERMITTENT_CLASSES
 from restock.forecasting.models import (
     COMPLEXITY_ORDER,
     NAIVE_MODEL,
@@ -54,6 +55,7 @@ _PLAIN_NAMES = {
     "tsb": "the TSB method for slow movers",
     "imapa": "IMAPA (slow movers, several time scales)",
     "adida": "ADIDA (slow movers, weekly totals)",
+    "adida_weekly": "weekly totals smoothed and spread over the weekdays (ADIDA)",
     "lightgbm_global": "a machine-learning model trained on all items",
     "category_profile": "the category's typical new-item sales",
 }
@@ -154,7 +156,7 @@ def _cap(text: str) -> str:
 def _reason(selected: str, score: float, runner_up: str | None, runner_score: float,
             naive: float, tie: bool, n_sample: int, folds: int) -> str:
     what = plain_name(selected)
-    base = f"{n_sample} sampled items over {folds} backtest periods"
+    base = f"{n_sample} sampled items over {folds} backtest period{'s' if folds != 1 else ''}"
     if selected == NAIVE_MODEL:
         text = f"No method beat {what} on {base}, so it is kept."
     elif np.isfinite(naive) and naive > 0:
@@ -254,6 +256,47 @@ def fallback_selection(units: pd.DataFrame, chosen: pd.DataFrame) -> pd.DataFram
             "runner_up_score": np.nan, "naive_score": np.nan, "value_added": np.nan,
             "reason": ("Too little history to backtest these items; using the method chosen "
                        f"most often for other {unit.demand_class} items."),
+            "n_series": int(unit.n_series), "sample_size": 0,
+        })
+    return pd.DataFrame(rows, columns=["unit", *SELECTION_COLUMNS])
+
+
+def holdout_free_model(demand_class: str, history_days: float, settings: ForecastSettings) -> str:
+    """The model of a unit that no backtest can score (rule of :func:`holdout_free_selection`)."""
+    if demand_class in INTERMITTENT_CLASSES:
+        return "croston_sba" if "croston_sba" in settings.candidates else "moving_average"
+    if "auto_ets" in settings.candidates and history_days >= 2 * settings.season_length:
+        return "auto_ets"
+    return "moving_average"
+
+
+def holdout_free_selection(
+    units: pd.DataFrame, history_days: pd.Series, settings: ForecastSettings, why: str
+) -> pd.DataFrame:
+    """Selection rows for units without any backtest, chosen without a holdout.
+
+    Rule: smooth and erratic units take AutoETS, which chooses its own form (error, trend,
+    season) per series by AICc on the whole history, an information criterion that needs no
+    holdout, when it is a candidate and the unit's series hold two seasons (median); the
+    intermittent and lumpy units take Croston SBA (the standard for slow movers, no season to
+    fit); anything else takes the 28-day moving average, the safe default. ``history_days``:
+    unit -> median days of history of its series; ``why``: the reason there is no backtest,
+    published in ``reason``.
+    """
+    rows = []
+    for unit in units.itertuples(index=False):
+        days = float(history_days.get(unit.unit, 0.0))
+        model = holdout_free_model(unit.demand_class, days, settings)
+        how = {"auto_ets": "its form chosen per item by AICc on the whole history, no holdout "
+                           "needed",
+               "croston_sba": "the standard method for slow movers, nothing to fit to a "
+                              "holdout"}.get(model, "the safe default when nothing can be "
+                                                    "tested or fitted")
+        rows.append({
+            "unit": unit.unit, "category": unit.category, "demand_class": unit.demand_class,
+            "selected_model": model, "score": np.nan, "runner_up": None,
+            "runner_up_score": np.nan, "naive_score": np.nan, "value_added": np.nan,
+            "reason": (f"No backtest: {why}. Using {plain_name(model)} ({how})."),
             "n_series": int(unit.n_series), "sample_size": 0,
         })
     return pd.DataFrame(rows, columns=["unit", *SELECTION_COLUMNS])

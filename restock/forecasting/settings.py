@@ -7,6 +7,8 @@ from pydantic import BaseModel, Field
 DEFAULT_CANDIDATES = [
     "seasonal_naive",
     "moving_average",
+    # weekly totals smoothed and spread over the weekdays (ADIDA; aggregate.py)
+    "adida_weekly",
     "auto_ets",
     "auto_theta",
     "croston_sba",
@@ -27,6 +29,14 @@ class ForecastSettings(BaseModel):
     """How demand is backtested, selected and forecast."""
 
     horizon: int = Field(28, ge=1, description="days forecast after as_of")
+    grain: str | None = Field(
+        None,
+        pattern="^(day|week|month)$",
+        description="time grain of the demand: week / month feeds hold period totals dated "
+        "on the period's first day and are forecast at that grain, then spread to days "
+        "(periods.py); None = detected from the dates with demand (restock.grain), as the "
+        "feed reader records it in raw._feed",
+    )
     folds: int = Field(3, ge=1, description="rolling-origin backtest folds")
     step_days: int = Field(28, ge=1, description="days between backtest cutoffs")
     season_length: int = Field(7, ge=1)

@@ -1,0 +1,191 @@
+"""Weekly spare parts (MAN): Restock at weekly grain against naive, moving average, Croston SBA.
+
+What it measures
+----------------
+The MAN feed (``restock import spare-parts ../shared/data/spare_parts --out DIR``: 3,451 parts,
+weekly totals dated on each week's Monday, ``feed.yml`` says ``grain: week``). The last
+``--holdout`` weeks (13) are held out; as_of is the Monday of the last history week (its total
+is known). Restock is ``run_forecasting`` with the default ``ForecastSettings`` and
+``horizon = 7 x holdout`` days: it detects the weekly grain, forecasts weekly and spreads the
+weeks to days (restock/forecasting/periods.py); the bench sums the days back into weeks (days
+1-7 after as_of are the first held-out week, and so on), so the score is at weekly grain.
+
+Side by side, on the same weekly history and held-out weeks: naive (the last week repeated),
+the moving average of the last ``--ma-weeks`` weeks (13) and of 52 weeks, and Croston SBA
+(statsforecast ``CrostonSBA`` per part), all fitted on every week of the data (MAN lists every
+part for every week, so the weeks before a part's first demand are real zeros; Croston started
+at a late first demand repeats that one demand every week).
+
+Printed per method: mean RMSSE over the parts (scale: mean squared one-step naive error of the
+part's weekly history from its first demand, as in M5; parts without demand before as_of or
+with a zero scale are left out and counted), median RMSSE, and the total bias
+sum(forecast - actual) / sum(actual) over all parts and held-out weeks. Acceptance (issue 15):
+Restock's total bias within +-15 % and its mean RMSSE below naive, moving average and Croston
+SBA. The date and the commit are printed first.
+
+Usage::
+
+    .venv/bin/python bench/spare_parts_bench.py [--feed DIR] [--holdout 13] [--ma-weeks 13]
+
+Without ``--feed`` the importer writes the feed to a temporary folder first (about a minute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as common  # noqa: E402
+
+SPARE_PARTS = common.DATA / "spare_parts"
+
+
+def commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=common.ROOT,
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def load_feed(feed: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(weekly wide table parts x weeks, products) from a spare-parts feed."""
+    sales = pd.read_csv(feed / "sales.csv", dtype={"sku": str})
+    products = pd.read_csv(feed / "products.csv", dtype={"sku": str})
+    sales["date"] = pd.to_datetime(sales["date"])
+    weeks = pd.date_range(sales["date"].min(), sales["date"].max(), freq="7D")
+    wide = (sales.pivot_table(index="sku", columns="date", values="quantity", aggfunc="sum")
+            .reindex(index=products["sku"], columns=weeks).fillna(0.0))
+    return wide, products
+
+
+def rmsse_scale(history: np.ndarray) -> np.ndarray:
+    out = np.full(len(history), np.nan)
+    for i, row in enumerate(history):
+        sold = np.flatnonzero(row > 0)
+        if len(sold) and len(row) - sold[0] > 1:
+            out[i] = np.mean(np.diff(row[sold[0]:]) ** 2)
+    return out
+
+
+def croston_sba(history: np.ndarray, h: int) -> np.ndarray:
+    from statsforecast import StatsForecast
+    from statsforecast.models import CrostonSBA
+
+    n, t = history.shape
+    rows = np.repeat(np.arange(n), t)  # every part from the first week: MAN lists all parts
+    cols = np.tile(np.arange(t), n)  # for all weeks, so zeros before a first sale are real
+    ds = pd.date_range("2000-01-03", periods=t, freq="W-MON")
+    long = pd.DataFrame({"unique_id": rows, "ds": ds[cols], "y": history[rows, cols]})
+    out = StatsForecast(models=[CrostonSBA()], freq="W-MON", n_jobs=1).forecast(h=h, df=long)
+    out = out.reset_index() if "unique_id" not in out.columns else out
+    arr = np.zeros((n, h))
+    step = ((pd.DatetimeIndex(out["ds"]) - ds[-1]).days.to_numpy() // 7) - 1
+    arr[out["unique_id"].to_numpy(dtype=int), step] = out["CrostonSBA"].to_numpy(dtype=float)
+    return arr
+
+
+def restock_weekly(wide: pd.DataFrame, products: pd.DataFrame, n_hist: int, h: int,
+                   verbose: bool, all_weeks: bool = False
+                   ) -> tuple[np.ndarray, float, pd.Series, list[str]]:
+    from restock.forecasting import ForecastSettings, run_forecasting
+
+    weeks = wide.columns[:n_hist]
+    as_of = weeks[-1]
+    long = wide.iloc[:, :n_hist].stack().rename("units_sold").reset_index()
+    long.columns = ["sku", "date", "units_sold"]
+    if not all_weeks:
+        long = long[long["units_sold"] > 0]  # the feed's rows: weeks with demand
+    category = products.set_index("sku")["category"]
+    demand = pd.DataFrame({"sku": long["sku"], "location": "MAN",
+                           "category": long["sku"].map(category).fillna("SPARES"),
+                           "date": long["date"], "units_sold": long["units_sold"]})
+    started = time.perf_counter()
+    result = run_forecasting(demand, as_of, ForecastSettings(horizon=7 * h))
+    seconds = time.perf_counter() - started
+    fc = result.demand_forecasts
+    day = (pd.DatetimeIndex(fc["date"]) - as_of).days.to_numpy()
+    fc = fc.assign(week=(day - 1) // 7)
+    weekly = fc.pivot_table(index="sku", columns="week", values="forecast", aggfunc="sum")
+    weekly = weekly.reindex(index=wide.index, columns=range(h)).fillna(0.0)
+    if verbose:
+        print(result.model_selection[["category", "demand_class", "selected_model", "score",
+                                      "naive_score"]].to_string())
+    models = result.series_assignments["model"].value_counts()
+    return weekly.to_numpy(dtype=float), seconds, models, result.adaptations
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--feed", type=Path, default=None, help="an imported MAN feed")
+    parser.add_argument("--holdout", type=int, default=13, help="weeks held out")
+    parser.add_argument("--ma-weeks", type=int, default=13)
+    parser.add_argument("--drop-last", type=int, default=0,
+                        help="leave out the data's last N weeks first (an earlier origin)")
+    parser.add_argument("--all-weeks", action="store_true",
+                        help="give Restock every part's zero weeks from the data's first week "
+                        "(the feed holds only weeks with demand: a series starts at its first)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args()
+    common.setup_logging(args.verbose)
+    print(f"spare_parts_bench {datetime.now().isoformat(timespec='seconds')} commit {commit()}")
+    t0 = time.perf_counter()
+    feed = args.feed
+    tmp = None
+    if feed is None:
+        common.require(SPARE_PARTS)
+        tmp = tempfile.TemporaryDirectory()
+        feed = Path(tmp.name) / "man"
+        from restock.importers.spare_parts import import_spare_parts
+
+        import_spare_parts(SPARE_PARTS, feed)
+    wide, products = load_feed(feed)
+    if args.drop_last:
+        wide = wide.iloc[:, : wide.shape[1] - args.drop_last]
+    h = args.holdout
+    n_hist = wide.shape[1] - h
+    values = wide.to_numpy(dtype=float)
+    history, actual = values[:, :n_hist], values[:, n_hist:]
+    scale = rmsse_scale(history)
+    scored = np.isfinite(scale) & (scale > 0)
+    print(f"MAN: {len(wide)} parts, {wide.shape[1]} weeks; as of {wide.columns[n_hist - 1].date()}"
+          f" ({n_hist} weeks of history), {h} weeks held out "
+          f"({wide.columns[n_hist].date()}..{wide.columns[-1].date()}); "
+          f"{int((~scored).sum())} parts without an RMSSE scale left out")
+
+    results: dict[str, tuple[np.ndarray, float]] = {}
+    results["naive (last week)"] = (np.repeat(history[:, -1:], h, axis=1), 0.0)
+    results[f"moving average {args.ma_weeks} w"] = (
+        np.repeat(history[:, -args.ma_weeks:].mean(axis=1, keepdims=True), h, axis=1), 0.0)
+    results["moving average 52 w"] = (
+        np.repeat(history[:, -52:].mean(axis=1, keepdims=True), h, axis=1), 0.0)
+    started = time.perf_counter()
+    results["Croston SBA"] = (croston_sba(history, h), time.perf_counter() - started)
+    fc, seconds, models, adaptations = restock_weekly(wide, products, n_hist, h, args.verbose,
+                                                      args.all_weeks)
+    results["restock (run_forecasting)"] = (fc, seconds)
+
+    print(f"\n{'method':<28}{'mean RMSSE':>11}{'median':>9}{'bias':>9}{'seconds':>9}")
+    for name, (f, sec) in results.items():
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.sqrt(np.mean((actual[scored] - f[scored]) ** 2, axis=1) / scale[scored])
+        bias = (f - actual).sum() / actual.sum()
+        print(f"{name:<28}{r.mean():>11.4f}{np.median(r):>9.4f}{bias:>+9.1%}{sec:>9.1f}")
+    print("\nrestock models (parts):", ", ".join(f"{k} {v}" for k, v in models.items()))
+    print("restock adaptations:", "; ".join(adaptations))
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s")
+    if tmp is not None:
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Time grain: feed.yml, detection, and forecasts at week / month grain spread to days."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from feedkit import base_feed, write_feed
+
+from restock.feed.reader import FeedError, load_feed
+from restock.grain import detect_grain
+
+
+def _weekly_sales(weeks: int = 12) -> list[dict]:
+    rows, line = [], 0
+    for w in range(weeks):
+        day = pd.Timestamp("2024-01-01") + pd.Timedelta(weeks=w)  # Mondays
+        for sku, loc, qty in (("A", "S1", 30), ("B", "S1", 12), ("A", "S2", 7)):
+            line += 1
+            rows.append({"order_id": f"W{w}", "line_id": str(line), "date": day.date().isoformat(),
+                         "sku": sku, "location": loc, "quantity": str(qty + w % 3),
+                         "unit_price": "2.0", "promo": "false", "customer_id": ""})
+    return rows
+
+
+def test_feed_yml_grain_is_read_and_recorded(tmp_path):
+    tables = base_feed()
+    write_feed(tmp_path, tables)
+    (tmp_path / "feed.yml").write_text("# totals per week\ngrain: week\n")
+    con = duckdb.connect()
+    result = load_feed(tmp_path, con)
+    assert (result.grain, result.grain_source) == ("week", "feed.yml")
+    assert con.execute("select grain, grain_source from raw._feed").fetchall() == [
+        ("week", "feed.yml")]
+
+
+def test_a_bad_grain_in_feed_yml_is_a_feed_error(tmp_path):
+    write_feed(tmp_path, base_feed())
+    (tmp_path / "feed.yml").write_text("grain: fortnight\n")
+    with pytest.raises(FeedError, match="fortnight"):
+        load_feed(tmp_path, duckdb.connect())
+
+
+def test_weekly_dates_are_detected_without_feed_yml(tmp_path):
+    tables = base_feed()
+    tables = {"products": tables["products"], "locations": tables["locations"],
+              "sales": _weekly_sales()}
+    write_feed(tmp_path, tables)
+    con = duckdb.connect()
+    result = load_feed(tmp_path, con)
+    assert (result.grain, result.grain_source) == ("week", "detected")
+    daily = duckdb.connect()
+    write_feed(tmp_path / "daily", base_feed())
+    assert load_feed(tmp_path / "daily", daily).grain == "day"
+
+
+def test_detect_grain_needs_evidence_and_agreement():
+    mondays = pd.date_range("2024-01-01", periods=30, freq="7D")
+    assert detect_grain(["a"] * 30, mondays) == "week"
+    assert detect_grain(["a"] * 5, mondays[:5]) == "day"  # too little evidence
+    firsts = pd.date_range("2022-01-01", periods=30, freq="MS")
+    assert detect_grain(["a"] * 30, firsts) == "month"
+    days = pd.date_range("2024-01-01", periods=30)
+    assert detect_grain(["a"] * 30, days) == "day"
+    # each series on its own weekday is still weekly
+    tuesdays = mondays + pd.Timedelta(days=1)
+    assert detect_grain(["a"] * 30 + ["b"] * 30, np.concatenate([mondays, tuesdays])) == "week"
+
+
+def test_days_of_a_period_sum_to_its_forecast_and_cumulative_keeps_period_quantiles():
+    from restock.forecasting.periods import cumulative_days, day_positions, spread_to_days
+
+    idx, lengths = day_positions(28, pd.Timestamp("2024-03-11"), "week")
+    assert list(idx) == [0] * 7 + [1] * 7 + [2] * 7 + [3] * 7
+    weekly = np.array([[70.0, 35.0, 14.0, 7.0]])
+    daily = spread_to_days(weekly, idx, lengths)
+    assert np.allclose(daily.reshape(4, 7).sum(axis=1), weekly[0])
+    cum_p90 = np.array([[90.0, 150.0, 180.0, 200.0]])
+    cum = cumulative_days(cum_p90, idx, lengths)
+    assert np.allclose(cum[0, [6, 13, 20, 27]], cum_p90[0])  # whole weeks: the period quantile
+    assert np.isclose(cum[0, 2], 90.0 * 3 / 7)  # three days into the first week
+    m_idx, m_len = day_positions(60, pd.Timestamp("2024-02-01"), "month")
+    assert m_len[0] == 29 and m_idx[28] == 0 and m_idx[29] == 1 and m_len[29] == 31
+
+
+def _weekly_demand(weeks: int = 60, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    mondays = pd.date_range("2023-01-02", periods=weeks, freq="7D")
+    frames = []
+    for j in range(12):
+        lumpy = j % 2 == 1
+        qty = (rng.binomial(1, 0.3, weeks) * rng.poisson(20, weeks) if lumpy
+               else rng.poisson(50 + 5 * j, weeks)).astype(float)
+        qty[0] = max(qty[0], 1.0)
+        frames.append(pd.DataFrame({"sku": f"P{j}", "location": "W", "category": "SPARES",
+                                    "date": mondays, "units_sold": qty}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_weekly_feed_is_detected_forecast_weekly_and_spread_to_days():
+    from restock.forecasting import ForecastSettings, run_forecasting
+
+    demand = _weekly_demand()
+    as_of = demand["date"].max()
+    settings = ForecastSettings(candidates=["seasonal_naive", "moving_average", "croston_sba"],
+                                horizon=28)
+    result = run_forecasting(demand, as_of, settings)
+    assert result.grain == "week"
+    fc = result.demand_forecasts
+    assert fc["date"].min() == as_of + pd.Timedelta(days=1)
+    assert fc.groupby("sku").size().eq(28).all()
+    # a smooth part selling ~50-105 a week: its daily rate is about a seventh of that
+    one = fc[fc["sku"] == "P4"]
+    assert 0.5 * 70 / 7 < one["forecast"].mean() < 1.5 * 70 / 7
+    weekly_sum = one["forecast"].to_numpy().reshape(4, 7).sum(axis=1)
+    assert np.allclose(weekly_sum, weekly_sum[0] * np.ones(4), rtol=0.5)
+    assert (result.backtest_metrics["fold"].nunique() > 0)
+    assert pd.DatetimeIndex(result.backtest_metrics["cutoff"]).weekday.unique().tolist() == [0]
+    cum = result.cumulative_quantiles
+    mean7 = cum[(cum["sku"] == "P4") & (cum["level"] == 0) & (cum["horizon_days"] == 7)]
+    assert np.isclose(mean7["quantity"].iloc[0], one["forecast"].iloc[:7].sum())
+    assert result.model_selection["reason"].str.startswith("Forecast at weekly grain").all()
+    assert any("week grain" in a for a in result.adaptations)
