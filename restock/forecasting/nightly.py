@@ -116,7 +116,8 @@ def run_forecasting(
     settings = settings or ForecastSettings()
     grain = settings.grain or demand_grain(demand)
     if grain != "day":  # period totals: forecast at their grain, spread to days
-        return forecast_at_grain(demand, pd.Timestamp(as_of), settings, grain, products)
+        return forecast_at_grain(demand, pd.Timestamp(as_of), settings, grain, products,
+                                 run_forecasting=run_forecasting)
     with _backend(settings):
         sel = _select(demand, as_of, settings, promotions, events, drivers, products)
         return _run(sel, settings)

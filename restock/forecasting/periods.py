@@ -198,10 +198,15 @@ def forecast_at_grain(
     settings: ForecastSettings,
     grain: str,
     products: pd.DataFrame | None = None,
+    *,
+    run_forecasting,
 ):
-    """``run_forecasting`` for a week or month feed (module docstring); a ForecastResult."""
+    """``run_forecasting`` for a week or month feed (module docstring); a ForecastResult.
+
+    ``run_forecasting`` is the daily path (restock.forecasting.nightly passes its own), run on
+    the period totals as if each period were a day: this module stays below nightly.py.
+    """
     from restock.forecasting.final import DAILY_QUANTILES, FORECAST_COLUMNS
-    from restock.forecasting.nightly import run_forecasting
 
     as_of = pd.Timestamp(as_of).normalize()
     totals, starts, anchor = to_periods(demand, as_of, grain)
