@@ -48,7 +48,7 @@ def gx_raw_suites(context: dg.AssetCheckExecutionContext, restock: RestockResour
         as_of = restock.run_as_of(con)
         results, volumes = run_raw_suites(
             con, date.fromisoformat(as_of), previous,
-            restock.paths.run_report_dir(as_of, context.run_id) / "data_docs",
+            restock.paths.run_report_dir(as_of, context.run.run_id) / "data_docs",
             restock.config.quality,
         )
         write_result(con, "gx_results", results)
