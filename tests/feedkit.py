@@ -87,9 +87,20 @@ def base_feed() -> dict[str, list[dict]]:
         {"date": "2024-03-11", "location": "", "driver": "temperature", "value": "13"},
     ]
     events = [{"date": "2024-03-09", "location": "", "name": "Fair", "type": "event"}]
+    suppliers = [
+        {"supplier": "ACME", "lead_time_days": "3", "min_order_value": "50",
+         "min_order_units": "", "order_weekdays": "mon,thu", "case_size": "6",
+         "express_lead_time_days": "1", "express_cost_pct": "15"},
+    ]
+    transfer_lanes = [
+        {"from_location": "S1", "to_location": "S2", "lead_time_days": "1",
+         "cost_per_unit": "0.2"},
+        {"from_location": "S2", "to_location": "S1", "lead_time_days": "1", "cost_per_unit": ""},
+    ]
     return {"products": products, "locations": locations, "sales": sales,
             "inventory": inventory, "purchase_orders": purchase_orders,
-            "promotions": promotions, "drivers": drivers, "events": events}
+            "promotions": promotions, "drivers": drivers, "events": events,
+            "suppliers": suppliers, "transfer_lanes": transfer_lanes}
 
 
 def write_feed(feed_dir: Path, tables: dict[str, list[dict]] | None = None) -> Path:
