@@ -41,7 +41,7 @@ def test_dbt_build_passes_models_data_tests_and_unit_tests(built):
     for r in results:
         kind = r["unique_id"].split(".")[0]
         kinds.setdefault(kind, []).append(r["status"])
-    assert len(kinds["model"]) == 22 and set(kinds["model"]) == {"success"}
+    assert len(kinds["model"]) == 26 and set(kinds["model"]) == {"success"}
     assert len(kinds["unit_test"]) >= 3 and set(kinds["unit_test"]) == {"pass"}
     assert len(kinds["test"]) > 50 and set(kinds["test"]) == {"pass"}
 

@@ -207,7 +207,7 @@ def test_dbt_build_on_postgres_passes_models_data_tests_and_unit_tests(builds):
     assert "target='postgres'" in build.stdout
     pg = _statuses(builds["pg_target"])
     duck = _statuses(builds["duck_target"])
-    assert len(pg["model"]) == 22 and set(pg["model"]) == {"success"}
+    assert len(pg["model"]) == 26 and set(pg["model"]) == {"success"}
     assert len(pg["unit_test"]) >= 3 and set(pg["unit_test"]) == {"pass"}
     assert len(pg["test"]) > 50 and set(pg["test"]) == {"pass"}
     # the same nodes run on both adapters
