@@ -122,3 +122,24 @@ def test_a_weekly_feed_is_detected_forecast_weekly_and_spread_to_days():
     assert np.isclose(mean7["quantity"].iloc[0], one["forecast"].iloc[:7].sum())
     assert result.model_selection["reason"].str.startswith("Forecast at weekly grain").all()
     assert any("week grain" in a for a in result.adaptations)
+
+
+def test_a_monthly_feed_publishes_daily_rates_that_sum_to_the_months():
+    from restock.forecasting import ForecastSettings, run_forecasting
+
+    rng = np.random.default_rng(3)
+    months = pd.date_range("2021-01-01", periods=30, freq="MS")
+    demand = pd.concat([pd.DataFrame({
+        "sku": f"M{j}", "location": "W", "category": "SPARES", "date": months,
+        "units_sold": rng.poisson(30 * (j + 1), len(months)).astype(float) + 1})
+        for j in range(6)], ignore_index=True)
+    as_of = months[-1]
+    settings = ForecastSettings(candidates=["seasonal_naive", "moving_average"], horizon=60)
+    result = run_forecasting(demand, as_of, settings)
+    assert result.grain == "month"
+    fc = result.demand_forecasts
+    one = fc[fc["sku"] == "M2"].sort_values("date")
+    assert len(one) == 60 and one["date"].iloc[0] == as_of + pd.Timedelta(days=1)
+    # the first forecast month (laid from as_of + 1) has July's 31 days at one rate
+    assert np.allclose(one["forecast"].iloc[:31], one["forecast"].iloc[0])
+    assert 0.5 * 90 < one["forecast"].iloc[:31].sum() < 1.5 * 90
