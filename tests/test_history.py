@@ -96,6 +96,8 @@ def make_run_db(path: Path, as_of: date) -> pd.DataFrame:
             "stockout_probability": [0.8, 0.3],
             "recommended_order_qty": [24.0, 11.9999999],
             "severity": ["critical", "warning"],
+            "customers_at_risk": [2, 0],
+            "revenue_at_risk": [150.0, 0.0],
         }
     )
     path.unlink(missing_ok=True)
