@@ -92,7 +92,8 @@ def test_reorder_lines_and_alerts_carry_customers_at_risk(customer_run):
 def test_report_lists_the_customers_hit(customer_run):
     warehouse, _ = customer_run
     as_of = pd.Timestamp(_published(warehouse, "demand_forecasts")["as_of"].iloc[0])
-    page = (RunPaths.from_warehouse(warehouse).report_dir(str(as_of.date())) / "index.html"
+    # one report per run: reports/latest is this run's
+    page = (RunPaths.from_warehouse(warehouse).latest_report / "index.html"
             ).read_text(encoding="utf-8")
     assert '<section id="customers"><h2>Customers hit by stockouts</h2>' in page
     assert 'id="customers-at-risk"' in page and 'id="customers-trend"' in page
