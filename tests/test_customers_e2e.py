@@ -91,7 +91,6 @@ def test_reorder_lines_and_alerts_carry_customers_at_risk(customer_run):
 
 def test_report_lists_the_customers_hit(customer_run):
     warehouse, _ = customer_run
-    as_of = pd.Timestamp(_published(warehouse, "demand_forecasts")["as_of"].iloc[0])
     # one report per run: reports/latest is this run's
     page = (RunPaths.from_warehouse(warehouse).latest_report / "index.html"
             ).read_text(encoding="utf-8")
