@@ -207,6 +207,7 @@ NIGHTLY_STEPS = {
     "raw_feed", "gx_raw_suites", "quarantine", "restock_dbt_models", "data_quality_results",
     "customer_impact",
     "data_quality_results_rows_accounted", "forecasts", "demand_forecasts_forecasts_valid",
+    "demand_forecasts_forecast_magnitudes_plausible",
     "reorder_recommendations", "reorder_recommendations_every_active_series_has_a_line",
     "reorder_recommendations_order_quantities_plausible", "stockout_alerts", "policy_replay",
     "published_tables", "erp_writeback", "run_report",
