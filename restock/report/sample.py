@@ -373,9 +373,14 @@ def _policy_replay(
             inv = share * float(rate.sum()) * (2 + b * 0.6)
             replay_rows.append(("static", b, cat, inv, inv * 8, 0.09 * np.exp(-b / 12),
                                 1 - 0.04 * np.exp(-b / 12), int(n * share * 13)))
-    return pd.DataFrame(replay_rows, columns=[
+    frame = pd.DataFrame(replay_rows, columns=[
         "policy", "parameter", "category", "avg_inventory_units", "avg_inventory_value",
         "stockout_rate", "fill_rate", "orders"])
+    # units as well as days (no random draw: the other inputs stay as they were)
+    frame["demand_units"] = frame["avg_inventory_units"] * 10.0
+    frame["lost_units"] = frame["demand_units"] * (1.0 - frame["fill_rate"])
+    frame["objective"] = "cycle_service"
+    return frame
 
 
 def _headline(policy_replay: pd.DataFrame) -> dict:
