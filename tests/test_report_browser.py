@@ -102,11 +102,12 @@ def _csv_rows(path) -> list[list[str]]:
 def test_tables_are_interactive_offline_without_errors(interactive):
     page, inputs, log, _ = interactive
     # orders, alerts, checks, quarantined rows
-    assert page.get_attribute("body", "data-tables-ready") == "4"
+    # orders, alerts, data quality, customers at risk, items hitting customers, accuracy history
+    assert page.get_attribute("body", "data-tables-ready") == "6"
     assert log["requests"] == []  # DataTables came from the page itself
     assert log["errors"] == []
     assert log["dialogs"] == []
-    assert page.locator(".dt-buttons").count() == 4
+    assert page.locator(".dt-buttons").count() == 6
 
 
 def test_orders_table_sorts_filters_and_downloads_every_line(interactive, tmp_path):
