@@ -119,8 +119,8 @@ def run_forecasting(
         return forecast_at_grain(demand, pd.Timestamp(as_of), settings, grain, products,
                                  run_forecasting=run_forecasting)
     with _backend(settings):
-        sel = _select(demand, as_of, settings, promotions, events, drivers, products)
-        return _run(sel, settings)
+        exogenous = ExogenousInputs(demand, promotions, events, drivers, products)
+        return _run(_select(exogenous, as_of, settings), settings)
 
 
 @contextmanager
@@ -157,15 +157,19 @@ def select_and_calibrate(
     demand: pd.DataFrame,
     as_of: pd.Timestamp | str,
     settings: ForecastSettings | None = None,
-    promotions: pd.DataFrame | None = None,
-    events: pd.DataFrame | None = None,
-    drivers: pd.DataFrame | None = None,
-    products: pd.DataFrame | None = None,
+    **marts: pd.DataFrame | None,
 ) -> tuple[pd.DataFrame, Calibration]:
     """Steps 1-5 of ``run_forecasting`` only: the model selection and the calibration at as_of.
 
     For callers that forecast by themselves (the replay planner refits the selected models at
     every review): the final forecasts of every series and the backtest tables are skipped.
+
+    Parameters
+    ----------
+    demand, as_of, settings
+        As :func:`run_forecasting`.
+    **marts : DataFrame, optional
+        ``promotions``, ``events``, ``drivers``, ``products``, as :func:`run_forecasting`.
 
     Returns
     -------
@@ -174,22 +178,16 @@ def select_and_calibrate(
     """
     settings = settings or ForecastSettings()
     with _backend(settings):
-        sel = _select(demand, as_of, settings, promotions, events, drivers, products)
+        sel = _select(ExogenousInputs(demand, **marts), as_of, settings)
     logger.info("selection and calibration done in %.1f s (%s)",
                 time.perf_counter() - sel.started,
                 ", ".join(f"{k} {v:.1f} s" for k, v in sel.timings.items()))
     return sel.selection.drop(columns="unit").reset_index(drop=True), sel.calibration
 
 
-def _select(
-    demand: pd.DataFrame,
-    as_of: pd.Timestamp | str,
-    settings: ForecastSettings,
-    promotions: pd.DataFrame | None,
-    events: pd.DataFrame | None,
-    drivers: pd.DataFrame | None,
-    products: pd.DataFrame | None,
-) -> _Selected:
+def _select(exogenous: ExogenousInputs, as_of: pd.Timestamp | str,
+            settings: ForecastSettings) -> _Selected:
+    demand = exogenous.demand
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     as_of = pd.Timestamp(as_of).normalize()
@@ -220,8 +218,6 @@ def _select(
         u.unit: candidates_for_unit(settings.candidates, u.demand_class, u.n_series, settings)
         for u in units.itertuples(index=False)
     }
-    exogenous = ExogenousInputs(demand, promotions, events, drivers, products)
-
     t1 = time.perf_counter()
     bt = run_backtest(panel, assignments, settings, unit_candidates, exogenous)
     timings["backtest"] = time.perf_counter() - t1

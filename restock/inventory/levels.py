@@ -301,30 +301,17 @@ def allocate_service_levels(
     ndarray (S, T)
         Targets; NaN for series that are not free.
     """
-    averages = np.atleast_1d(np.asarray(averages, dtype=float))
-    n = protection.knots.shape[0]
-    free = np.ones(n, dtype=bool) if free is None else np.asarray(free, dtype=bool)
-    out = np.full((n, averages.size), np.nan)
+    averages, free, out = _allocation_frame(protection, averages, free)
     rows = np.flatnonzero(free)
     if rows.size == 0:
         return out
-    cost = np.asarray(unit_cost, dtype=float)[rows]
-    known = np.isfinite(cost) & (cost > 0)
-    cost = np.where(known, cost, np.median(cost[known]) if known.any() else 1.0)
-    grid = 1.0 - np.geomspace(1.0 - lower, 1.0 - upper, grid_size)
-    sub = Mixture(protection.levels, protection.knots[rows], protection.weights[rows],
-                  protection.mean[rows])
+    cost, grid, sub = _curve_inputs(protection, unit_cost, rows, lower, upper, grid_size)
     levels = lost_sales_quantile(grid) if lost_sales else grid
     q = sub.quantile(np.broadcast_to(levels[None, :], (rows.size, grid.size)), iterations=30)
     q = np.maximum.accumulate(q, axis=1)
     step = np.diff(grid)  # (G - 1,)
     slope = np.maximum.accumulate(cost[:, None] * np.diff(q, axis=1) / step[None, :], axis=1)
-    # cheapest first; equal prices go to an item's lower steps first (keeps each item's steps
-    # in order, so the taken steps of an item are always a prefix)
-    k_idx = np.broadcast_to(np.arange(step.size)[None, :], slope.shape)
-    order = np.lexsort((k_idx.ravel(), slope.ravel()))
-    taken_series = np.repeat(np.arange(rows.size), step.size)[order]
-    taken_step = np.broadcast_to(step[None, :], slope.shape).ravel()[order]
+    taken_series, taken_step = _cheapest_first(slope, step)
     cum = np.cumsum(taken_step)
     for j, avg in enumerate(averages):
         if not lower < avg < upper:
@@ -379,32 +366,21 @@ def allocate_fill_rates(
     ndarray (S, T)
         Targets; NaN for series that are not free.
     """
-    averages = np.atleast_1d(np.asarray(averages, dtype=float))
-    n = protection.knots.shape[0]
-    free = np.ones(n, dtype=bool) if free is None else np.asarray(free, dtype=bool)
-    out = np.full((n, averages.size), np.nan)
+    averages, free, out = _allocation_frame(protection, averages, free)
     d_all = np.nan_to_num(np.asarray(review_demand, dtype=float), nan=0.0)
     out[free] = averages[None, :]
     rows = np.flatnonzero(free & (d_all > 1e-12))
     if rows.size == 0:
         return out
     d = d_all[rows]
-    cost = np.asarray(unit_cost, dtype=float)[rows]
-    known = np.isfinite(cost) & (cost > 0)
-    cost = np.where(known, cost, np.median(cost[known]) if known.any() else 1.0)
-    grid = 1.0 - np.geomspace(1.0 - lower, 1.0 - upper, grid_size)
-    sub = Mixture(protection.levels, protection.knots[rows], protection.weights[rows],
-                  protection.mean[rows])
+    cost, grid, sub = _curve_inputs(protection, unit_cost, rows, lower, upper, grid_size)
     allowed = (1.0 - grid)[None, :] * d[:, None]
     r = np.maximum.accumulate(sub.fill_rate_point(allowed, iterations=40), axis=1)
     step = np.diff(grid)  # (G - 1,)
     weight = d / d.sum()  # each item's share of the overall fill rate
     slope = np.maximum.accumulate(cost[:, None] * np.diff(r, axis=1)
                                   / (d[:, None] * step[None, :]), axis=1)
-    k_idx = np.broadcast_to(np.arange(step.size)[None, :], slope.shape)
-    order = np.lexsort((k_idx.ravel(), slope.ravel()))
-    taken_series = np.repeat(np.arange(rows.size), step.size)[order]
-    taken_step = np.broadcast_to(step[None, :], slope.shape).ravel()[order]
+    taken_series, taken_step = _cheapest_first(slope, step)
     gain = taken_step * weight[taken_series]  # overall fill rate bought by each step
     cum = np.cumsum(gain)
     for j, avg in enumerate(averages):
@@ -419,6 +395,43 @@ def allocate_fill_rates(
             t[s_cut] += (need - (cum[cut - 1] if cut else 0.0)) / weight[s_cut]
         out[rows, j] = np.clip(t, lower, upper)
     return out
+
+
+def _allocation_frame(protection: Mixture, averages: np.ndarray, free: np.ndarray | None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The wanted averages (1-D), the free mask (all series when None) and the (S, T) output
+    of an allocation, NaN until allocated."""
+    averages = np.atleast_1d(np.asarray(averages, dtype=float))
+    n = protection.knots.shape[0]
+    free = np.ones(n, dtype=bool) if free is None else np.asarray(free, dtype=bool)
+    return averages, free, np.full((n, averages.size), np.nan)
+
+
+def _curve_inputs(protection: Mixture, unit_cost: np.ndarray, rows: np.ndarray, lower: float,
+                  upper: float, grid_size: int) -> tuple[np.ndarray, np.ndarray, Mixture]:
+    """Unit costs (unknown: the median known cost, else 1), the target grid (finer near the
+    top) and the demand mixture of the allocated ``rows``: the inputs of an exchange curve."""
+    cost = np.asarray(unit_cost, dtype=float)[rows]
+    known = np.isfinite(cost) & (cost > 0)
+    cost = np.where(known, cost, np.median(cost[known]) if known.any() else 1.0)
+    grid = 1.0 - np.geomspace(1.0 - lower, 1.0 - upper, grid_size)
+    sub = Mixture(protection.levels, protection.knots[rows], protection.weights[rows],
+                  protection.mean[rows])
+    return cost, grid, sub
+
+
+def _cheapest_first(slope: np.ndarray, step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every grid step of every series, cheapest (lowest ``slope``) first.
+
+    Equal prices go to a series' lower steps first, which keeps each series' steps in order:
+    the steps taken of one series are always a prefix. Returns the series of each step and
+    its size, in that order.
+    """
+    k_idx = np.broadcast_to(np.arange(step.size)[None, :], slope.shape)
+    order = np.lexsort((k_idx.ravel(), slope.ravel()))
+    taken_series = np.repeat(np.arange(slope.shape[0]), step.size)[order]
+    taken_step = np.broadcast_to(step[None, :], slope.shape).ravel()[order]
+    return taken_series, taken_step
 
 
 # ------------------------------------------------------------------------------------------------
