@@ -7,7 +7,11 @@ built once with dbt (module fixture); error cases use their own tiny feeds.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -577,47 +581,34 @@ def test_a_sale_dated_2099_does_not_become_the_default_as_of(hostile):
     assert _reason(con, "sales", 30) == "dated after as_of"
 
 
-def test_drivers_and_events_beyond_the_horizon_or_window_quarantined(hostile):
+_AHEAD = "date after 2024-04-07 (as_of + 28 days, the forecast horizon)"
+_BEFORE = "date before 2014-03-10 (as_of - 3653 days)"
+_FAR = (AS_OF + timedelta(days=3653)).isoformat()
+
+
+@pytest.mark.parametrize(("table", "row", "reason"), [
+    pytest.param("drivers", 3, _AHEAD, id="driver beyond the horizon"),
+    pytest.param("events", 2, _AHEAD, id="event beyond the horizon"),
+    pytest.param("events", 3, _BEFORE, id="event before the window"),
+    pytest.param("drivers", 2, None, id="tomorrow's forecast temperature is fine"),
+    pytest.param("inventory", 4, _BEFORE, id="inventory dated 1900"),
+    pytest.param("purchase_orders", 5, f"expected_date after {_FAR} (as_of + 3653 days)",
+                 id="PO expected in year 9999"),
+    pytest.param("purchase_orders", 4, None, id="long lead times kept"),
+    pytest.param("promotions", 3,
+                 "start_date after 2024-04-07 (as_of + 28 days, the forecast horizon)",
+                 id="promotion wholly after the horizon"),
+    pytest.param("promotions", 4, "end_date before 2014-03-10 (as_of - 3653 days)",
+                 id="promotion wholly before the window"),
+    pytest.param("products", 4, "lead_time_days above 3653 days", id="lead time of a billion days"),
+    pytest.param("products", 5, "pack_size out of range (above 9007199254740992)",
+                 id="pack size 1e19, naming the column"),
+    pytest.param("sales", 31, "quantity out of range (above 1e+15)",
+                 id="quantity 1e300, before sums overflow"),
+])
+def test_hostile_rows_quarantined_with_their_reason(hostile, table, row, reason):
     con, _ = hostile
-    ahead = "date after 2024-04-07 (as_of + 28 days, the forecast horizon)"
-    assert _reason(con, "drivers", 3) == ahead
-    assert _reason(con, "events", 2) == ahead
-    assert _reason(con, "events", 3) == "date before 2014-03-10 (as_of - 3653 days)"
-    assert _reason(con, "drivers", 2) is None  # tomorrow's forecast temperature is fine
-
-
-def test_inventory_dated_1900_quarantined(hostile):
-    con, _ = hostile
-    assert _reason(con, "inventory", 4) == "date before 2014-03-10 (as_of - 3653 days)"
-
-
-def test_po_expected_in_year_9999_quarantined_long_lead_times_kept(hostile):
-    con, _ = hostile
-    far = (AS_OF + timedelta(days=3653)).isoformat()
-    assert _reason(con, "purchase_orders", 5) == f"expected_date after {far} (as_of + 3653 days)"
-    assert _reason(con, "purchase_orders", 4) is None
-
-
-def test_promotions_wholly_outside_the_window_quarantined(hostile):
-    con, _ = hostile
-    assert _reason(con, "promotions", 3) == (
-        "start_date after 2024-04-07 (as_of + 28 days, the forecast horizon)")
-    assert _reason(con, "promotions", 4) == "end_date before 2014-03-10 (as_of - 3653 days)"
-
-
-def test_lead_time_of_a_billion_days_quarantined(hostile):
-    con, _ = hostile
-    assert _reason(con, "products", 4) == "lead_time_days above 3653 days"
-
-
-def test_pack_size_1e19_quarantined_naming_the_column(hostile):
-    con, _ = hostile
-    assert _reason(con, "products", 5) == "pack_size out of range (above 9007199254740992)"
-
-
-def test_quantity_1e300_quarantined_before_sums_overflow(hostile):
-    con, _ = hostile
-    assert _reason(con, "sales", 31) == "quantity out of range (above 1e+15)"
+    assert _reason(con, table, row) == reason
 
 
 def test_hostile_feed_keeps_the_accounting_invariant(hostile):
@@ -717,13 +708,9 @@ def test_state_file_holding_a_list_is_set_aside(tmp_path):
     assert read_state_json(tmp_path / "absent.json") is None
 
 
-def test_work_db_locked_by_another_process_names_it(tmp_path):
-    import subprocess
-    import sys
-
-    from restock.derived import check_work_db
-
-    work = tmp_path / "restock.work.duckdb"
+@contextmanager
+def _work_db_held_by_another_process(work: Path):
+    """A second process holding ``work`` open (DuckDB's file lock), killed on exit."""
     duckdb.connect(str(work)).close()
     holder = subprocess.Popen(
         [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
@@ -732,10 +719,18 @@ def test_work_db_locked_by_another_process_names_it(tmp_path):
     )
     try:
         assert holder.stdout.readline().strip() == "ready"
-        problem = check_work_db(work)
+        yield holder
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_work_db_locked_by_another_process_names_it(tmp_path):
+    from restock.derived import check_work_db
+
+    work = tmp_path / "restock.work.duckdb"
+    with _work_db_held_by_another_process(work) as holder:
+        problem = check_work_db(work)
     assert problem.startswith(f"work DB {work} is locked by process {holder.pid}")
     assert check_work_db(work) is None
 
@@ -816,27 +811,14 @@ def test_damaged_work_db_is_set_aside_by_the_run_not_fatal(tmp_path):
 
 
 def test_locked_work_db_is_named_by_the_steps_connection(tmp_path):
-    import subprocess
-    import sys
-
     from assets.resources import RestockResource
     from restock.errors import DerivedStateError
 
     work = tmp_path / "restock.work.duckdb"
-    duckdb.connect(str(work)).close()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-         "print('ready', flush=True); time.sleep(60)", str(work)],
-        stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with _work_db_held_by_another_process(work) as holder:
         resource = RestockResource(feed=str(tmp_path), warehouse=str(tmp_path / "restock.duckdb"))
         with pytest.raises(DerivedStateError) as info:
             resource.connect()
-    finally:
-        holder.kill()
-        holder.wait()
     assert str(info.value).startswith(f"work DB {work} is locked by process {holder.pid}")
 
 
