@@ -44,6 +44,7 @@ from restock.alerting.delivery import (
     check_errcode,
     check_feishu,
     check_slack,
+    pause_before_retry,
     post_json,
 )
 from restock.alerting.digest import Digest
@@ -294,11 +295,7 @@ def send_email(settings: Mapping, digest: Digest, env: Mapping[str, str],
             raise DeliveryError(f"{where}: {_smtp_reason(e, password)}") from None
         except OSError as e:  # refused, unreachable, timeout, TLS handshake
             last = _smtp_reason(e, password)
-        if attempt < options.retries:
-            wait = options.backoff * 2**attempt
-            log.warning("e-mail via %s failed (%s); retry %d/%d in %.1fs",
-                        where, last, attempt + 1, options.retries, wait)
-            options.sleep(wait)
+        pause_before_retry(options, attempt, f"e-mail via {where}", last)
     raise DeliveryError(f"{where}: failed after {options.retries + 1} attempts: {last}")
 
 

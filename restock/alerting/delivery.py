@@ -52,6 +52,16 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+
+def pause_before_retry(options: HttpOptions, attempt: int, what: str, last: str) -> None:
+    """Wait ``backoff * 2**attempt`` before attempt ``attempt + 1``, saying so in the log;
+    nothing after the last attempt. One backoff rule for every channel (webhooks, e-mail)."""
+    if attempt < options.retries:
+        wait = options.backoff * 2**attempt
+        log.warning("%s failed (%s); retry %d/%d in %.1fs",
+                    what, last, attempt + 1, options.retries, wait)
+        options.sleep(wait)
+
 def _opener() -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(_NoRedirect())
 
@@ -137,11 +147,7 @@ def post_json(
                     f"{scrub(problem, hidden)}"
                 )
             return status
-        if attempt < options.retries:
-            wait = options.backoff * 2**attempt
-            log.warning("delivery to %s failed (%s); retry %d/%d in %.1fs",
-                        safe, last, attempt + 1, options.retries, wait)
-            options.sleep(wait)
+        pause_before_retry(options, attempt, f"delivery to {safe}", last)
     raise DeliveryError(f"{safe}: failed after {options.retries + 1} attempts: {last}")
 
 
