@@ -34,6 +34,32 @@ def git_commit() -> str:
     return (sha or "unknown") + ("+" if dirty else "")
 
 
+def autoets_per_series(history: np.ndarray, last_date: pd.Timestamp, h: int, n_jobs: int,
+                       window: int = 730) -> np.ndarray:
+    """Per-series statsforecast AutoETS (weekly season) on each series' last ``window`` days
+    from its first sale, forecasting ``h`` days after ``last_date``: the plain baseline every
+    accuracy bench sets Restock beside. ``history`` is (series x days), the last column being
+    ``last_date``; returns (series x h), clipped at 0."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS, WindowAverage
+
+    n, t = history.shape
+    first = np.where((history > 0).any(axis=1), (history > 0).argmax(axis=1), t - 1)
+    start = np.maximum(first, t - window)
+    rows = np.repeat(np.arange(n), t - start)
+    cols = np.concatenate([np.arange(s, t) for s in start])
+    dates = pd.date_range(end=pd.Timestamp(last_date), periods=t)
+    long = pd.DataFrame({"unique_id": rows, "ds": dates[cols], "y": history[rows, cols]})
+    sf = StatsForecast(models=[AutoETS(season_length=7)], freq="D", n_jobs=n_jobs,
+                       fallback_model=WindowAverage(window_size=28))
+    out = sf.forecast(h=h, df=long)
+    out = out.reset_index() if "unique_id" not in out.columns else out
+    arr = np.full((n, h), np.nan)
+    step = (pd.DatetimeIndex(out["ds"]) - dates[-1]).days.to_numpy() - 1
+    arr[out["unique_id"].to_numpy(dtype=int), step] = out["AutoETS"].to_numpy(dtype=float)
+    return np.clip(arr, 0.0, None)
+
+
 def require(path: Path) -> None:
     """Exit with a clear message when a data folder is absent."""
     if not path.exists():

@@ -29,7 +29,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from datetime import datetime
@@ -41,14 +40,6 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
 from m5_accuracy_bench import rmsse, rmsse_scale  # noqa: E402
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=common.ROOT,
-                              capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def read_table(feed: Path, name: str) -> pd.DataFrame:
@@ -102,26 +93,6 @@ def to_demand(keys: pd.DataFrame, history: np.ndarray, dates: pd.DatetimeIndex) 
     })
 
 
-def ets(history: np.ndarray, dates: pd.DatetimeIndex, h: int, n_jobs: int) -> np.ndarray:
-    from statsforecast import StatsForecast
-    from statsforecast.models import AutoETS, WindowAverage
-
-    n, t = history.shape
-    first = np.where((history > 0).any(axis=1), (history > 0).argmax(axis=1), t - 1)
-    start = np.maximum(first, t - 730)
-    rows = np.repeat(np.arange(n), t - start)
-    cols = np.concatenate([np.arange(s, t) for s in start])
-    long = pd.DataFrame({"unique_id": rows, "ds": dates[cols], "y": history[rows, cols]})
-    sf = StatsForecast(models=[AutoETS(season_length=7)], freq="D", n_jobs=n_jobs,
-                       fallback_model=WindowAverage(window_size=28))
-    out = sf.forecast(h=h, df=long)
-    out = out.reset_index() if "unique_id" not in out.columns else out
-    arr = np.full((n, h), np.nan)
-    step = (pd.DatetimeIndex(out["ds"]) - dates[-1]).days.to_numpy() - 1
-    arr[out["unique_id"].to_numpy(dtype=int), step] = out["AutoETS"].to_numpy(dtype=float)
-    return np.clip(arr, 0.0, None)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("feed", type=Path)
@@ -132,7 +103,8 @@ def main() -> None:
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     common.setup_logging(args.verbose)
-    print(f"accuracy_bench {datetime.now().isoformat(timespec='seconds')} commit {commit()}")
+    print(f"accuracy_bench {datetime.now().isoformat(timespec='seconds')} "
+          f"commit {common.git_commit()}")
     t0 = time.perf_counter()
     keys, units, dates = daily_wide(args.feed)
     as_of = (pd.Timestamp(args.as_of) if args.as_of
@@ -157,8 +129,8 @@ def main() -> None:
         np.repeat(history[:, -28:].mean(axis=1, keepdims=True), h, axis=1), 0.0)
     if not args.no_ets:
         started = time.perf_counter()
-        results["AutoETS (730 d)"] = (ets(history, dates[:n_hist], h, args.n_jobs),
-                                      time.perf_counter() - started)
+        ets = common.autoets_per_series(history, dates[n_hist - 1], h, args.n_jobs)
+        results["AutoETS (730 d)"] = (ets, time.perf_counter() - started)
 
     from restock.forecasting import ForecastSettings, run_forecasting
 

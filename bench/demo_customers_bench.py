@@ -36,21 +36,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 
-
-def commit() -> str:
-    """Short git commit of the checkout (with + when tracked files have changes)."""
-    root = Path(__file__).resolve().parents[1]
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
-                         capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                           capture_output=True, text=True).stdout.strip()
-    return sha + ("+" if dirty else "")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as common  # noqa: E402
 
 
 def score(customers: pd.DataFrame, truth: pd.DataFrame, as_of: pd.Timestamp,
@@ -135,7 +128,7 @@ def main() -> None:
     end = pd.to_datetime(sales["date"]).max().normalize()
     dates = [pd.Timestamp(d) for d in args.as_of] if args.as_of else \
         [end - pd.Timedelta(days=56)]
-    print(f"demo customers bench, {dt.date.today()}, commit {commit()}")
+    print(f"demo customers bench, {dt.date.today()}, commit {common.git_commit()}")
     print(f"feed {args.feed}: {len(sales):,} sales lines, {sales['customer_id'].nunique():,} "
           f"customers ({int((truth['kind'] == 'regular').sum()):,} regulars in the truth, "
           f"{int((truth['cause'] == 'stockout').sum()):,} left after stock-outs, "

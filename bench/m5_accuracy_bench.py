@@ -89,25 +89,7 @@ def restock_forecast(items, units, demand, verbose: bool) -> tuple[np.ndarray, f
 
 def ets_forecast(items, history: np.ndarray, window: int, n_jobs: int) -> np.ndarray:
     """Per-series statsforecast AutoETS on the last ``window`` days from each first sale."""
-    from statsforecast import StatsForecast
-    from statsforecast.models import AutoETS, WindowAverage
-
-    n, t = history.shape
-    first = np.where((history > 0).any(axis=1), (history > 0).argmax(axis=1), t - 1)
-    start = np.maximum(first, t - window)
-    lengths = t - start
-    rows = np.repeat(np.arange(n), lengths)
-    cols = np.concatenate([np.arange(s, t) for s in start])
-    dates = pd.date_range(end=AS_OF, periods=t)
-    long = pd.DataFrame({"unique_id": rows, "ds": dates[cols], "y": history[rows, cols]})
-    sf = StatsForecast(models=[AutoETS(season_length=7)], freq="D", n_jobs=n_jobs,
-                       fallback_model=WindowAverage(window_size=28))
-    out = sf.forecast(h=H, df=long)
-    out = out.reset_index() if "unique_id" not in out.columns else out
-    arr = np.full((n, H), np.nan)
-    step = (pd.DatetimeIndex(out["ds"]) - AS_OF).days.to_numpy() - 1
-    arr[out["unique_id"].to_numpy(dtype=int), step] = out["AutoETS"].to_numpy(dtype=float)
-    return np.clip(arr, 0.0, None)
+    return common.autoets_per_series(history, AS_OF, H, n_jobs, window)
 
 
 def lgbm_forecast(items, demand: pd.DataFrame, n_jobs: int) -> np.ndarray:

@@ -34,7 +34,6 @@ import argparse
 import datetime as dt
 import logging
 import pickle
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
+import _common as common  # noqa: E402
 from replay_demo_bench import (  # noqa: E402
     CachedPlanner,
     build_cache,
@@ -89,9 +88,8 @@ def feed_marts(feed: Path, as_of: str | None) -> dict:
 
 
 def header() -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, check=False).stdout.strip()
-    return f"replay_value_bench {dt.datetime.now().isoformat(timespec='seconds')} commit {commit}"
+    return (f"replay_value_bench {dt.datetime.now().isoformat(timespec='seconds')} "
+            f"commit {common.git_commit()}")
 
 
 def ratios(result, baseline: str) -> pd.DataFrame:

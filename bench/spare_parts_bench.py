@@ -33,7 +33,6 @@ Without ``--feed`` the importer writes the feed to a temporary folder first (abo
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,14 +46,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
 
 SPARE_PARTS = common.DATA / "spare_parts"
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=common.ROOT,
-                              capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def load_feed(feed: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -137,7 +128,8 @@ def main() -> None:
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     common.setup_logging(args.verbose)
-    print(f"spare_parts_bench {datetime.now().isoformat(timespec='seconds')} commit {commit()}")
+    print(f"spare_parts_bench {datetime.now().isoformat(timespec='seconds')} "
+          f"commit {common.git_commit()}")
     t0 = time.perf_counter()
     feed = args.feed
     tmp = None
