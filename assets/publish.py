@@ -4,6 +4,7 @@
 import dagster as dg
 import pandas as pd
 
+from assets.replenish import PUBLISHED_RUN_TABLE, ensure_replay_tables
 from assets.resources import RestockResource
 from assets.settings import WAREHOUSE_POOL
 from assets.tables import write_result
@@ -46,11 +47,19 @@ def published_tables(context: dg.AssetExecutionContext, restock: RestockResource
 
     with restock.connect() as con:
         as_of = restock.run_as_of(con)
+        ingest_run_id = con.execute("select run_id from raw._run").fetchone()[0]
         merge_check_results(con)
+        if ensure_replay_tables(con):
+            context.log.info("no policy replay has run yet: its tables are published empty "
+                             "(the replay runs weekly, or now with `restock replay`)")
     summary = publish_tables(
         restock.paths.work_db, restock.paths, context.run_id, as_of, restock.config.publish,
         PUBLISHED_TABLES, history=restock.config.history,
     )
+    with restock.connect() as con:  # the replay job may now replay this nightly's data
+        write_result(con, PUBLISHED_RUN_TABLE, pd.DataFrame({
+            "ingest_run_id": [ingest_run_id], "as_of": [as_of], "published_by": [context.run_id],
+        }))
     # The GX volume baseline moves forward only with a published run.
     pending = restock.paths.state_dir / "volumes.pending.json"
     if pending.exists():

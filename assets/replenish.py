@@ -2,6 +2,7 @@
 
 
 import time
+from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
@@ -11,7 +12,61 @@ from assets.forecast import run_forecast_settings
 from assets.resources import RestockResource
 from assets.settings import WAREHOUSE_POOL
 from assets.tables import read_demand, read_mart, read_result, table_metadata, write_result
+from restock.errors import UserError
 from restock.warehouse import table_exists
+
+#: results table the publication step writes: which nightly (its ingest run) was published last
+PUBLISHED_RUN_TABLE = "published_run"
+#: the replay tables as published, their types (what an empty one is created with before the
+#: first replay); columns not named are DOUBLE
+REPLAY_TABLES = ("policy_replay", "policy_replay_comparison")
+_REPLAY_TYPES = {
+    "policy": "VARCHAR", "category": "VARCHAR", "objective": "VARCHAR", "orders": "BIGINT",
+    "inventory_measure": "VARCHAR", "compared_with": "VARCHAR", "headline_measure": "VARCHAR",
+    "within_frontier": "BOOLEAN", "is_headline": "BOOLEAN", "conclusive": "BOOLEAN",
+    "replay_as_of": "DATE", "replayed_at": "TIMESTAMP",
+}
+
+
+def published_nightly_problem(con) -> str | None:
+    """Why the replay cannot run on this work DB (None when it can).
+
+    The replay job plays the marts the last nightly built and publishes them again with its
+    result, so that nightly must have been published: a nightly stopped by a blocking check
+    left marts nobody may publish.
+    """
+    if not table_exists(con, "raw", "_run"):
+        return "no nightly has run on this warehouse yet: run `restock run` first"
+    run_id, as_of = con.execute("select run_id, as_of from raw._run").fetchone()
+    published = (con.execute(f"select ingest_run_id from results.{PUBLISHED_RUN_TABLE}")
+                 .fetchone() if table_exists(con, "results", PUBLISHED_RUN_TABLE) else None)
+    if published is None or published[0] != run_id:
+        return (f"the last nightly (run {run_id}, as_of {as_of}) was not published: the replay "
+                "plays a published nightly's data; fix that run and run `restock run` again")
+    return None
+
+
+def ensure_replay_tables(con) -> list[str]:
+    """Create the replay tables empty when no replay has run yet (publication needs every
+    contract table); returns the ones created."""
+    from restock.contract import PUBLISHED_TABLES
+
+    created = []
+    con.execute("create schema if not exists results")
+    for name in REPLAY_TABLES:
+        if table_exists(con, "results", name):
+            have = {r[0] for r in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'results' and table_name = ?", [name]).fetchall()}
+            if set(PUBLISHED_TABLES[name]) <= have:
+                continue
+            # a replay of an older Restock (without the columns added since): not publishable
+            con.execute(f"drop table results.{name}")
+        columns = ", ".join(f'"{c}" {_REPLAY_TYPES.get(c, "DOUBLE")}'
+                            for c in PUBLISHED_TABLES[name])
+        con.execute(f"create table results.{name} ({columns})")
+        created.append(name)
+    return created
 
 
 @dg.asset(
@@ -118,6 +173,14 @@ def policy_replay(context: dg.AssetExecutionContext, restock: RestockResource):
 
     cfg = restock.config
     with restock.connect(read_only=True) as con:
+        # In its own job the replay plays the marts of the last nightly, which must have been
+        # published (in one run with the ingest step, the publication comes after it).
+        ingest_run = (con.execute("select run_id from raw._run").fetchone()
+                      if table_exists(con, "raw", "_run") else None)
+        problem = (published_nightly_problem(con)
+                   if ingest_run is None or ingest_run[0] != context.run_id else None)
+        if problem:
+            raise UserError(problem)
         as_of = pd.Timestamp(restock.run_as_of(con))
         products = read_mart(con, "dim_products")
         settings = run_forecast_settings(cfg, products)
@@ -158,11 +221,13 @@ def policy_replay(context: dg.AssetExecutionContext, restock: RestockResource):
         demand, products, lead_times, planners, replay_start, as_of, cfg.replenish,
     )
     elapsed = time.perf_counter() - started
-    headline = replay.headline_frame()
+    # dated: every nightly until the next replay publishes these rows
+    stamp = {"replay_as_of": as_of.date(), "replayed_at": datetime.now(UTC).replace(tzinfo=None)}
+    headline = replay.headline_frame().assign(**stamp)
     with restock.connect() as con:
-        write_result(con, "policy_replay", replay.rows)
+        write_result(con, "policy_replay", replay.rows.assign(**stamp))
         write_result(con, "policy_replay_headline", headline)
-        write_result(con, "policy_replay_comparison", replay.comparison_frame())
+        write_result(con, "policy_replay_comparison", replay.comparison_frame().assign(**stamp))
     text = headline_text(replay.headline)
     context.log.info(text)
     return dg.MaterializeResult(

@@ -1,9 +1,11 @@
-"""`restock`: write the demo feed, import public data sets, validate a feed, run the nightly job.
+"""`restock`: write the demo feed, import public data sets, validate a feed, run the nightly job
+and the weekly policy replay.
 
 The console script lives in the orchestration layer because `restock run` executes the Dagster
 job (pipelines/runner.py); `demo`, `import` and `validate` only call the plain library.
 
-Exit codes of `restock run` (and `validate`), which tell the truth about what was published:
+Exit codes of `restock run` and `restock replay` (and `validate`), which tell the truth about
+what was published:
 
 - 0: the run published (``validate``: no problem found);
 - 1: the run failed and nothing new was published: the published file and Parquet folder are
@@ -89,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
                      help="accept an --as-of past the feed's last sale + quality.freshness_days "
                      "(a backfill or what-if run): preflight and the freshness check warn "
                      "instead of refusing")
+
+    replay = sub.add_parser(
+        "replay", help="run the policy replay (the weekly job) on the last published nightly")
+    replay.add_argument("--warehouse", required=True, type=Path,
+                        help="the warehouse a nightly (`restock run`) published")
+    replay.add_argument("--config", type=Path, default=None, help="YAML run configuration")
 
     validate = sub.add_parser(
         "validate", help="check config, feed, as_of and warehouse without running (like dbt "
@@ -193,7 +201,7 @@ def _validate(args) -> int:
 
 
 def _run(args) -> int:
-    from pipelines.runner import RunLockedError, published_summary, run_nightly, step_summary
+    from pipelines.runner import RunLockedError, run_nightly
     from restock.paths import RunPaths
 
     _as_of(args.as_of)
@@ -203,21 +211,39 @@ def _run(args) -> int:
     except (FileNotFoundError, RunLockedError, UserError) as exc:
         _print_user_error("run", exc, args.verbose)
         return EXIT_REFUSED
-    paths = RunPaths.from_warehouse(args.warehouse)
+    return _outcome("run", outcome, RunPaths.from_warehouse(args.warehouse))
+
+
+def _replay(args) -> int:
+    from pipelines.runner import RunLockedError, run_replay
+    from restock.paths import RunPaths
+
+    try:
+        outcome = run_replay(args.warehouse, args.config)
+    except (RunLockedError, UserError) as exc:
+        _print_user_error("replay", exc, args.verbose)
+        return EXIT_REFUSED
+    return _outcome("replay", outcome, RunPaths.from_warehouse(args.warehouse))
+
+
+def _outcome(command: str, outcome, paths) -> int:
+    """Print what the run did and published; its exit code."""
+    from pipelines.runner import published_summary, step_summary
+
     print()
     if not outcome.published:
-        print(f"restock run FAILED after {outcome.seconds:.0f}s (run {outcome.run_id}); nothing "
-              f"new was published, {paths.warehouse} is unchanged.", file=sys.stderr)
+        print(f"restock {command} FAILED after {outcome.seconds:.0f}s (run {outcome.run_id}); "
+              f"nothing new was published, {paths.warehouse} is unchanged.", file=sys.stderr)
         for failure in outcome.failures:
             print(f"  - {failure}", file=sys.stderr)
         print(step_summary(outcome.step_seconds), file=sys.stderr)
         return EXIT_FAILED
     code = EXIT_PUBLISHED
     if outcome.success:
-        print(f"restock run finished in {outcome.seconds:.0f}s (run {outcome.run_id})")
+        print(f"restock {command} finished in {outcome.seconds:.0f}s (run {outcome.run_id})")
     else:
         # The swap happened: say so, and name what failed after it.
-        print(f"restock run PUBLISHED run {outcome.run_id} to {paths.warehouse}, then FAILED "
+        print(f"restock {command} PUBLISHED run {outcome.run_id} to {paths.warehouse}, then FAILED "
               f"after {outcome.seconds:.0f}s in a later step (the new tables are in place):",
               file=sys.stderr)
         for failure in outcome.failures:
@@ -281,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Dagster prints its own event lines; do not print them a second time through the root.
     logging.getLogger("dagster").propagate = False
-    handlers = {"demo": _demo, "import": _import, "run": _run, "validate": _validate}
+    handlers = {"demo": _demo, "import": _import, "run": _run, "replay": _replay,
+                "validate": _validate}
     try:
         return handlers[args.command](args)
     except UserError as exc:

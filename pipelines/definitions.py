@@ -25,8 +25,14 @@ from checks.marts import (
     order_quantities_plausible,
 )
 from checks.raw import gx_raw_suites, rows_accounted
-from pipelines.jobs import ALL_ASSETS, NIGHTLY_ASSETS, forecast_by_category_job, nightly_job
-from pipelines.schedules import nightly_schedule
+from pipelines.jobs import (
+    ALL_ASSETS,
+    NIGHTLY_ASSETS,
+    forecast_by_category_job,
+    nightly_job,
+    replay_job,
+)
+from pipelines.schedules import nightly_schedule, replay_schedule
 from pipelines.sensors import category_partitions_sensor, feed_drop_sensor, stockout_alert_sensor
 
 ALL_CHECKS = [
@@ -63,8 +69,8 @@ def build_resources(
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_CHECKS,
-    jobs=[nightly_job, forecast_by_category_job],
-    schedules=[nightly_schedule(nightly_job)],
+    jobs=[nightly_job, replay_job, forecast_by_category_job],
+    schedules=[nightly_schedule(nightly_job), replay_schedule(replay_job)],
     sensors=[feed_drop_sensor(nightly_job), stockout_alert_sensor, category_partitions_sensor],
     resources=build_resources(),
 )

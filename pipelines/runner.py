@@ -144,16 +144,55 @@ def run_nightly(
     the first problem. ``allow_stale`` accepts an as_of past the feed (preflight warns, the
     freshness check warns instead of blocking publication).
     """
-    import dagster as dg
-
-    from assets.run_stats import step_seconds
-    from pipelines.definitions import build_resources, defs
     from pipelines.jobs import NIGHTLY_JOB_NAME
 
     feed = Path(feed).expanduser().resolve()
     if not feed.is_dir():
         raise FileNotFoundError(f"feed directory not found: {feed}")
     paths = RunPaths.from_warehouse(warehouse).ensure()
+    return _run_job(NIGHTLY_JOB_NAME, paths, feed, as_of, config_path, allow_stale,
+                    lambda: _preflight(feed, paths, as_of, config_path, allow_stale))
+
+
+def run_replay(warehouse: Path, config_path: Path | None = None) -> RunOutcome:
+    """Execute the Definitions' ``replay_job`` (the weekly schedule's) on the last published
+    nightly of ``warehouse``: the policy replay, that nightly's tables published again with it,
+    and a report; recorded on the same instance as :func:`run_nightly`.
+
+    Refused before any work (:class:`restock.errors.PreflightError`, one line) when no nightly
+    was published on this warehouse. The feed and as_of are the nightly's own.
+    """
+    from assets.replenish import published_nightly_problem
+    from restock.errors import PreflightError
+
+    paths = RunPaths.from_warehouse(warehouse)
+    if not paths.work_db.exists():
+        raise PreflightError(f"no nightly has run on {paths.warehouse} yet (no work DB "
+                             f"{paths.work_db}): run `restock run` first")
+    from pipelines.jobs import REPLAY_JOB_NAME
+
+    def preflight() -> tuple[Path, str]:
+        with duckdb.connect(str(paths.work_db), read_only=True) as con:
+            problem = published_nightly_problem(con)
+            if problem:
+                raise PreflightError(problem)
+            feed, as_of = con.execute("select feed, as_of from raw._run").fetchone()
+        return Path(feed), str(as_of)
+
+    with warehouse_lock(paths):
+        feed, as_of = preflight()
+    return _run_job(REPLAY_JOB_NAME, paths, feed, as_of, config_path, False, preflight)
+
+
+def _run_job(job_name: str, paths: RunPaths, feed: Path, as_of: str | None,
+             config_path: Path | None, allow_stale: bool, preflight) -> RunOutcome:
+    """Run ``job_name`` in process under the warehouse lock, after ``preflight`` (which raises
+    to refuse the run), and say what it did and published."""
+    import dagster as dg
+
+    from assets.run_stats import step_seconds
+    from pipelines.definitions import build_resources, defs
+
     resources = build_resources(
         feed=str(feed), warehouse=str(paths.warehouse), as_of=as_of or "",
         config_path=str(Path(config_path).resolve()) if config_path else "",
@@ -161,10 +200,9 @@ def run_nightly(
     )
     started = time.perf_counter()
     with warehouse_lock(paths):
-        _preflight(feed, paths, as_of, config_path, allow_stale)
+        preflight()
         with dg.DagsterInstance.from_config(str(dagster_home(paths))) as instance:
-            result = _execute(defs.resolve_job_def(NIGHTLY_JOB_NAME), instance, resources,
-                              feed, as_of)
+            result = _execute(defs.resolve_job_def(job_name), instance, resources, feed, as_of)
             seconds_per_step = step_seconds(instance, result.run_id)
     failures, warnings = _failures(result)
     published = bool(result.asset_materializations_for_node("published_tables"))
@@ -208,7 +246,7 @@ def _execute(job, instance, resources, feed: Path, as_of: str | None):
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         tags={"restock/feed": str(feed), "restock/as_of": as_of or "latest",
-              "restock/launched_by": "restock run"},
+              "restock/launched_by": f"restock {'replay' if 'replay' in job.name else 'run'}"},
     )
 
 
@@ -257,7 +295,13 @@ def published_summary(warehouse: Path, top_alerts: int = 10) -> str:
                 lines.append(f"  [{a[2]}] {a[0]} @ {a[1]}: out by {_fmt(a[3])}, "
                              f"p={_fmt(a[4], '.2f')}, order {_fmt(a[5], 'g')}")
         if "policy_replay" in tables:
-            lines.append("Policy replay (ALL categories):")
+            dated = con.execute("select max(replayed_at), max(replay_as_of) "
+                                "from marts.policy_replay").fetchone()
+            lines.append(
+                f"Policy replay (ALL categories) run {_fmt(dated[0])} on the history to "
+                f"{_fmt(dated[1])}:" if dated[0] is not None else
+                "No policy replay yet: it runs weekly (schedule restock_replay_weekly) or now "
+                "with `restock replay`.")
             for r in con.execute(
                 "select policy, parameter, avg_inventory_units, stockout_rate, fill_rate "
                 "from marts.policy_replay where category = 'ALL' order by policy, parameter"

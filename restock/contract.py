@@ -211,6 +211,9 @@ PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
         # Added (DATA_CONTRACT v1.1): units as well as days; policy values naive_quantile and
         # auto_ets are the same policy fed by baseline planners; objective of the frontier.
         "demand_units", "lost_units", "objective",
+        # Added (2026-12-03): the replay runs in its own weekly job (issue 15); every nightly
+        # publishes the last replay's rows, dated: the as_of it replayed up to, when it ran.
+        "replay_as_of", "replayed_at",
     ),
     # Added (2026-11-25, 7d59e42): each static policy against Restock's frontier at the same average
     # inventory; is_headline marks the row the headline quotes (the smallest cut).
@@ -225,6 +228,8 @@ PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
         "compared_with", "objective", "static_fill_rate", "restock_fill_rate_at_same_inventory",
         "static_lost_units", "restock_lost_units_at_same_inventory", "relative_lost_units_cut",
         "headline_measure", "conclusive",
+        # Added (2026-12-03): as in policy_replay.
+        "replay_as_of", "replayed_at",
     ),
     "data_quality_results": ("source", "check", "severity", "passed", "failed_rows", "detail"),
     "quarantine": ("source", "reason", "row", "loaded_at"),

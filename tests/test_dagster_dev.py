@@ -78,7 +78,7 @@ def test_dagster_dev_serves_the_whole_graph(tmp_path):
                 "quality", "publish", "report"} <= groups
         assert sum(n["hasAssetChecks"] for n in data["assetNodes"]) >= 10
         repo = data["repositoriesOrError"]["nodes"][0]
-        assert [s["cronSchedule"] for s in repo["schedules"]] == ["0 2 * * *"]
+        assert sorted(s["cronSchedule"] for s in repo["schedules"]) == ["0 2 * * *", "0 5 * * 0"]
         assert {s["name"] for s in repo["sensors"]} == {
             "feed_drop_sensor", "stockout_alert_sensor", "category_partitions_sensor"}
     finally:

@@ -8,7 +8,7 @@ import sys
 import dagster as dg
 
 from pipelines.definitions import defs, nightly_job
-from pipelines.jobs import NIGHTLY_JOB_NAME
+from pipelines.jobs import NIGHTLY_JOB_NAME, REPLAY_JOB_NAME
 
 EXPECTED_ASSETS = {
     "raw/sales", "raw/products", "raw/inventory", "stg_feed__sales", "fct_daily_demand",
@@ -39,6 +39,8 @@ def test_checks_schedule_and_sensors_are_registered():
                for k in graph.asset_check_keys)
     schedule = defs.resolve_schedule_def(f"{NIGHTLY_JOB_NAME}_schedule")
     assert schedule.cron_schedule == "0 2 * * *"
+    weekly = defs.resolve_schedule_def(f"{REPLAY_JOB_NAME}_weekly")
+    assert weekly.cron_schedule == "0 5 * * 0" and weekly.job_name == REPLAY_JOB_NAME
     assert {s.name for s in defs.sensors} == {"feed_drop_sensor", "stockout_alert_sensor",
                                               "category_partitions_sensor"}
     assert defs.resolve_job_def(nightly_job.name).name == NIGHTLY_JOB_NAME
@@ -47,11 +49,17 @@ def test_checks_schedule_and_sensors_are_registered():
 def test_nightly_job_runs_every_stage_but_the_partitioned_fan_out():
     nightly = defs.resolve_job_def(NIGHTLY_JOB_NAME)
     keys = {k.to_user_string() for k in nightly.asset_layer.executable_asset_keys}
-    assert EXPECTED_ASSETS <= keys and "category_forecasts" not in keys
+    assert EXPECTED_ASSETS - {"policy_replay"} <= keys
+    assert "category_forecasts" not in keys and "policy_replay" not in keys
     # the retry policy applies to every run of the job, `restock run`'s included
     from pipelines.jobs import RETRY_POLICY
 
     assert nightly.op_retry_policy == RETRY_POLICY
+    # the replay is its own (weekly) job: the replay, then that nightly published again with it
+    replay = defs.resolve_job_def(REPLAY_JOB_NAME)
+    assert {k.to_user_string() for k in replay.asset_layer.executable_asset_keys} == {
+        "policy_replay", "published_tables", "run_report"}
+    assert replay.op_retry_policy == RETRY_POLICY
     fan_out = defs.resolve_job_def("forecast_by_category")
     assert isinstance(fan_out.partitions_def, dg.DynamicPartitionsDefinition)
     assert {k.to_user_string() for k in fan_out.asset_layer.executable_asset_keys} == {

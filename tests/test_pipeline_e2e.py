@@ -24,9 +24,9 @@ def _published(warehouse: Path, table: str) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def e2e(small_demo_feed, tmp_path_factory):
-    """One `restock run` on the demo feed, recorded in a DAGSTER_HOME of its own (as `make run`
-    records into var/dagster_home)."""
-    from pipelines.runner import run_nightly
+    """One `restock run` on the demo feed, then `restock replay` (as `make run`), recorded in a
+    DAGSTER_HOME of their own (as `make run` records into var/dagster_home)."""
+    from pipelines.runner import run_nightly, run_replay
 
     warehouse = tmp_path_factory.mktemp("e2e") / "restock.duckdb"
     home = tmp_path_factory.mktemp("dagster_home")
@@ -34,7 +34,9 @@ def e2e(small_demo_feed, tmp_path_factory):
         patch.setenv("DAGSTER_HOME", str(home))
         outcome = run_nightly(small_demo_feed, warehouse)
         assert outcome.success, f"run failed: {outcome.failures}"
-        yield warehouse, outcome, home
+        replay = run_replay(warehouse)
+        assert replay.success, f"replay failed: {replay.failures}"
+        yield warehouse, outcome, home, replay
 
 
 @pytest.fixture(scope="module")
@@ -166,13 +168,17 @@ def test_rows_in_equal_accepted_plus_quarantined(e2e_run):
 
 def test_report_is_written(e2e):
     """One report per run (reports/<as_of>/<run_id>/), and reports/latest points at it."""
-    warehouse, outcome, _ = e2e
+    warehouse, outcome, _, replay = e2e
     forecasts = _published(warehouse, "demand_forecasts")
     as_of = str(pd.Timestamp(forecasts["as_of"].iloc[0]).date())
     paths = RunPaths.from_warehouse(warehouse)
     report = paths.run_report_dir(as_of, outcome.run_id) / "index.html"
     assert report.exists() and report.stat().st_size > 10_000
-    assert (paths.latest_report / "index.html").resolve() == report.resolve()
+    assert "no policy replay has run yet" in report.read_text(encoding="utf-8")
+    # the replay run that followed wrote its own report, now the newest, with the replay dated
+    replayed = paths.run_report_dir(as_of, replay.run_id) / "index.html"
+    assert (paths.latest_report / "index.html").resolve() == replayed.resolve()
+    assert "Replayed on " in replayed.read_text(encoding="utf-8")
 
 
 def test_customer_tables_are_published(e2e_run, small_demo_feed):
@@ -209,7 +215,7 @@ NIGHTLY_STEPS = {
     "data_quality_results_rows_accounted", "forecasts", "demand_forecasts_forecasts_valid",
     "demand_forecasts_forecast_magnitudes_plausible",
     "reorder_recommendations", "reorder_recommendations_every_active_series_has_a_line",
-    "reorder_recommendations_order_quantities_plausible", "stockout_alerts", "policy_replay",
+    "reorder_recommendations_order_quantities_plausible", "stockout_alerts",
     "published_tables", "erp_writeback", "run_report",
 }
 
@@ -221,7 +227,7 @@ def test_the_run_is_recorded_on_the_dagster_instance(e2e):
 
     from pipelines.jobs import NIGHTLY_JOB_NAME
 
-    _, outcome, home = e2e
+    _, outcome, home, replay = e2e
     with dg.DagsterInstance.from_config(str(home)) as instance:
         record = instance.get_run_record_by_id(outcome.run_id)
         assert record is not None, "the run is not on the instance"
@@ -229,13 +235,20 @@ def test_the_run_is_recorded_on_the_dagster_instance(e2e):
         assert record.dagster_run.status == dg.DagsterRunStatus.SUCCESS
         assert record.dagster_run.tags["restock/launched_by"] == "restock run"
         for key in (["raw", "sales"], ["fct_daily_demand"], ["demand_forecasts"],
-                    ["reorder_recommendations"], ["policy_replay"], ["published_tables"],
-                    ["run_report"]):
-            [event] = instance.fetch_materializations(dg.AssetKey(key), limit=1).records
-            assert event.run_id == outcome.run_id, key
-        metadata = instance.fetch_materializations(
-            dg.AssetKey("published_tables"), limit=1).records[0].asset_materialization.metadata
-        assert metadata["dagster/row_count"].value > 0
+                    ["reorder_recommendations"], ["published_tables"], ["run_report"]):
+            events = instance.fetch_materializations(dg.AssetKey(key), limit=5).records
+            assert outcome.run_id in {e.run_id for e in events}, key
+        [nightly_publication] = [
+            e for e in instance.fetch_materializations(dg.AssetKey("published_tables"),
+                                                       limit=5).records
+            if e.run_id == outcome.run_id]
+        assert nightly_publication.asset_materialization.metadata["dagster/row_count"].value > 0
+        # the weekly replay job's run: the replay, then the publication and report again
+        replay_run = instance.get_run_record_by_id(replay.run_id).dagster_run
+        assert replay_run.job_name == "restock_replay"
+        assert replay_run.tags["restock/launched_by"] == "restock replay"
+        [event] = instance.fetch_materializations(dg.AssetKey("policy_replay"), limit=1).records
+        assert event.run_id == replay.run_id
         checks = {}
         for entry in instance.all_logs(outcome.run_id):
             event = entry.dagster_event
@@ -252,7 +265,7 @@ def test_the_run_is_recorded_on_the_dagster_instance(e2e):
 def test_step_durations_reach_the_summary_and_the_report(e2e):
     from pipelines.runner import step_summary
 
-    warehouse, outcome, _ = e2e
+    warehouse, outcome, _, replay = e2e
     assert set(outcome.step_seconds) == NIGHTLY_STEPS
     assert all(seconds >= 0 for seconds in outcome.step_seconds.values())
     assert "raw_feed" in step_summary(outcome.step_seconds)
@@ -273,7 +286,7 @@ def test_the_resolved_config_is_stored_with_the_run(e2e):
     """The ingest step stores the run's configuration beside as_of; later steps read it."""
     from restock.config import RestockConfig
 
-    warehouse, outcome, _ = e2e
+    warehouse, outcome, _, replay = e2e
     work = RunPaths.from_warehouse(warehouse).work_db
     with duckdb.connect(str(work), read_only=True) as con:
         run_id, as_of, stored = con.execute("select run_id, as_of, config from raw._run").fetchone()
@@ -308,3 +321,26 @@ def test_failed_blocking_check_leaves_publication_byte_identical(e2e_run, small_
     from restock.config import RestockConfig
 
     assert RestockConfig.model_validate_json(stored).quality.max_order_multiple == 1e-6
+    # ... and the weekly replay refuses to replay (and publish again) what was not published
+    from pipelines.runner import run_replay
+    from restock.errors import PreflightError
+
+    with pytest.raises(PreflightError, match=rf"the last nightly \(run {outcome.run_id}, as_of "
+                                             r".*\) was not published"):
+        run_replay(e2e_run)
+    assert (_digest(paths.warehouse), _digest(paths.parquet_dir)) == before
+
+
+def test_replay_is_dated_and_refused_without_a_nightly(e2e_run, tmp_path):
+    """The published replay rows say which history they played and when; a warehouse no
+    nightly has published is refused before any work (`restock replay` exits 2)."""
+    from pipelines.cli import EXIT_REFUSED, main
+
+    replay = _published(e2e_run, "policy_replay")
+    comparison = _published(e2e_run, "policy_replay_comparison")
+    as_of = pd.Timestamp(_published(e2e_run, "demand_forecasts")["as_of"].iloc[0])
+    for frame in (replay, comparison):
+        assert (pd.to_datetime(frame["replay_as_of"]) == as_of).all()
+        assert frame["replayed_at"].notna().all() and frame["replayed_at"].nunique() == 1
+    assert main(["replay", "--warehouse", str(tmp_path / "restock.duckdb")]) == EXIT_REFUSED
+    assert not (tmp_path / "restock.duckdb").exists()

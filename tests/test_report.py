@@ -272,7 +272,7 @@ def test_empty_inputs_say_so_in_words(inputs, tmp_path, variant):
     assert "No backtest ran this run" in page
     assert "No backtest predictions this run" in page
     assert "nothing to plot" in page
-    assert "No policy replay this run" in page
+    assert "No policy replay to show: no policy replay has run yet" in page
     assert "No data quality results were recorded this run" in page
     assert page.count('class="fig-data"') == 0
     assert len(re.findall(r"\* plotly\.js v\d", page)) == 1

@@ -20,14 +20,14 @@ from restock.report.formatting import (
     lacks,
     table,
 )
-from restock.report.sections.summary import headline_numbers
+from restock.report.sections.summary import NO_REPLAY_YET, headline_numbers, replay_dating
 
 
 def frontier_section(replay: pd.DataFrame, headline: dict | None, page: Page) -> str:
     needed = ["policy", "parameter", "category", "avg_inventory_units", "stockout_rate"]
     if is_empty(replay):
-        return empty("No policy replay this run (it needs enough sales history before the "
-                     "planning date).")
+        return empty(f"No policy replay to show: {NO_REPLAY_YET} (it needs enough sales "
+                     "history before the planning date).")
     if missing_columns(replay, needed):
         return lacks(replay, needed, "policy replay")
     measure = (headline or {}).get("inventory_measure")
@@ -61,8 +61,10 @@ def frontier_section(replay: pd.DataFrame, headline: dict | None, page: Page) ->
             fmt_pct(r.get("stockout_rate"), 2), fmt_pct(r.get("fill_rate"), 1),
             fmt_num(r.get("orders")),
         ])
+    dating = replay_dating(replay)
     return (
-        defs([
+        (f'<p class="note">{esc(dating)}</p>' if dating else "")
+        + defs([
             ("Stockout rate", "share of SKU-location-days with unmet demand in the replay."),
             ("Average inventory", "mean stock on hand over the replay days."),
             ("Fill rate", "units served / units demanded."),

@@ -71,12 +71,27 @@ def headline_numbers(headline: dict | None) -> tuple[float, float, float] | None
     return before, after, (cut if cut is not None else float("nan"))
 
 
+def replay_dating(replay: pd.DataFrame | None) -> str:
+    """"Replayed on D, on the history to A." for the replay's rows (it runs weekly in its own
+    job; a nightly shows the last one), or "" when the rows carry no date."""
+    if is_empty(replay) or "replayed_at" not in replay or replay["replayed_at"].isna().all():
+        return ""
+    ran = pd.Timestamp(replay["replayed_at"].max())
+    upto = replay["replay_as_of"].max() if "replay_as_of" in replay else None
+    upto_text = f", on the history to {pd.Timestamp(upto).date()}" if pd.notna(upto) else ""
+    return f"Replayed on {ran:%Y-%m-%d %H:%M} UTC{upto_text} (the replay runs weekly)."
+
+
+NO_REPLAY_YET = ("no policy replay has run yet: it runs weekly (schedule "
+                 "restock_replay_weekly) or on demand with `restock replay`")
+
+
 def headline_section(headline: dict | None, replay: pd.DataFrame) -> str:
     numbers = headline_numbers(headline)
     if numbers is None:
         why = (
             "the policy replay ran but produced no comparable headline point"
-            if not is_empty(replay) else "no policy replay ran this run"
+            if not is_empty(replay) else NO_REPLAY_YET
         )
         return empty(f"No headline this run: {why}. See the sections below for orders.")
     before, after, cut = numbers
@@ -102,6 +117,7 @@ def headline_section(headline: dict | None, replay: pd.DataFrame) -> str:
         f"<p>Replaying the recent past day by day, ordering as Restock recommends instead of "
         f"{static_label} ({inventory_text}) gives "
         f"{cut_text} in stockouts while holding the same average stock.</p>"
+        + (f'<p class="note">{esc(replay_dating(replay))}</p>' if replay_dating(replay) else "")
         + caveat
         + defs([
             ("Stockout rate", "share of SKU-location-days on which some demand went unserved."),
