@@ -295,11 +295,17 @@ def published_summary(warehouse: Path, top_alerts: int = 10) -> str:
                 lines.append(f"  [{a[2]}] {a[0]} @ {a[1]}: out by {_fmt(a[3])}, "
                              f"p={_fmt(a[4], '.2f')}, order {_fmt(a[5], 'g')}")
         if "policy_replay" in tables:
-            dated = con.execute("select max(replayed_at), max(replay_as_of) "
-                                "from marts.policy_replay").fetchone()
+            columns = {r[0] for r in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'marts' and table_name = 'policy_replay'").fetchall()}
+            dated = (con.execute("select max(replayed_at), max(replay_as_of) "
+                                 "from marts.policy_replay").fetchone()
+                     if {"replayed_at", "replay_as_of"} <= columns else (None, None))
+            rows = con.execute("select count(*) from marts.policy_replay").fetchone()[0]
             lines.append(
                 f"Policy replay (ALL categories) run {_fmt(dated[0])} on the history to "
                 f"{_fmt(dated[1])}:" if dated[0] is not None else
+                "Policy replay (ALL categories):" if rows else
                 "No policy replay yet: it runs weekly (schedule restock_replay_weekly) or now "
                 "with `restock replay`.")
             for r in con.execute(

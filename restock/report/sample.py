@@ -57,6 +57,9 @@ def make_report_inputs(
     stockout_alerts = _stockout_alerts(reorder, end)
     policy_replay = _policy_replay(rate, len(series), categories, replay_service_levels,
                                    static_buffer_days)
+    # replayed by the weekly job two days after the nightly's as_of
+    policy_replay = policy_replay.assign(replay_as_of=end.date(),
+                                         replayed_at=end + pd.Timedelta(days=2, hours=5))
     headline = _headline(policy_replay)
     data_quality_results = _data_quality_results()
 
