@@ -234,8 +234,6 @@ def _warn_clipped_promotions(
         )
 
 
-
-
 def count_rows(con: duckdb.DuckDBPyConnection, name: str, info: TableIngest) -> None:
     """Fill ``info``'s accepted / rejected counts and reasons from ``raw.<name>``."""
     rows = con.execute(
