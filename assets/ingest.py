@@ -39,7 +39,8 @@ def raw_feed(context: dg.AssetExecutionContext, config: IngestConfig, restock: R
     """Read every feed table with DuckDB's readers into `raw.*` and record the run's as_of and
     resolved configuration (`raw._run`)."""
     from restock.derived import check_work_db, set_aside_work_db
-    from restock.feed.reader import FeedBounds, load_feed
+    from restock.feed.bounds import FeedBounds
+    from restock.feed.reader import load_feed
 
     feed_dir = Path(config.feed).expanduser().resolve() if config.feed else restock.feed_dir
     # The one read of the config file in a run: stored below with as_of, read by every later step.
@@ -102,7 +103,8 @@ def raw_feed(context: dg.AssetExecutionContext, config: IngestConfig, restock: R
 
 def load_ingest_result(con):
     """The reader's IngestResult of this run, as the ingest asset stored it."""
-    from restock.feed.reader import IngestResult, TableIngest
+    from restock.feed.reader import IngestResult
+    from restock.feed.tables import TableIngest
 
     payload = json.loads(con.execute("select payload from raw._ingest_result").fetchone()[0])
     return IngestResult(

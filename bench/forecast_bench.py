@@ -6,7 +6,7 @@ N seeded M5 CA_1 items (default 500), the last ``--days`` days (default 814 = 73
 training before the first of 3 folds + 3 x 28) up to 2016-04-24; models seasonal naive,
 AutoETS, CrostonSBA, AutoTheta (season 7); h = 28; 3 rolling folds 28 days apart.
 
-(a) pipeline: ``restock.forecasting.backtest.forecast_panel`` per fold, i.e. the sktime
+(a) pipeline: ``restock.forecasting.fitting.forecast_panel`` per fold, i.e. the sktime
     ``StatsForecastPanel`` forecasters the backtest uses (cheap models in process, costly ones
     with ``n_jobs`` processes), fitted on all history before each cutoff;
 (b) bare: ``statsforecast.StatsForecast.cross_validation`` with the same models (built by
@@ -64,7 +64,8 @@ def _settings(n_jobs: int):
 
 def run_pipeline(panel, settings) -> tuple[dict[str, np.ndarray], float, float]:
     """Forecasts (series x folds x h) per model via the pipeline's backtest helper."""
-    from restock.forecasting.backtest import backtest_cutoffs, forecast_panel
+    from restock.forecasting.fitting import forecast_panel
+    from restock.forecasting.folds import backtest_cutoffs
 
     cutoffs = backtest_cutoffs(panel.dates, settings)
     rows = np.arange(panel.n_series)
@@ -120,8 +121,8 @@ def run_global(panel, demand: pd.DataFrame, settings) -> dict[str, float]:
     """Time the global LightGBM model on the panel's last fold (fit on 730 days, predict H)."""
     from sktime.forecasting.base import ForecastingHorizon
 
-    from restock.forecasting.backtest import backtest_cutoffs
     from restock.forecasting.features import build_exogenous
+    from restock.forecasting.folds import backtest_cutoffs
     from restock.forecasting.global_model import LightGBMGlobalForecaster
     from restock.forecasting.models import wide_to_panel
 
@@ -154,7 +155,7 @@ def run_global(panel, demand: pd.DataFrame, settings) -> dict[str, float]:
 
 
 def _actuals(panel) -> np.ndarray:
-    from restock.forecasting.backtest import backtest_cutoffs
+    from restock.forecasting.folds import backtest_cutoffs
 
     cutoffs = backtest_cutoffs(panel.dates, _settings(1))
     return np.stack(

@@ -109,8 +109,8 @@ def main() -> None:
     common.setup_logging(args.verbose)
 
     from restock.forecasting import run_forecasting
-    from restock.forecasting.backtest import ExogenousInputs, forecast_panel
     from restock.forecasting.censoring import build_panel
+    from restock.forecasting.fitting import ExogenousInputs, forecast_panel
 
     t0 = time.perf_counter()
     raw = common.frn_sample(common.frn_raw(), args.series, args.seed)

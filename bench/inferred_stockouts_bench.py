@@ -163,8 +163,8 @@ def handling(raw: pd.DataFrame, series: int, seed: int, n_jobs: int) -> pd.DataF
         censoring_flags,
         infer_stockouts,
     )
-    from restock.forecasting.backtest import forecast_panel
     from restock.forecasting.censoring import build_panel
+    from restock.forecasting.fitting import forecast_panel
     from restock.forecasting.settings import ForecastSettings
 
     def fs(mode: str) -> ForecastSettings:

@@ -22,7 +22,7 @@ import duckdb
 from restock.contract import INPUT_TABLES
 from restock.derived import check_work_db
 from restock.errors import PreflightError, UserError
-from restock.feed.reader import table_files
+from restock.feed.files import table_files
 
 # The warehouse file's stem names the work DB, the Parquet and state folders and appears in
 # SQL string literals (ATTACH) and Dagster metadata: plain characters only.
@@ -118,7 +118,8 @@ def preflight(
 
 
 def _check_feed(feed: Path, report: PreflightReport) -> None:
-    from restock.feed.reader import FeedError, probe_file
+    from restock.feed.errors import FeedError
+    from restock.feed.files import probe_file
 
     if not feed.is_dir():
         what = "is a file, not a folder" if feed.exists() else "does not exist"
@@ -174,7 +175,8 @@ def _check_feed(feed: Path, report: PreflightReport) -> None:
 def _sales_range(con: duckdb.DuckDBPyConnection, files: list[Path], report: PreflightReport
                  ) -> None:
     """First and last valid sales date of the files (one aggregate per file)."""
-    from restock.feed.reader import FeedBounds, business_date_sql
+    from restock.feed.bounds import FeedBounds
+    from restock.feed.row_checks import business_date_sql
 
     latest_allowed = FeedBounds().latest_default()
     firsts, lasts = [], []

@@ -18,7 +18,8 @@ import pytest
 from feedkit import base_feed, run_dbt, write_csv, write_feed
 
 from restock.config import QualitySettings
-from restock.feed.reader import FeedError, load_feed
+from restock.feed.errors import FeedError
+from restock.feed.reader import load_feed
 from restock.quality.accounting import accounting_results, quarantine_rows
 
 AS_OF = date(2024, 3, 10)

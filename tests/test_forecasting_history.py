@@ -7,7 +7,7 @@ import pytest
 from test_forecasting_pipeline import CANDIDATES, synthetic_demand
 
 from restock.forecasting import ForecastSettings, run_forecasting
-from restock.forecasting.backtest import plan_backtest
+from restock.forecasting.folds import plan_backtest
 
 
 def test_configured_plan_is_kept_on_a_long_history():

@@ -390,8 +390,8 @@ def combo_result(demand, settings):
 
 
 def test_combination_final_forecast_is_the_mean_of_its_members(combo_result):
-    from restock.forecasting.backtest import forecast_panel
     from restock.forecasting.censoring import build_panel
+    from restock.forecasting.fitting import forecast_panel
     from restock.forecasting.models import combination_members
 
     history, combo, result = combo_result
@@ -441,8 +441,9 @@ def test_replay_planner_refits_members_only_for_series_too_young_at_the_start(co
     """A combination's forwardable members are fitted once at the replay start; a series too
     young then (but warm at the review) gets its members fitted at the review, the others are
     forwarded, and the two are stitched back in row order."""
-    from restock.forecasting.backtest import combine, forecast_panel
+    from restock.forecasting.combination import combine
     from restock.forecasting.final import forecast_selected
+    from restock.forecasting.fitting import forecast_panel
     from restock.forecasting.models import combination_members
 
     history, combo, result = combo_result

@@ -239,7 +239,7 @@ def _one_series(**levels: float) -> tuple[dict[str, np.ndarray], np.ndarray, np.
 
 
 def test_mean_rmsse_scores_the_equal_weight_mean():
-    from restock.forecasting.backtest import mean_rmsse
+    from restock.forecasting.combination import mean_rmsse
 
     fc, actual, scale = _one_series(auto_ets=1.2, tsb=0.75)
     pos = np.array([0])
@@ -249,7 +249,7 @@ def test_mean_rmsse_scores_the_equal_weight_mean():
 
 
 def test_forward_selection_adds_the_member_that_offsets_errors_not_the_runner_up():
-    from restock.forecasting.backtest import forward_members, mean_rmsse
+    from restock.forecasting.combination import forward_members, mean_rmsse
 
     # singles: auto_ets 0.20, moving_average 0.21 (a near-copy), tsb 0.30 (errs the other way)
     fc, actual, scale = _one_series(auto_ets=1.2, moving_average=1.21, tsb=0.7)
@@ -271,7 +271,7 @@ def test_forward_selection_adds_the_member_that_offsets_errors_not_the_runner_up
 
 
 def test_choose_members_uses_forward_selection_with_the_backtest_forecasts():
-    from restock.forecasting.backtest import choose_members
+    from restock.forecasting.combination import choose_members
 
     fc, actual, scale = _one_series(auto_ets=1.2, moving_average=1.21, tsb=0.7,
                                     seasonal_naive=1.0)

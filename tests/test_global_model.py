@@ -214,8 +214,8 @@ def test_for_series_reproduces_fitted_series_and_forecasts_unseen_ones(panel, fi
 
 
 def test_pipeline_fits_global_model_on_a_sample_and_forecasts_every_series(caplog) -> None:
-    from restock.forecasting.backtest import ExogenousInputs, forecast_panel
     from restock.forecasting.censoring import build_panel
+    from restock.forecasting.fitting import ExogenousInputs, forecast_panel
 
     y, X, in_fit, dates, promo, rate = _panel()
     ids = y.index.get_level_values(0)

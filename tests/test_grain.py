@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from feedkit import base_feed, write_feed
 
-from restock.feed.reader import FeedError, load_feed
+from restock.feed.errors import FeedError
+from restock.feed.reader import load_feed
 from restock.grain import detect_grain
 
 

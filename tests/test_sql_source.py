@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from restock.sources.sql import MappingError, SourceError, extract_feed, load_mapping
+from restock.sources.sql import extract_feed
+from restock.sources.sql_errors import MappingError, SourceError
+from restock.sources.sql_mapping import load_mapping
 
 EXAMPLE_MAPPING = Path(__file__).resolve().parents[1] / "restock/sources/erp_mapping.example.yml"
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"

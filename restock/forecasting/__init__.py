@@ -12,7 +12,11 @@ Modules, top to bottom (each imports only modules below it):
 - ``periods``: week / month feeds forecast at their grain by ``nightly`` and spread to days.
 - ``final``: the one forecasting path: final forecasts and quantile tables from a selection.
 - ``selection``: the best model per unit (category x demand class) from the backtest scores.
-- ``backtest``: rolling-origin backtest and ``forecast_panel`` (fit + forecast a panel).
+- ``backtest``: rolling-origin backtest: the sampled series, the folds run.
+- ``scoring``: per-series scores of each fold, and of each unit's combination.
+- ``fitting``: ``forecast_panel`` (fit + forecast a panel at a cutoff), the exogenous inputs.
+- ``combination``: the combination candidate's members (forward selection) and their mean.
+- ``folds``: the backtest plan for histories of any length, and the fold cutoffs.
 - ``calibration``: scaled-error pools, daily and cumulative quantiles.
 - ``coldstart``: category profiles for items too young to fit.
 - ``features``: exogenous features of the global model.

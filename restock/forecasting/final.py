@@ -6,7 +6,7 @@ Both the nightly (``nightly.run_forecasting``, at as_of) and the replay planner
 1. ``forecast_selected``: every series that still needs a forecast gets one from the model its
    unit selected, one call per model for all its series. A global model (lightgbm_global)
    learns from every warm series, as in the backtest, fitted once even when combinations use it
-   too; a combination averages its members (``backtest.combine``); a model that cannot
+   too; a combination averages its members (``combination.combine``); a model that cannot
    forecast falls back to seasonal naive (logged, and the series carry that model's name so
    their quantiles come from its pool). Forecasts the caller already has (the planner's models
    fitted at the replay start, re-applied at the review) come in through ``known``.
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from restock.forecasting.backtest import ExogenousInputs, combine, forecast_panel, series_level
+from restock.forecasting.backtest import series_level
 from restock.forecasting.calibration import (
     Calibration,
     cumulative_quantiles,
@@ -41,6 +41,8 @@ from restock.forecasting.calibration import (
 )
 from restock.forecasting.censoring import DemandPanel
 from restock.forecasting.coldstart import COLD_START_MODEL, cold_start_forecast
+from restock.forecasting.combination import combine
+from restock.forecasting.fitting import ExogenousInputs, forecast_panel
 from restock.forecasting.models import (
     GLOBAL_CANDIDATES,
     NAIVE_MODEL,

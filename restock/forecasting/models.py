@@ -26,13 +26,13 @@ on units with at most ``settings.auto_arima_max_series`` series.
 
 ``combination`` (on by default) is not fitted itself: it is the equal-weight mean of at most
 ``settings.combination_size`` of the unit's base candidates chosen by forward selection on the
-backtest (the best one, then whichever lowers the mean's RMSSE most; backtest.py; seasonal
+backtest (the best one, then whichever lowers the mean's RMSSE most; combination.py; seasonal
 naive, the benchmark, excluded; small units choose on their demand class pooled, as selection
 does; or the fixed ``settings.combination_members`` the unit tries, when at least two). Its
 backtest forecasts are the mean of the members' out-of-sample forecasts of each fold (no extra
 fit), so it is scored, selected and calibrated like any model, under the name
 ``combination(a+b+c)`` (:func:`combination_name`); a final or replay forecast fits the members
-and averages them (``backtest.forecast_panel`` understands these names). Forecast combinations
+and averages them (``fitting.forecast_panel`` understands these names). Forecast combinations
 are the most reliable accuracy gain of the M competitions.
 
 Why a panel forecaster
@@ -226,7 +226,7 @@ def build_candidate(name: str, settings: ForecastSettings):
     if name in STATSFORECAST_CANDIDATES:
         return make_panel_forecaster([name], settings, n_jobs=settings.n_jobs)
     if name in NUMPY_CANDIDATES:
-        raise ValueError(f"{name} is computed by backtest.forecast_panel, not an sktime forecaster")
+        raise ValueError(f"{name} is computed by fitting.forecast_panel, not an sktime forecaster")
     try:
         from restock.forecasting.global_model import LightGBMGlobalForecaster
     except ImportError as exc:

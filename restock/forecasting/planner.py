@@ -35,13 +35,13 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from restock.forecasting.backtest import ExogenousInputs
 from restock.forecasting.calibration import Calibration
 from restock.forecasting.censoring import build_panel
 from restock.forecasting.classify import assign_series, unit_of
 from restock.forecasting.coldstart import COLD_START_MODEL
 from restock.forecasting.features import build_exogenous
 from restock.forecasting.final import PlanInputs, final_forecasts
+from restock.forecasting.fitting import ExogenousInputs
 from restock.forecasting.models import (
     FORWARDABLE,
     GLOBAL_CANDIDATES,

@@ -193,7 +193,7 @@ class ForecastSettings(BaseModel):
         ge=2,
         description="most base candidates averaged by the 'combination' candidate, chosen by "
         "forward selection on the backtest: the best one, then whichever lowers the mean's "
-        "RMSSE most (seasonal naive excluded; backtest.py)",
+        "RMSSE most (seasonal naive excluded; combination.py)",
     )
     combination_wins_ties: bool = Field(
         True,

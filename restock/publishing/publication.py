@@ -34,8 +34,10 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from restock.config import PublishSettings
 from restock.contract import HISTORY_TABLES, PUBLISHED_TABLES
@@ -122,6 +124,109 @@ def publish_tables(
         ``seconds`` in total.
     """
     started = time.perf_counter()
+    job = _prepare(work_db, paths, run_id, as_of, settings, tables, history,
+                   parquet_keep_versions, parquet_grace_seconds)
+    summary: dict = {"run_id": run_id, "as_of": as_of, "tables": {}}
+
+    with _publish_lock(paths.warehouse):
+        remove_stale_files(paths.warehouse)
+        remove_stale_history(paths)
+        staged = _Staged(job.tmp_db)
+        try:
+            _build_files(job, staged, summary)
+            if settings.parquet:
+                _write_parquet(job, staged, summary)
+            if job.pg_url is not None:
+                _load_postgres(job, staged, summary)
+            if before_swap is not None:
+                before_swap()
+            # Postgres first: its swap may wait for readers or fail, and if it fails nothing
+            # has been switched anywhere. The local renames after it cannot fail in practice.
+            if staged.pg_engine is not None:
+                _swap_postgres(job, staged, summary)
+        except BaseException:
+            staged.discard()
+            raise
+        finally:
+            if staged.pg_engine is not None:
+                staged.pg_engine.dispose()
+
+        # Written ahead of the published file: a crash between the two renames leaves the
+        # store one run ahead (nothing lost; the next run carries it), never behind.
+        if staged.history_tmp is not None:
+            replace_history_store(staged.history_tmp, paths)
+        summary.update(
+            _swap_local_targets(
+                staged.tmp_db, paths, settings, staged.build_seconds, staged.parquet_version,
+                job.keep_versions, job.grace_seconds,
+            )
+        )
+
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    log.info(
+        "published run %s (as_of %s): %s in %.2f s",
+        run_id,
+        as_of,
+        ", ".join(f"{t}={n}" for t, n in summary["tables"].items()),
+        summary["seconds"],
+    )
+    return summary
+
+
+@dataclass(frozen=True)
+class _Publication:
+    """One publication's inputs, checked: what every step of :func:`publish_tables` reads."""
+
+    work_db: Path
+    paths: RunPaths
+    run_id: str
+    safe_run: str  # run_id as it may appear in a file name
+    as_of: date
+    settings: PublishSettings
+    tables: Mapping[str, Sequence[str]]  # the run's tables
+    all_tables: Mapping[str, Sequence[str]]  # and the history tables, when published
+    history: HistorySettings | None  # None unless the history tables are published
+    pg_url: str | None
+    keep_versions: int
+    grace_seconds: float
+    tmp_db: Path  # the new DuckDB file, beside the published one until the swap
+
+
+@dataclass
+class _Staged:
+    """What a publication has written but not switched yet: removed again if it fails."""
+
+    tmp_db: Path
+    history_tmp: Path | None = None
+    parquet_version: Path | None = None
+    pg_engine: Any = None
+    build_seconds: float = 0.0
+
+    def discard(self) -> None:
+        """Leave the old outputs exactly as they were and no half-built new ones."""
+        self.tmp_db.unlink(missing_ok=True)
+        if self.history_tmp is not None:
+            self.history_tmp.unlink(missing_ok=True)
+        if self.parquet_version is not None:
+            shutil.rmtree(self.parquet_version, ignore_errors=True)
+
+
+def _prepare(
+    work_db: Path,
+    paths: RunPaths,
+    run_id: str,
+    as_of: str,
+    settings: PublishSettings,
+    tables: Mapping[str, Sequence[str]],
+    history: HistorySettings | None,
+    parquet_keep_versions: int | None,
+    parquet_grace_seconds: float | None,
+) -> _Publication:
+    """Check every input before the lock is taken or anything is written.
+
+    A bad date, storage version, table or column name, a history table passed as a run table,
+    an unset Postgres URL variable or a missing work DB fails here, with every target as it was.
+    """
     as_of_date = date.fromisoformat(as_of)
     storage_version = settings.duckdb_storage_version
     _check_names(storage_version, tables)
@@ -144,94 +249,74 @@ def publish_tables(
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     safe_run = _safe_name(run_id)
     tmp_db = warehouse.with_name(f"{warehouse.name}.tmp-{safe_run}")
-    summary: dict = {"run_id": run_id, "as_of": as_of, "tables": {}}
+    return _Publication(work_db, paths, run_id, safe_run, as_of_date, settings, tables,
+                        all_tables, history if with_history else None, pg_url, keep, grace,
+                        tmp_db)
 
-    with _publish_lock(warehouse):
-        remove_stale_files(warehouse)
-        remove_stale_history(paths)
-        parquet_version: Path | None = None
-        history_tmp: Path | None = None
-        pg_engine = None
-        try:
-            t0 = time.perf_counter()
-            if with_history:
-                history_tmp, history_rows = build_history_store(
-                    work_db, paths, safe_run, run_id, as_of_date, history, storage_version
-                )
-            summary["tables"] = build_published_file(
-                work_db, tmp_db, run_id, as_of_date, storage_version, tables
-            )
-            if history_tmp is not None:
-                copy_history_into(tmp_db, history_tmp)
-                summary["tables"].update(history_rows)
-            build_seconds = time.perf_counter() - t0
-            log.info("built %s with %d tables in %.2f s", tmp_db.name, len(tables), build_seconds)
-            if settings.parquet:
-                t0 = time.perf_counter()
-                parquet_version = write_parquet_version(
-                    tmp_db, paths.parquet_dir, safe_run, all_tables
-                )
-                summary["parquet"] = {
-                    "path": str(paths.parquet_dir),
-                    "version": str(
-                        parquet_version.with_name(parquet_version.name.removeprefix(".tmp-"))
-                    ),
-                    "seconds": round(time.perf_counter() - t0, 3),
-                }
-            if pg_url is not None:
-                import sqlalchemy as sa
 
-                t0 = time.perf_counter()
-                pg_engine = sa.create_engine(pg_url)
-                with hide_password(pg_url):
-                    load_postgres_stage(
-                        pg_engine, tmp_db, settings.postgres_schema, all_tables
-                    )
-                summary["postgres"] = {
-                    "url": mask_url(pg_url),  # userinfo and ?password= both masked
-                    "schema": settings.postgres_schema,
-                    "load_seconds": round(time.perf_counter() - t0, 3),
-                }
-            if before_swap is not None:
-                before_swap()
-            # Postgres first: its swap may wait for readers or fail, and if it fails nothing
-            # has been switched anywhere. The local renames after it cannot fail in practice.
-            if pg_engine is not None:
-                t0 = time.perf_counter()
-                with hide_password(pg_url):
-                    swap_postgres_schema(pg_engine, settings.postgres_schema, all_tables)
-                summary["postgres"]["swap_seconds"] = round(time.perf_counter() - t0, 3)
-        except BaseException:
-            # Leave the old outputs exactly as they were and no half-built new ones.
-            tmp_db.unlink(missing_ok=True)
-            if history_tmp is not None:
-                history_tmp.unlink(missing_ok=True)
-            if parquet_version is not None:
-                shutil.rmtree(parquet_version, ignore_errors=True)
-            raise
-        finally:
-            if pg_engine is not None:
-                pg_engine.dispose()
+def _build_files(job: _Publication, staged: _Staged, summary: dict) -> None:
+    """The new DuckDB file (and the new history store, its tables copied into the file).
 
-        # Written ahead of the published file: a crash between the two renames leaves the
-        # store one run ahead (nothing lost; the next run carries it), never behind.
-        if history_tmp is not None:
-            replace_history_store(history_tmp, paths)
-        summary.update(
-            _swap_local_targets(
-                tmp_db, paths, settings, build_seconds, parquet_version, keep, grace
-            )
+    Every other target is written from this file, so it is built first; its rows per table go
+    to ``summary["tables"]``.
+    """
+    t0 = time.perf_counter()
+    storage_version = job.settings.duckdb_storage_version
+    if job.history is not None:
+        staged.history_tmp, history_rows = build_history_store(
+            job.work_db, job.paths, job.safe_run, job.run_id, job.as_of, job.history,
+            storage_version,
         )
-
-    summary["seconds"] = round(time.perf_counter() - started, 3)
-    log.info(
-        "published run %s (as_of %s): %s in %.2f s",
-        run_id,
-        as_of,
-        ", ".join(f"{t}={n}" for t, n in summary["tables"].items()),
-        summary["seconds"],
+    summary["tables"] = build_published_file(
+        job.work_db, job.tmp_db, job.run_id, job.as_of, storage_version, job.tables
     )
-    return summary
+    if staged.history_tmp is not None:
+        copy_history_into(job.tmp_db, staged.history_tmp)
+        summary["tables"].update(history_rows)
+    staged.build_seconds = time.perf_counter() - t0
+    log.info("built %s with %d tables in %.2f s", job.tmp_db.name, len(job.tables),
+             staged.build_seconds)
+
+
+def _write_parquet(job: _Publication, staged: _Staged, summary: dict) -> None:
+    """A new Parquet version folder of every table, not yet linked."""
+    t0 = time.perf_counter()
+    staged.parquet_version = write_parquet_version(
+        job.tmp_db, job.paths.parquet_dir, job.safe_run, job.all_tables
+    )
+    summary["parquet"] = {
+        "path": str(job.paths.parquet_dir),
+        "version": str(
+            staged.parquet_version.with_name(
+                staged.parquet_version.name.removeprefix(".tmp-"))
+        ),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+
+
+def _load_postgres(job: _Publication, staged: _Staged, summary: dict) -> None:
+    """Every table loaded into the Postgres stage schema, not yet swapped in."""
+    import sqlalchemy as sa
+
+    t0 = time.perf_counter()
+    staged.pg_engine = sa.create_engine(job.pg_url)
+    with hide_password(job.pg_url):
+        load_postgres_stage(
+            staged.pg_engine, job.tmp_db, job.settings.postgres_schema, job.all_tables
+        )
+    summary["postgres"] = {
+        "url": mask_url(job.pg_url),  # userinfo and ?password= both masked
+        "schema": job.settings.postgres_schema,
+        "load_seconds": round(time.perf_counter() - t0, 3),
+    }
+
+
+def _swap_postgres(job: _Publication, staged: _Staged, summary: dict) -> None:
+    """Rename the stage schema over the live one (the first swap of the publication)."""
+    t0 = time.perf_counter()
+    with hide_password(job.pg_url):
+        swap_postgres_schema(staged.pg_engine, job.settings.postgres_schema, job.all_tables)
+    summary["postgres"]["swap_seconds"] = round(time.perf_counter() - t0, 3)
 
 
 @contextlib.contextmanager

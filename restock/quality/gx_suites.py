@@ -25,7 +25,7 @@ import duckdb
 import pandas as pd
 
 from restock.contract import INPUT_TABLES
-from restock.feed.reader import business_date_sql
+from restock.feed.row_checks import business_date_sql
 from restock.warehouse import qualified, quote_identifier, table_exists
 
 if TYPE_CHECKING:  # the settings module pulls in every stage's settings

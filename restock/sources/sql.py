@@ -20,179 +20,35 @@ anything is extracted, and quoted by the dialect; values are bound parameters. `
 is SQL written by whoever owns the mapping file, i.e. code: keep that file under review and give
 the URL's user read-only rights. The URL comes from an environment variable and is only ever
 shown with its password hidden.
+
+The steps live beside this module: ``sql_mapping`` (read and check the mapping file),
+``sql_arrow`` (ERP values -> contract-typed Arrow chunks), ``sql_watermarks`` (the state file)
+and ``sql_errors``; this module connects, plans each table's statement against the ERP's
+catalogue and streams the rows into part files.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
-import re
-import shutil
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
-import yaml
 
-from restock.contract import INPUT_TABLES, InputTable
-from restock.errors import DerivedStateError, UserError
+from restock.contract import INPUT_TABLES
 from restock.fsync import fsync_file
 from restock.secrets import mask_url, scrub, url_secrets
+from restock.sources.sql_arrow import WATERMARK_COLUMN, empty_schema, is_null, to_arrow
+from restock.sources.sql_errors import MappingError, SourceError
+from restock.sources.sql_mapping import TableMapping, check_required, load_mapping
+from restock.sources.sql_watermarks import load_watermarks, reset_extraction, save_watermark
 
 log = logging.getLogger("restock.sources")
-
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-WATERMARK_COLUMN = "erp_watermark"
-_ARROW_TYPES = {
-    "text": pa.string(),
-    "number": pa.float64(),
-    "integer": pa.int64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us"),
-}
-_TRUE = {"true", "t", "yes", "y", "1"}
-_FALSE = {"false", "f", "no", "n", "0"}
-
-
-class MappingError(UserError, ValueError):
-    """The mapping does not fit the contract or the ERP database."""
-
-
-class SourceError(UserError, RuntimeError):
-    """The ERP database could not be read (the message never holds the password)."""
-
-
-class WatermarkStateError(DerivedStateError, SourceError):
-    """The watermark state file cannot be read; deleting it re-extracts everything."""
-
-
-@dataclass
-class TableMapping:
-    """How one contract table is read from the ERP."""
-
-    table: str
-    erp_table: str | None = None
-    erp_schema: str | None = None
-    columns: dict[str, str] = field(default_factory=dict)  # contract column -> ERP column
-    query: str | None = None
-    watermark: str | None = None
-    initial_watermark: object = None
-
-
-def load_mapping(mapping_file: Path) -> dict[str, TableMapping]:
-    """Read and check a mapping file against the contract; no database is touched.
-
-    Raises
-    ------
-    MappingError
-        Naming the table and column of an unknown contract table or column, a name that is not
-        a plain identifier, or a missing required column.
-    """
-    data = yaml.safe_load(Path(mapping_file).read_text(encoding="utf-8")) or {}
-    tables = data.get("tables") if isinstance(data, dict) else None
-    if not isinstance(tables, dict) or not tables:
-        raise MappingError(f"{mapping_file}: expected a 'tables:' mapping of contract tables")
-    result = {}
-    for name, spec in tables.items():
-        if name not in INPUT_TABLES:
-            raise MappingError(
-                f"{mapping_file}: {name!r} is not a contract table "
-                f"(one of {', '.join(INPUT_TABLES)})"
-            )
-        if not isinstance(spec, dict):
-            raise MappingError(f"{name}: expected a mapping with table: or query:")
-        result[name] = _check_table_spec(name, spec, INPUT_TABLES[name])
-    return result
-
-
-def _check_table_spec(name: str, spec: dict, contract: InputTable) -> TableMapping:
-    unknown_keys = set(spec) - {
-        "table",
-        "schema",
-        "columns",
-        "query",
-        "watermark",
-        "initial_watermark",
-    }
-    if unknown_keys:
-        raise MappingError(f"{name}: unknown mapping key(s) {', '.join(sorted(unknown_keys))}")
-    if ("table" in spec) == ("query" in spec):
-        raise MappingError(f"{name}: give exactly one of table: or query:")
-    watermark = spec.get("watermark")
-    if watermark is not None:
-        _check_identifier(name, "watermark", watermark)
-    if "query" in spec:
-        query = spec["query"]
-        if not isinstance(query, str) or not query.strip():
-            raise MappingError(f"{name}: query: must be SQL text")
-        query = query.strip().rstrip(";").strip()
-        params = set(sa.text(query).compile().params)
-        if params - {"watermark"}:
-            raise MappingError(
-                f"{name}: query uses unknown parameter(s) {', '.join(sorted(params))}; "
-                "only :watermark is bound"
-            )
-        if "watermark" in params and (watermark is None or "initial_watermark" not in spec):
-            raise MappingError(
-                f"{name}: a query using :watermark needs watermark: (the result column) and "
-                "initial_watermark: (bound on the first run)"
-            )
-        return TableMapping(
-            name,
-            query=query,
-            watermark=watermark,
-            initial_watermark=spec.get("initial_watermark"),
-        )
-    erp_table = spec["table"]
-    _check_identifier(name, "table", erp_table)
-    erp_schema = spec.get("schema")
-    if erp_schema is not None:
-        _check_identifier(name, "schema", erp_schema)
-    columns = spec.get("columns")
-    if not isinstance(columns, dict) or not columns:
-        raise MappingError(f"{name}: table: needs columns: {{contract column: ERP column}}")
-    for contract_column, erp_column in columns.items():
-        if contract_column not in contract.column_names:
-            raise MappingError(
-                f"{name}.{contract_column}: not a column of contract table {name} "
-                f"({', '.join(contract.column_names)})"
-            )
-        _check_identifier(f"{name}.{contract_column}", "column", erp_column)
-    _check_required(name, contract, set(columns))
-    return TableMapping(
-        name,
-        erp_table=erp_table,
-        erp_schema=erp_schema,
-        columns=dict(columns),
-        watermark=watermark,
-    )
-
-
-def _check_identifier(where: str, what: str, value: object) -> None:
-    if not isinstance(value, str) or not _IDENTIFIER.match(value):
-        raise MappingError(
-            f"{where}: {what} {value!r} is not a plain identifier (letters, digits, underscores)"
-        )
-
-
-def _check_required(name: str, contract: InputTable, present: set[str]) -> None:
-    missing = [c for c in contract.required_columns if c not in present]
-    if missing:
-        raise MappingError(f"{name}: required contract column(s) not mapped: {', '.join(missing)}")
-    if contract.one_of and not present & set(contract.one_of):
-        raise MappingError(f"{name}: map at least one of {', '.join(contract.one_of)}")
-
-
-# --- extraction ----------------------------------------------------------------------------
 
 
 def extract_feed(
@@ -248,12 +104,12 @@ def extract_feed(
     summary: dict = {"url": safe_url, "tables": {}}
     try:
         # Everything is checked against the ERP before a single row is extracted.
-        known = {} if full_reload else _load_watermarks(state_db)
+        known = {} if full_reload else load_watermarks(state_db)
         with _connect(engine, safe_url, secret, connect_attempts, backoff_seconds) as conn:
             plans = {name: _plan(conn, m, known.get(name)) for name, m in mappings.items()}
         if full_reload:
-            _reset(state_db, out_dir, list(mappings))
-        watermarks = _load_watermarks(state_db)
+            reset_extraction(state_db, out_dir, list(mappings))
+        watermarks = load_watermarks(state_db)
         for name, plan in plans.items():
             previous = watermarks.get(name)
             t0 = time.perf_counter()
@@ -262,7 +118,7 @@ def extract_feed(
                     conn, name, plan, previous, out_dir, chunk_size
                 )
             if new_mark is not None:
-                _save_watermark(state_db, name, new_mark, rows)
+                save_watermark(state_db, name, new_mark, rows)
             summary["tables"][name] = {
                 "rows": rows,
                 "file": str(written) if written else None,
@@ -347,7 +203,7 @@ def _plan(conn, m: TableMapping, previous) -> _Plan:
             out.append(col)
         if m.watermark is not None and m.watermark not in names:
             raise MappingError(f"{m.table}.{m.watermark}: watermark column not in the query")
-        _check_required(m.table, contract, {c.lower() for c in out})
+        check_required(m.table, contract, {c.lower() for c in out})
         return _Plan(stmt, out, incremental=incremental, mapping=m)
 
     inspector = sa.inspect(conn)
@@ -422,11 +278,11 @@ def _extract_table(conn, name: str, plan: _Plan, previous, out_dir: Path, chunk_
         for part in result.partitions(chunk_size):
             frame = pd.DataFrame(part, columns=keys, dtype=object)
             if wm_key in frame:
-                marks = [v for v in frame[wm_key] if not _is_null(v)]
+                marks = [v for v in frame[wm_key] if not is_null(v)]
                 if marks:
                     top = max(marks)
                     new_mark = top if new_mark is None or top > new_mark else new_mark
-            table = _to_arrow(frame, name, contract, plan.columns, wm_key, schema)
+            table = to_arrow(frame, name, contract, plan.columns, wm_key, schema)
             if writer is None:
                 schema = table.schema
                 writer = pq.ParquetWriter(tmp, schema, compression="zstd")
@@ -434,7 +290,7 @@ def _extract_table(conn, name: str, plan: _Plan, previous, out_dir: Path, chunk_
             rows += len(frame)
         if writer is None and not plan.incremental:
             # An empty snapshot still replaces the old one.
-            schema = _empty_schema(contract, plan.columns)
+            schema = empty_schema(contract, plan.columns)
             writer = pq.ParquetWriter(tmp, schema, compression="zstd")
         if writer is not None:
             writer.close()
@@ -457,183 +313,7 @@ def _extract_table(conn, name: str, plan: _Plan, previous, out_dir: Path, chunk_
     return rows, final, (new_mark if plan.incremental else None)
 
 
-def _to_arrow(
-    frame: pd.DataFrame,
-    name: str,
-    contract: InputTable,
-    columns: list[str],
-    wm_key: str,
-    schema: pa.Schema | None,
-) -> pa.Table:
-    """Cast a chunk to the contract types (strictly: a bad value names table and column)."""
-    arrays, fields = [], []
-    for col in columns:
-        ctype = contract.column(col.lower()).type
-        try:
-            arrays.append(_convert(frame[col], ctype))
-        except (ValueError, TypeError) as exc:
-            raise SourceError(f"{name}.{col}: cannot read values as {ctype}: {exc}") from None
-        fields.append(pa.field(col.lower(), _ARROW_TYPES[ctype]))
-    if wm_key in frame:
-        values = [None if _is_null(v) else _plain(v) for v in frame[wm_key]]
-        wm_type = schema.field(WATERMARK_COLUMN).type if schema is not None else None
-        if wm_type == pa.string():
-            values = [None if v is None else str(v) for v in values]
-        array = pa.array(values, type=wm_type, from_pandas=True)
-        if array.type == pa.null():
-            # An all-NULL first chunk gives no type: fall back to text for the whole file.
-            array = array.cast(pa.string())
-        arrays.append(array)
-        fields.append(pa.field(WATERMARK_COLUMN, array.type))
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-
-
-def _empty_schema(contract: InputTable, columns: list[str]) -> pa.Schema:
-    return pa.schema(
-        [pa.field(c.lower(), _ARROW_TYPES[contract.column(c.lower()).type]) for c in columns]
-    )
-
-
-def _convert(values: pd.Series, ctype: str) -> pa.Array:
-    if ctype == "text":
-        return pa.array([None if _is_null(v) else _text(v) for v in values], type=pa.string())
-    if ctype in ("number", "integer"):
-        numbers = pd.to_numeric(values.map(lambda v: None if _is_null(v) else v))
-        if ctype == "integer":
-            whole = numbers.dropna()
-            if not (whole == whole.round()).all():
-                raise ValueError("not whole numbers")
-            return pa.array(numbers.astype("Int64"), type=pa.int64(), from_pandas=True)
-        return pa.array(numbers.astype("float64"), type=pa.float64(), from_pandas=True)
-    if ctype == "boolean":
-        return pa.array([_boolean(v) for v in values], type=pa.bool_())
-    stamps = values.map(lambda v: None if _is_null(v) else v)
-    try:
-        parsed = pd.to_datetime(stamps)
-    except (ValueError, TypeError):
-        parsed = pd.to_datetime(stamps, format="mixed")
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_localize(None)  # keep the wall-clock time the ERP recorded
-    if ctype == "date":
-        return pa.array(parsed.dt.normalize().astype("datetime64[us]")).cast(pa.date32())
-    return pa.array(parsed.astype("datetime64[us]"), type=pa.timestamp("us"))
-
-
-def _boolean(v) -> bool | None:
-    if _is_null(v):
-        return None
-    if isinstance(v, bool):
-        return v
-    text = str(v).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    if isinstance(v, (int, float, Decimal)):
-        return v != 0
-    raise ValueError(f"{v!r} is not a boolean")
-
-
-def _text(v) -> str:
-    if isinstance(v, bytes):
-        return v.decode("utf-8")
-    if isinstance(v, Decimal):
-        return format(v.normalize(), "f") if v == v.to_integral_value() else str(v)
-    return str(v)
-
-
-def _plain(v):
-    """A watermark value Arrow can store and order (the exact value is kept in the state)."""
-    return float(v) if isinstance(v, Decimal) else v
-
-
-def _is_null(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT
-
-
 def _scrub(message: str, secret: tuple[str, ...] | str) -> str:
     """``message`` with every URL masked and every secret of the URL replaced by ***."""
     return scrub(message, (secret,) if isinstance(secret, str) else secret)
 
-
-# --- watermark state -----------------------------------------------------------------------
-
-_STATE_DDL = (
-    'create table if not exists source_watermarks ("table" varchar primary key, '
-    "watermark varchar, watermark_type varchar, extracted_at timestamp, rows_extracted bigint)"
-)
-
-
-def _encode(value) -> tuple[str, str]:
-    if isinstance(value, datetime):
-        return value.isoformat(), "timestamp"
-    if isinstance(value, date):
-        return value.isoformat(), "date"
-    if isinstance(value, bool):
-        return str(value), "text"
-    if isinstance(value, int):
-        return str(value), "integer"
-    if isinstance(value, Decimal):
-        return str(value), "decimal"
-    if isinstance(value, float):
-        return repr(value), "number"
-    return str(value), "text"
-
-
-def _decode(text: str, kind: str):
-    if kind == "timestamp":
-        return datetime.fromisoformat(text)
-    if kind == "date":
-        return date.fromisoformat(text)
-    if kind == "integer":
-        return int(text)
-    if kind == "decimal":
-        return Decimal(text)
-    if kind == "number":
-        return float(text)
-    return text
-
-
-def _load_watermarks(state_db: Path) -> dict:
-    state_db = Path(state_db)
-    if not state_db.exists():
-        return {}
-    try:
-        with duckdb.connect(str(state_db)) as con:
-            con.execute(_STATE_DDL)
-            rows = con.execute(
-                'select "table", watermark, watermark_type from source_watermarks'
-            ).fetchall()
-        return {t: _decode(w, k) for t, w, k in rows if w is not None}
-    except (duckdb.Error, ValueError, ArithmeticError) as exc:
-        first = str(exc).strip().splitlines()[:1]
-        raise WatermarkStateError(
-            f"watermark state file {state_db} is unreadable ({first[0] if first else exc}); "
-            "it only records how far extraction got: delete it (or set source.full_reload) to "
-            "re-extract every mapped table"
-        ) from None
-
-
-def _save_watermark(state_db: Path, table: str, value, rows: int) -> None:
-    text, kind = _encode(value)
-    Path(state_db).parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(state_db)) as con:
-        con.execute(_STATE_DDL)
-        con.execute(
-            "insert or replace into source_watermarks values (?, ?, ?, ?, ?)",
-            [table, text, kind, datetime.now(UTC).replace(tzinfo=None), rows],
-        )
-
-
-def _reset(state_db: Path, out_dir: Path, tables: list[str]) -> None:
-    """Full reload: forget the watermarks and delete the feed folders of ``tables``."""
-    if Path(state_db).exists():
-        with duckdb.connect(str(state_db)) as con:
-            con.execute(_STATE_DDL)
-            for table in tables:
-                con.execute('delete from source_watermarks where "table" = ?', [table])
-    for table in tables:
-        folder = Path(out_dir) / table
-        if folder.is_dir():
-            shutil.rmtree(folder)
-    log.info("full reload: cleared watermarks and folders of %s", ", ".join(tables))
