@@ -204,6 +204,14 @@ def test_replay_planner_updates_the_global_model_without_look_ahead(result, dema
     np.testing.assert_allclose(plans[0]["forecast"].to_numpy(), plans[1]["forecast"].to_numpy())
 
 
+def _planner_selecting(name, result, planner_demand, start, settings):
+    """The replay planner with ``name`` selected for category FOOD (the rest as backtested)."""
+    selection = result.model_selection.copy()
+    selection.loc[selection["category"] == "FOOD", "selected_model"] = name
+    return make_replay_planner(planner_demand, start, settings, selection=selection,
+                               calibration=result.calibration)
+
+
 def test_replay_planner_combination_uses_the_fitted_global_member(result, demand, settings,
                                                                   caplog):
     pytest.importorskip("restock.forecasting.global_model")
@@ -213,10 +221,7 @@ def test_replay_planner_combination_uses_the_fitted_global_member(result, demand
     t = start + pd.Timedelta(days=14)
     plans = {}
     for name in (combo, "lightgbm_global", "moving_average"):
-        selection = result.model_selection.copy()
-        selection.loc[selection["category"] == "FOOD", "selected_model"] = name
-        planner = make_replay_planner(planner_demand, start, settings, selection=selection,
-                                      calibration=result.calibration)
+        planner = _planner_selecting(name, result, planner_demand, start, settings)
         with caplog.at_level("INFO", logger="restock.forecasting"):
             caplog.clear()
             plans[name] = planner(t).daily.set_index(["sku", "date"])
@@ -243,10 +248,7 @@ def test_replay_planner_forwards_a_combinations_costly_member(result, demand, se
     t = start + pd.Timedelta(days=14)
     plans = {}
     for name in (combo, "auto_ets", "moving_average"):
-        selection = result.model_selection.copy()
-        selection.loc[selection["category"] == "FOOD", "selected_model"] = name
-        planner = make_replay_planner(planner_demand, start, settings, selection=selection,
-                                      calibration=result.calibration)
+        planner = _planner_selecting(name, result, planner_demand, start, settings)
         if name == combo:
             assert planner._member_fitted.get("auto_ets")
             real = final_module.forecast_panel
