@@ -158,25 +158,17 @@ def test_missing_days_are_zero_in_the_spine(messy):
     assert dict(rows)[date(2024, 3, 4)] == 0.0 and dict(rows)[date(2024, 3, 5)] == 0.0
 
 
-def test_unknown_sku_and_location_rejected(messy):
+@pytest.mark.parametrize(("table", "source", "row", "reason"), [
+    ("sales", "sales/part-003.csv", 2, "unknown sku"),
+    ("sales", "sales/part-003.csv", 3, "unknown location"),
+    ("sales", "sales/part-003.csv", 1, "non-numeric quantity"),
+    ("sales", "sales/part-003.csv", 9, "bad date date"),
+    ("inventory", "inventory.csv", 4, "negative on_hand"),
+    ("inventory", "inventory.csv", 5, "stockout_hours outside 0..24"),
+])
+def test_bad_rows_rejected_with_their_reason(messy, table, source, row, reason):
     work_db, _, _ = messy
-    reasons = _reasons(work_db, "sales")
-    assert reasons[("sales/part-003.csv", 2)] == "unknown sku"
-    assert reasons[("sales/part-003.csv", 3)] == "unknown location"
-
-
-def test_non_numeric_quantity_and_bad_date_rejected(messy):
-    work_db, _, _ = messy
-    reasons = _reasons(work_db, "sales")
-    assert reasons[("sales/part-003.csv", 1)] == "non-numeric quantity"
-    assert reasons[("sales/part-003.csv", 9)] == "bad date date"
-
-
-def test_rule_violations_rejected(messy):
-    work_db, _, _ = messy
-    reasons = _reasons(work_db, "inventory")
-    assert reasons[("inventory.csv", 4)] == "negative on_hand"
-    assert reasons[("inventory.csv", 5)] == "stockout_hours outside 0..24"
+    assert _reasons(work_db, table)[(source, row)] == reason
 
 
 def test_every_row_is_accepted_or_quarantined(messy):
