@@ -211,6 +211,9 @@ PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
         # Added (DATA_CONTRACT v1.1): units as well as days; policy values naive_quantile and
         # auto_ets are the same policy fed by baseline planners; objective of the frontier.
         "demand_units", "lost_units", "objective",
+        # Added (issue 19): units shipped between locations (policy recommended_transfers: Restock's
+        # frontier with transfers before each review's orders; 0 for the other policies).
+        "units_transferred",
     ),
     # Added (2026-11-25, 7d59e42): each static policy against Restock's frontier at the same average
     # inventory; is_headline marks the row the headline quotes (the smallest cut).
@@ -225,6 +228,10 @@ PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
         "compared_with", "objective", "static_fill_rate", "restock_fill_rate_at_same_inventory",
         "static_lost_units", "restock_lost_units_at_same_inventory", "relative_lost_units_cut",
         "headline_measure", "conclusive",
+        # Added (issue 19): rows compared_with = recommended_transfers (Restock's frontier with
+        # transfers) carry what transfers add at equal inventory: 1 - with / without on stockout
+        # days and on lost units (NaN on the other rows), and the units each point moved.
+        "transfers_stockout_cut", "transfers_lost_units_cut", "units_transferred",
     ),
     "data_quality_results": ("source", "check", "severity", "passed", "failed_rows", "detail"),
     "quarantine": ("source", "reason", "row", "loaded_at"),

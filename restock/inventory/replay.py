@@ -39,6 +39,13 @@ Simulation (every series at once, numpy arrays policies x series x days; the day
   maths, exchange curve, lots, lost sales, on the same days with the same history, starting
   stock and lead-time draws (one simulation: common random numbers), as policy = its name.
   The static rows do not depend on the planners: they are the same with one planner or many.
+* (d) Transfers ("recommended_transfers", when ``transfers`` is given; the nightly decides with
+  settings.replay_transfers): Restock's frontier played again, same levels, objectives and
+  draws, with the nightly's transfer planner run at each review on the simulated positions of
+  all locations of each item before the orders; transfers leave the source at once and arrive
+  after the lane's lead time (:mod:`restock.inventory.replay_transfers`). Compared with
+  Restock's frontier at the same average inventory like a baseline planner, plus what
+  transfers add (``transfers_stockout_cut``, ``transfers_lost_units_cut``).
 * Objectives: every frontier is played under settings.objective; with
   settings.replay_both_objectives also under the other one (column ``objective``). Under
   fill_rate the exchange curve allocates per-item fill rates on units lost
@@ -77,17 +84,20 @@ from restock.inventory.replay_planner import DEFAULT_LEVELS, Planner, make_refer
 from restock.inventory.replay_setup import (
     ReplayRun,
     ReplayWindow,
+    TransferReplay,
     measured_days,
     replay_series,
     replay_window,
     supply_terms,
     window_conclusive,
 )
+from restock.inventory.replay_state import ReplayState
+from restock.inventory.replay_transfers import transfer_series
 from restock.inventory.settings import OBJECTIVES, ReplenishSettings
 
 # Names kept importable from here (callers and tests import them from restock.inventory.replay).
 __all__ = [
-    "DEFAULT_LEVELS", "PlanInputs", "Planner", "ReplayResult", "ReplayWindow",
+    "DEFAULT_LEVELS", "PlanInputs", "Planner", "ReplayResult", "ReplayWindow", "TransferReplay",
     "deliveries_in_order", "headline_text", "make_reference_planner", "replay_policies",
     "replay_window",
 ]
@@ -103,6 +113,11 @@ class ReplayResult:
     headline: dict[str, Any]
     comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
     seconds: dict[str, float] = field(default_factory=dict)
+    # units per policy and series over the whole window (ReplayState.ledger) and every
+    # transfer of the transfer policy (replay_state.TRANSFER_LOG_COLUMNS + policy, parameter,
+    # objective)
+    ledger: pd.DataFrame = field(default_factory=pd.DataFrame)
+    transfers: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def headline_frame(self) -> pd.DataFrame:
         """The headline as a one-row DataFrame (results.policy_replay_headline)."""
@@ -234,6 +249,7 @@ def replay_policies(
     as_of: pd.Timestamp | str,
     settings: ReplenishSettings,
     stock_position: pd.DataFrame | None = None,
+    transfers: TransferReplay | None = None,
 ) -> ReplayResult:
     """Replay Restock's policy and the static rule over [replay_start + 1, as_of].
 
@@ -261,15 +277,22 @@ def replay_policies(
     settings : ReplenishSettings
     stock_position : DataFrame, optional
         sku, location, on_hand (and stock_known) valid at replay_start.
+    transfers : TransferReplay, optional
+        Lanes and settings (restock.inventory.replay_transfers.replay_transfer_terms): also
+        play Restock's frontier with transfers between locations before each review's orders
+        (policy ``recommended_transfers``, same levels and objectives as "recommended", which
+        must be among the planners).
 
     Returns
     -------
     ReplayResult
         ``rows``: policy, parameter, category, avg_inventory_units, avg_inventory_value,
         stockout_rate, fill_rate, orders, achieved_cycle_service_level, protected_cycle_share,
-        target, n_series, demand_units, lost_units, objective. ``headline``: dict (see module
-        docstring; ``conclusive`` and ``inconclusive_reason`` say whether the window counts);
-        ``comparisons``: every static parameter against the frontier; ``seconds``: timings.
+        target, n_series, demand_units, lost_units, objective, units_transferred.
+        ``headline``: dict (see module docstring; ``conclusive`` and ``inconclusive_reason``
+        say whether the window counts); ``comparisons``: every static parameter (and baseline
+        or transfer frontier point) against the frontier; ``seconds``: timings; ``ledger``
+        and ``transfers``: units per policy and series, and every transfer shipped.
     """
     clock = time.perf_counter()
     planners = dict(planner) if isinstance(planner, dict) else {"recommended": planner}
@@ -304,24 +327,46 @@ def replay_policies(
         if settings.lot_adjustment else None,
         measured=measured_days(history, supply, reviews, n_days, settings),
     )
+    if transfers is not None and "recommended" in planners:
+        run.transfers, run.transfer_objectives = transfers, list(objectives)
+        run.transfer_series = transfer_series(keys, transfers.lanes)
+        log.info("replay with transfers: %s", transfers.reason)
+    elif transfers is not None:
+        log.warning("replay without transfers: no 'recommended' planner to play them with")
     log.info("replay: %d series, %d days, %d reviews, %d policies", len(keys), n_days,
              reviews.size, run.n_policies)
     state = simulate(run, planners, start_stock, timing)
+    result = _result(run, state, category, objectives[0], timing)
+    timing["total"] = time.perf_counter() - clock
+    log.info("replay done in %.1fs (planner %.1fs: %s; policy %.1fs%s)", timing["total"],
+             timing["planner"], ", ".join(f"{n} {timing[f'planner_{n}']:.1f}s"
+                                          for n in planners), timing["policy"],
+             f"; transfers {timing['transfers']:.1f}s" if run.transfer_objectives else "")
+    return result
+
+
+def _result(run: ReplayRun, state: ReplayState, category: np.ndarray, objective: str,
+            timing: dict[str, float]) -> ReplayResult:
+    """The measures, comparisons, headline, ledger and transfer log of a played replay."""
+    supply, history = run.supply, run.history
+    labels = run.labels()
     rows = summarise_replay(
-        n_days, run.labels(), category, supply.cost, state.inv_sum, state.served_sum,
-        history.true_demand, state.orders, state.stockout, reviews,
+        run.n_days, labels, category, supply.cost, state.inv_sum, state.served_sum,
+        history.true_demand, state.orders, state.stockout, run.reviews,
         np.maximum(np.rint(supply.lead_time_mean),
-                   np.where(supply.lead_time_mean > 0, 1, 0)).astype(int), settings.review_days,
-        state.position_after, run.measured,
+                   np.where(supply.lead_time_mean > 0, 1, 0)).astype(int),
+        run.settings.review_days, state.position_after, run.measured,
+        transferred=state.transfer_out,
     )
-    comparisons, headline = compare_with_frontier(rows, supply.cost, objectives[0])
+    comparisons, headline = compare_with_frontier(rows, supply.cost, objective)
     conclusive, reason = window_conclusive(run)
     if headline:
         headline |= {"conclusive": conclusive, "inconclusive_reason": reason}
     if not conclusive:
         log.warning("replay not conclusive: %s", reason)
-    timing["total"] = time.perf_counter() - clock
-    log.info("replay done in %.1fs (planner %.1fs: %s; policy %.1fs)", timing["total"],
-             timing["planner"], ", ".join(f"{n} {timing[f'planner_{n}']:.1f}s"
-                                          for n in planners), timing["policy"])
-    return ReplayResult(rows, headline, comparisons, timing)
+    moved = state.transfers()
+    label = pd.DataFrame(labels, columns=["policy", "parameter", "objective"])
+    moved = label.iloc[moved["policy_row"].to_numpy(dtype=int)].reset_index(drop=True) \
+        .join(moved.reset_index(drop=True))
+    ledger = state.ledger(labels, run.keys, history.true_demand.sum(axis=1))
+    return ReplayResult(rows, headline, comparisons, timing, ledger, moved)

@@ -1,18 +1,19 @@
 """The policy replay's day loop: each day's sales from the stock on hand, a review every R days.
 
-Policies x series arrays (:class:`ReplayState`) are played on the fixed terms of a
-:class:`restock.inventory.replay_setup.ReplayRun`: :func:`simulate` runs the days,
-:func:`sell_day` serves a day's demand (or loses it), :func:`review` sets every policy's levels
-(:func:`recommended_levels` from a planner's plan, :func:`static_levels` for the static rule)
-and :func:`place_orders` places the orders. The method is in :mod:`restock.inventory.replay`'s
-docstring.
+Policies x series arrays (:class:`restock.inventory.replay_state.ReplayState`) are played on
+the fixed terms of a :class:`restock.inventory.replay_setup.ReplayRun`: :func:`simulate` runs
+the days, :func:`sell_day` serves a day's demand (or loses it), :func:`review` sets every
+policy's levels (:func:`recommended_levels` from a planner's plan, :func:`static_levels` for the
+static rule), ships the transfer policy's transfers
+(:func:`restock.inventory.replay_transfers.ship_transfers`, on the positions before ordering)
+and then :func:`place_orders` places the orders on the positions after transfers. The method is
+in :mod:`restock.inventory.replay`'s docstring.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -27,39 +28,10 @@ from restock.inventory.levels import (
 )
 from restock.inventory.replay_planner import Planner
 from restock.inventory.replay_setup import ReplayRun
+from restock.inventory.replay_state import FrontierLevels, ReplayState
+from restock.inventory.replay_transfers import ship_transfers
 
 log = logging.getLogger("restock.inventory")
-
-
-@dataclass
-class ReplayState:
-    """Stock and running sums, policies x series (x days or reviews)."""
-
-    on_hand: np.ndarray  # NaN = start at the first review's order-up-to level
-    arrivals: np.ndarray  # quantity arriving at the start of each day
-    on_order: np.ndarray
-    inv_sum: np.ndarray
-    served_sum: np.ndarray
-    orders: np.ndarray
-    stockout: np.ndarray
-    position_after: np.ndarray  # inventory position after ordering, per review
-    last_arrival: np.ndarray  # replay_deliveries_in_order
-
-    @classmethod
-    def start(cls, start_stock: np.ndarray, n_policies: int, n_days: int, n_reviews: int
-              ) -> ReplayState:
-        n = start_stock.size
-        return cls(
-            on_hand=np.repeat(start_stock[None, :], n_policies, axis=0),
-            arrivals=np.zeros((n_policies, n, n_days + 2)),
-            on_order=np.zeros((n_policies, n)),
-            inv_sum=np.zeros((n_policies, n)),
-            served_sum=np.zeros((n_policies, n)),
-            orders=np.zeros((n_policies, n)),
-            stockout=np.zeros((n_policies, n, n_days), dtype=bool),
-            position_after=np.zeros((n_policies, n, n_reviews)),
-            last_arrival=np.zeros((n_policies, n), dtype=int),
-        )
 
 
 def simulate(run: ReplayRun, planners: dict[str, Planner], start_stock: np.ndarray,
@@ -85,36 +57,49 @@ def sell_day(state: ReplayState, run: ReplayRun, i: int) -> None:
     state.on_hand -= served
     counted = run.measured[:, i][None, :]
     state.served_sum += served * counted
+    state.served_all += served
     state.stockout[:, :, i] = ((want - served) > 1e-9) & counted
     state.inv_sum += state.on_hand * counted
 
 
 def review(state: ReplayState, run: ReplayRun, planners: dict[str, Planner], day: int,
            timing: dict[str, float]) -> None:
-    """A review at the end of ``day``: every policy's levels, then its orders."""
+    """A review at the end of ``day``: every policy's levels, the transfer policy's transfers,
+    then every policy's orders."""
     k = int(np.searchsorted(run.reviews, day))
     t = run.replay_start + pd.Timedelta(days=day)
     n_lv = run.levels.size
-    n_rec = len(run.frontiers) * n_lv
     rp, up = np.empty((run.n_policies, len(run.keys))), np.empty((run.n_policies, len(run.keys)))
+    restock: dict[str, FrontierLevels] = {}  # Restock's levels per objective (transfer policy)
     for name, planner in planners.items():
         objectives = [obj for n, obj in run.frontiers if n == name]
         levels = recommended_levels(run, planner, objectives, day, t, timing, name)
-        for obj, (r_p, u_p) in zip(objectives, levels, strict=True):
+        for obj, lv in zip(objectives, levels, strict=True):
             j = run.frontiers.index((name, obj)) * n_lv
-            rp[j:j + n_lv], up[j:j + n_lv] = r_p, u_p
-    rp[n_rec:], up[n_rec:] = static_levels(run, day)
+            rp[j:j + n_lv], up[j:j + n_lv] = lv.reorder_point, lv.order_up_to
+            if name == "recommended":
+                restock[obj] = lv
+    for obj in run.transfer_objectives:
+        rows = run.transfer_rows(obj)
+        rp[rows], up[rows] = restock[obj].reorder_point, restock[obj].order_up_to
+    n_static = run.buffers.size
+    rp[run.n_policies - n_static:], up[run.n_policies - n_static:] = static_levels(run, day)
     whole = run.history.whole[None, :]
     if day == 0:
         state.on_hand = np.where(np.isnan(state.on_hand), whole_unit_level(up, whole),
                                  state.on_hand)
+        state.start_units = state.on_hand.copy()
+    tick = time.perf_counter()
+    moved = ship_transfers(state, run, restock, day) if run.transfer_objectives else 0
+    timing["transfers"] = timing.get("transfers", 0.0) + time.perf_counter() - tick
     placed = place_orders(state, run, rp, up, day, k)
-    log.info("replay review %d/%d (%s): %d orders", k + 1, run.reviews.size, t.date(), placed)
+    log.info("replay review %d/%d (%s): %d orders%s", k + 1, run.reviews.size, t.date(), placed,
+             f", {moved} transfers" if run.transfer_objectives else "")
 
 
 def recommended_levels(run: ReplayRun, planner: Planner, objectives: list[str], day: int,
                        t: pd.Timestamp, timing: dict[str, float], name: str = "recommended"
-                       ) -> list[tuple[np.ndarray, np.ndarray]]:
+                       ) -> list[FrontierLevels]:
     """A planner's reorder point and order-up-to (levels x series) from its plan made at t,
     per objective (the plan and the protection-interval demand are built once)."""
     settings, supply = run.settings, run.supply
@@ -150,7 +135,11 @@ def recommended_levels(run: ReplayRun, planner: Planner, objectives: list[str], 
                            settings.review_days, mode, supply.max_stock,
                            settings.order_up_to_review_periods, run.spread,
                            settings.cover_earlier_orders, settings.lost_sales, protection)
-        out.append((pl.reorder_point.T, pl.order_up_to.T))
+        target = np.asarray(targets, dtype=float)
+        target = np.broadcast_to(target.T if target.ndim == 2 else target[:, None],
+                                 (run.levels.size, len(run.keys)))
+        out.append(FrontierLevels(pl.reorder_point.T, pl.order_up_to.T, target,
+                                  pl.lead_time_demand))
     timing["policy"] += time.perf_counter() - tick
     return out
 
@@ -180,6 +169,7 @@ def place_orders(state: ReplayState, run: ReplayRun, rp: np.ndarray, up: np.ndar
     if run.settings.replay_deliveries_in_order:
         arrive, state.last_arrival = deliveries_in_order(arrive, placed, state.last_arrival)
     state.orders += placed
+    state.ordered += qty
     state.on_order += qty
     state.position_after[:, :, k] = position + qty
     cols = np.minimum(arrive, run.n_days + 1)

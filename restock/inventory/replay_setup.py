@@ -1,5 +1,6 @@
 """What stays fixed through the policy replay's day loop: the series, their supply terms and
-lead-time draws, the days counted, whether the window counts, and the window itself.
+lead-time draws, the policies and their order in the arrays, the transfer lanes, the days
+counted, whether the window counts, and the window itself.
 
 The method is in :mod:`restock.inventory.replay`'s docstring; the day loop that plays these is
 :mod:`restock.inventory.replay_loop`.
@@ -8,7 +9,7 @@ The method is in :mod:`restock.inventory.replay`'s docstring; the day loop that 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -16,8 +17,12 @@ import pandas as pd
 from restock.inventory.distributions import KEYS, resolve_lead_times
 from restock.inventory.replay_history import ReplayHistory
 from restock.inventory.settings import ReplenishSettings
+from restock.inventory.transfers import TransferSettings
 
 log = logging.getLogger("restock.inventory")
+
+#: policy value of Restock's policy with transfers between locations before each review's orders
+TRANSFER_POLICY = "recommended_transfers"
 
 
 @dataclass
@@ -31,6 +36,20 @@ class Supply:
     max_stock: np.ndarray
     cost: np.ndarray
     lead_days: np.ndarray  # S x reviews, whole days >= 1 (>= 0 for same-day supply)
+
+
+@dataclass
+class TransferReplay:
+    """The transfer policy's terms (:mod:`restock.inventory.replay_transfers`).
+
+    ``lanes``: resolved transfer lanes (from_location, to_location, lead_time_days,
+    cost_per_unit; restock.inventory.transfers.resolve_lanes); ``settings``: the transfer
+    planner's settings; ``reason``: why the policy is played (logged).
+    """
+
+    lanes: pd.DataFrame
+    settings: TransferSettings
+    reason: str = ""
 
 
 @dataclass
@@ -49,16 +68,36 @@ class ReplayRun:
     buffers: np.ndarray  # static buffer days ("static")
     spread: np.ndarray | None  # lot spread (settings.lot_adjustment)
     measured: np.ndarray  # S x n_days: days counted (after the warm-up)
+    # Restock's frontier played again with transfers (TRANSFER_POLICY), per objective: the
+    # "recommended" planner's levels, transfers over ``transfers.lanes`` between
+    # ``transfer_series`` (indexes of the series that can give or take) before the orders.
+    transfer_objectives: list[str] = field(default_factory=list)
+    transfers: TransferReplay | None = None
+    transfer_series: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+
+    @property
+    def n_planner_policies(self) -> int:
+        """Rows of the planners' frontiers (the first rows of the arrays)."""
+        return len(self.frontiers) * self.levels.size
 
     @property
     def n_policies(self) -> int:
-        """Each frontier's levels first (planner-major, then objective), then the static
-        buffers."""
-        return len(self.frontiers) * self.levels.size + self.buffers.size
+        """Each frontier's levels first (planner-major, then objective), then the transfer
+        frontiers (per objective), then the static buffers."""
+        return (self.n_planner_policies + len(self.transfer_objectives) * self.levels.size
+                + self.buffers.size)
+
+    def transfer_rows(self, objective: str) -> slice:
+        """The array rows of the transfer frontier of ``objective`` (one per level)."""
+        i = self.transfer_objectives.index(objective)
+        start = self.n_planner_policies + i * self.levels.size
+        return slice(start, start + self.levels.size)
 
     def labels(self) -> list[tuple[str, float, str | None]]:
         """(policy, parameter, objective) of each simulated policy, in array order."""
         out = [(name, float(lv), obj) for name, obj in self.frontiers for lv in self.levels]
+        out += [(TRANSFER_POLICY, float(lv), obj) for obj in self.transfer_objectives
+                for lv in self.levels]
         return out + [("static", float(b), None) for b in self.buffers]
 
 
