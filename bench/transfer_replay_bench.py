@@ -122,6 +122,8 @@ def read_feed(feed: Path, as_of: str | None) -> dict:
     out = {"demand": demand, "products": products, "lead_times": lead_times, "as_of": end}
     for table in ("locations", "transfer_lanes"):
         src = _source(feed, table)
+        if src and src.startswith("read_csv_auto"):  # codes as text, as the nightly reads them
+            src = src[:-1] + ", all_varchar = true)"
         out[table] = con.execute(f"select * from {src}").df() if src else None
     return out
 

@@ -134,6 +134,11 @@ def test_without_transfers_the_replay_is_unchanged_and_the_switch_decides():
     locations = pd.DataFrame({"location": ["N", "S"], "region": ["city1", "city1"]})
     default = replay_transfer_terms("auto", series, None, locations, TransferSettings())
     assert default is not None and len(default.lanes) == 2
+    # numeric location codes (a CSV read as numbers) still match the replay's text keys
+    numeric = replay_transfer_terms("auto", pd.DataFrame({"sku": "a", "location": ["5", "6"]}),
+                                    None, pd.DataFrame({"location": [5, 6], "region": [1, 1]}),
+                                    TransferSettings())
+    assert numeric is not None and set(numeric.lanes["from_location"]) == {"5", "6"}
 
 
 # ---------------------------------------------------------------- properties on random networks

@@ -76,6 +76,8 @@ def replay_transfer_terms(
         return None
     resolved = resolve_lanes(lanes if lanes is not None and len(lanes) else None, locations,
                              settings)
+    # location codes are text in the replay's keys (a CSV of numeric codes reads as numbers)
+    resolved = resolved.astype({"from_location": str, "to_location": str})
     n = transfer_series(series, resolved).size
     items = series.iloc[transfer_series(series, resolved)]["sku"].nunique() if n else 0
     reason = (f"{len(resolved)} lanes; {items} items at {n} series can give or take")
