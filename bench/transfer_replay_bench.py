@@ -37,6 +37,7 @@ import datetime as dt
 import logging
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import duckdb
@@ -153,6 +154,8 @@ def main() -> None:
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     common.setup_logging(False)
+    # the reference planner's nanmean over a series' window without uncensored days
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
     logging.getLogger("restock").setLevel(logging.INFO if args.verbose else logging.WARNING)
     from restock.config import RestockConfig
 
