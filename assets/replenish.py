@@ -158,18 +158,21 @@ def stockout_alerts(context: dg.AssetExecutionContext, restock: RestockResource)
 
 
 @dg.asset(
-    deps=["forecast_backtest", "fct_daily_demand", "fct_lead_times", "dim_products"],
+    deps=["forecast_backtest", "fct_daily_demand", "fct_lead_times", "dim_products",
+          "dim_locations", "fct_transfer_lanes"],
     group_name="replenish",
     kinds={"python", "duckdb"},
     pool=WAREHOUSE_POOL,
 )
 def policy_replay(context: dg.AssetExecutionContext, restock: RestockResource):
     """One row per policy x parameter x category (and ALL): replayed inventory and stockouts over
-    the window before as_of, Restock's policy against the static one."""
+    the window before as_of, Restock's policy against the static one, and (replenish.
+    replay_transfers) Restock's policy with transfers between locations against without."""
     from restock.forecasting import make_replay_planner
     from restock.inventory import replay_policies, sample_replay_series
     from restock.inventory.baseline_planners import baseline_planners
     from restock.inventory.replay import headline_text, replay_window
+    from restock.inventory.replay_transfers import replay_transfer_terms
 
     cfg = restock.config
     with restock.connect(read_only=True) as con:
@@ -201,6 +204,13 @@ def policy_replay(context: dg.AssetExecutionContext, restock: RestockResource):
         promotions = read_mart(con, "fct_promotion_days")
         events = read_mart(con, "fct_events")
         drivers = read_mart(con, "fct_drivers")
+        locations = read_mart(con, "dim_locations")
+        lanes = read_mart(con, "fct_transfer_lanes")
+    transfer_config = cfg.actions.transfers
+    transfers = replay_transfer_terms(
+        cfg.replenish.replay_transfers, played, lanes, locations,
+        transfer_config.to_settings(cfg.replenish.service_level_average),
+        enabled=transfer_config.enabled)
     if len(played) < len(series):
         context.log.info(
             f"replaying a stratified sample of {len(played)} of {len(series)} series "
@@ -219,6 +229,7 @@ def policy_replay(context: dg.AssetExecutionContext, restock: RestockResource):
         demand, replay_start, cfg.replenish.replay_baselines)
     replay = replay_policies(
         demand, products, lead_times, planners, replay_start, as_of, cfg.replenish,
+        transfers=transfers,
     )
     elapsed = time.perf_counter() - started
     # dated: every nightly until the next replay publishes these rows
@@ -232,5 +243,8 @@ def policy_replay(context: dg.AssetExecutionContext, restock: RestockResource):
     context.log.info(text)
     return dg.MaterializeResult(
         metadata={**table_metadata(replay.rows), "headline": text, "seconds": round(elapsed, 1),
-                  "series_replayed": len(played), "series_in_window": len(series)}
+                  "series_replayed": len(played), "series_in_window": len(series),
+                  "transfers_replayed": transfers is not None,
+                  "units_transferred": float(replay.transfers["qty"].sum())
+                  if len(replay.transfers) else 0.0}
     )

@@ -113,6 +113,7 @@ def run_report(context: dg.AssetExecutionContext, restock: RestockResource):
         purchase_order_proposals=tables["purchase_order_proposals"],
         purchase_order_lines=tables["purchase_order_lines"],
         transfer_recommendations=tables["transfer_recommendations"],
+        policy_replay_comparison=tables["policy_replay_comparison"],
     )
     context.log.info(f"report written to {path}")
     return dg.MaterializeResult(

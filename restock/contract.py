@@ -211,6 +211,9 @@ PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
         # Added (DATA_CONTRACT v1.1): units as well as days; policy values naive_quantile and
         # auto_ets are the same policy fed by baseline planners; objective of the frontier.
         "demand_units", "lost_units", "objective",
+        # Added (issue 19): units shipped between locations (policy recommended_transfers: Restock's
+        # frontier with transfers before each review's orders; 0 for the other policies).
+        "units_transferred",
         # Added (2026-12-03): the replay runs in its own weekly job (issue 15); every nightly
         # publishes the last replay's rows, dated: the as_of it replayed up to, when it ran.
         "replay_as_of", "replayed_at",
@@ -228,6 +231,10 @@ PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
         "compared_with", "objective", "static_fill_rate", "restock_fill_rate_at_same_inventory",
         "static_lost_units", "restock_lost_units_at_same_inventory", "relative_lost_units_cut",
         "headline_measure", "conclusive",
+        # Added (issue 19): rows compared_with = recommended_transfers (Restock's frontier with
+        # transfers) carry what transfers add at equal inventory: 1 - with / without on stockout
+        # days and on lost units (NaN on the other rows), and the units each point moved.
+        "transfers_stockout_cut", "transfers_lost_units_cut", "units_transferred",
         # Added (2026-12-03): as in policy_replay.
         "replay_as_of", "replayed_at",
     ),

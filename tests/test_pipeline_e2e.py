@@ -66,10 +66,12 @@ def test_published_comparison_quotes_the_headline(e2e_run):
     [quoted] = comparison[comparison["is_headline"]].itertuples()
     assert quoted.static_parameter == headline["static_parameter"]
     assert quoted.relative_cut == pytest.approx(headline["relative_cut"])
-    inside = comparison[comparison["within_frontier"]]
+    # the headline quotes static rules only (the transfer frontier's rows are compared too)
+    compared = comparison[comparison["compared_with"] == "static"]
+    inside = compared[compared["within_frontier"]]
     assert quoted.relative_cut == pytest.approx(inside["relative_cut"].min())
     static = _published(e2e_run, "policy_replay").query("policy == 'static' and category == 'ALL'")
-    assert sorted(comparison["static_parameter"]) == sorted(static["parameter"])
+    assert sorted(compared["static_parameter"]) == sorted(static["parameter"])
     # the terminal summary of `restock run` says it in a sentence
     from pipelines.runner import published_summary
 
@@ -77,6 +79,24 @@ def test_published_comparison_quotes_the_headline(e2e_run):
     assert (f"static policy with {quoted.static_parameter:g} buffer days, Restock's stockout "
             f"rate is {100 * quoted.restock_stockout_rate_at_same_inventory:.2f}% against "
             f"{100 * quoted.static_stockout_rate:.2f}%") in summary
+
+
+def test_the_replay_shows_what_transfers_add(e2e_run):
+    """Issue 19: the demo has store lanes, so the nightly replays Restock's frontier with
+    transfers (replenish.replay_transfers = auto) and publishes the cut at each point."""
+    replay = _published(e2e_run, "policy_replay").query("category == 'ALL'")
+    restock = replay[replay["policy"] == "recommended"]
+    moved = replay[replay["policy"] == "recommended_transfers"]
+    assert sorted(moved["parameter"]) == sorted(restock["parameter"])
+    assert moved["units_transferred"].sum() > 0
+    assert (replay.loc[replay["policy"] != "recommended_transfers", "units_transferred"] == 0).all()
+    comparison = _published(e2e_run, "policy_replay_comparison")
+    rows = comparison[comparison["compared_with"] == "recommended_transfers"]
+    assert len(rows) == len(moved)
+    inside = rows[rows["within_frontier"]]
+    assert inside["transfers_stockout_cut"].notna().all()
+    assert comparison.loc[comparison["compared_with"] == "static",
+                          "transfers_stockout_cut"].isna().all()
 
 
 def test_quantities_are_finite_and_non_negative(e2e_run):

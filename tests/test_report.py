@@ -389,3 +389,36 @@ def test_one_report_per_run_and_latest_points_at_the_newest(inputs, tmp_path):
     redirect = (paths.reports_dir / "latest.html").read_text()
     assert 'url=2016-05-22/run-b/index.html' in redirect
     assert not list(paths.reports_dir.glob(".*tmp"))
+
+
+def test_replay_section_shows_what_transfers_add_at_the_same_inventory(inputs):
+    """Issue 19: the frontier with transfers is drawn and tabled beside Restock's, and the cut
+    at each comparable point is stated, losses included."""
+    from restock.report.chrome import Page
+    from restock.report.sections.replay import frontier_section
+
+    replay = inputs["policy_replay"]
+    restock = replay[(replay["policy"] == "recommended") & (replay["category"] == "ALL")]
+    with_t = restock.assign(policy="recommended_transfers",
+                            stockout_rate=restock["stockout_rate"] * 0.8, units_transferred=50.0)
+    comparison = pd.DataFrame({
+        "compared_with": ["static", "recommended_transfers", "recommended_transfers",
+                          "recommended_transfers"],
+        "static_parameter": [7.0, 0.8, 0.9, 0.95], "inventory_measure": "avg_inventory_value",
+        "static_avg_inventory": [900.0, 1000.0, 1500.0, 2000.0],
+        "static_stockout_rate": [0.05, 0.03, 0.02, 0.0105],
+        "restock_stockout_rate_at_same_inventory": [0.03, 0.04, 0.025, 0.01],
+        "transfers_stockout_cut": [float("nan"), 0.25, 0.2, -0.05],
+        "static_lost_units": [500.0, 300.0, 200.0, 100.0],
+        "restock_lost_units_at_same_inventory": [300.0, 400.0, 250.0, 90.0],
+        "transfers_lost_units_cut": [float("nan"), 0.25, 0.2, -0.111],
+        "units_transferred": [0.0, 120.0, 90.0, 60.0], "within_frontier": True,
+    })
+    section = frontier_section(pd.concat([replay, with_t], ignore_index=True), None, Page(),
+                               comparison)
+    text = _text(section)
+    assert "Restock with transfers" in text and "What transfers between locations add" in text
+    assert ("transfers change the stockout rate by -25% to +5% at the 3 comparable points; "
+            "they do not help at 1 of them.") in text
+    assert "Restock with transfers (service level)" in section  # the figure's trace
+    assert "What transfers" not in _text(frontier_section(replay, None, Page(), None))

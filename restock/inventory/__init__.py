@@ -10,11 +10,14 @@ Modules, each importing only those above it:
 - ``reorder_lines``: the nightly reorder lines, in named steps.
 - ``alerts``: stockout alerts (restock.alerting sends them to their owners).
 - ``objective``: suggest_objective, cycle_service or fill_rate from a feed's sales.
-- ``replay_history``, ``replay_measures``, ``replay``: the policy replay against the static rule.
-- ``baseline_planners``: naive_quantile and auto_ets planners the replay plays beside Restock's.
-- ``sampling``: the replay's stratified sample of series.
 - ``action_settings``, ``transfers``, ``purchase_orders``, ``actions``: transfers between
   locations, then purchase order proposals per supplier, from the reorder lines.
+- ``replay_planner``, ``replay_history``, ``replay_setup``, ``replay_state``,
+  ``replay_transfers``, ``replay_loop``, ``replay_measures``, ``replay``: the policy replay
+  against the static rule, and with transfers between locations (``replay`` is the entry
+  point).
+- ``baseline_planners``: naive_quantile and auto_ets planners the replay plays beside Restock's.
+- ``sampling``: the replay's stratified sample of series.
 
 Exports resolve lazily: the maths needs scipy (about 1.5 s to import), and the Dagster
 Definitions import this package only for its settings.
@@ -33,7 +36,7 @@ _EXPORTS = {
     "round_order_qty": "restock.inventory.levels",
     "PlanInputs": "restock.inventory.replay",
     "ReplayResult": "restock.inventory.replay",
-    "make_reference_planner": "restock.inventory.replay",
+    "make_reference_planner": "restock.inventory.replay_planner",
     "replay_window": "restock.inventory.replay",
     "suggest_objective": "restock.inventory.objective",
     "replay_policies": "restock.inventory.replay",

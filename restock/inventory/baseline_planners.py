@@ -28,9 +28,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from restock.forecasting.final import PlanInputs
 from restock.inventory.distributions import KEYS
-from restock.inventory.replay import DEFAULT_LEVELS, PlanInputs, make_reference_planner
 from restock.inventory.replay_history import daily_array
+from restock.inventory.replay_planner import DEFAULT_LEVELS, make_reference_planner
 
 log = logging.getLogger("restock.inventory")
 

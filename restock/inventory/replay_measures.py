@@ -18,7 +18,8 @@ target, under 1 point from 0.95 up); target: the service level (recommended only
 
 demand_units: demand over the measured days (the same for every policy: history);
 lost_units: demand - served; objective: the frontier's objective (cycle_service / fill_rate;
-empty for static).
+empty for static); units_transferred: units shipped between locations (by the source's
+category; 0 for every policy but recommended_transfers).
 
 Comparisons (policy_replay_comparison)
 --------------------------------------
@@ -29,6 +30,14 @@ when every series has a unit cost, else units), on both measures: Restock's stoc
 (days) and its lost units (and fill rate = 1 - lost / demand) interpolated linearly between its
 frontier points at the compared point's inventory. ``within_frontier`` is False where that
 inventory lies outside Restock's frontier (extrapolated flat: not a comparison).
+
+Transfers (policy ``recommended_transfers``, :mod:`restock.inventory.replay_transfers`): its
+frontier points are compared like a baseline planner's (``compared_with`` =
+recommended_transfers, its service level in ``static_parameter``, its stockout rate and lost
+units in the static_* columns, Restock without transfers at the same inventory in the restock_*
+columns); ``transfers_stockout_cut`` = 1 - with / without on the stockout rate and
+``transfers_lost_units_cut`` on lost units say what transfers add (positive = fewer with
+transfers; NaN on the other rows); ``units_transferred``: units the compared point moved.
 
 Headline: the static points inside the configured objective's frontier, on the measure that
 objective is about (``headline_measure``: stockout_rate for cycle_service, lost_units for
@@ -44,12 +53,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from restock.inventory.replay_setup import TRANSFER_POLICY
+
 
 def summarise_replay(
     n_days: int, labels: list[tuple[str, float, str | None]], category: np.ndarray,
     cost: np.ndarray, inv_sum: np.ndarray, served_sum: np.ndarray, true_demand: np.ndarray,
     orders: np.ndarray, stockout: np.ndarray, reviews: np.ndarray, lead: np.ndarray,
     review_days: int, position_after: np.ndarray, measured: np.ndarray | None = None,
+    transferred: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """policy_replay rows per policy x parameter x category (and ALL).
 
@@ -57,7 +69,9 @@ def summarise_replay(
     arrays); objective None for the static rule. Inventory, fill rate and stockout rate count
     only the measured (post warm-up) days of each series; average inventory is the sum over
     series of each one's mean on-hand per measured day. A cycle counts when all its days are
-    measured (they start where the warm-up ends).
+    measured (they start where the warm-up ends). ``transferred``: units each policy shipped
+    from each series to other locations over the window (column units_transferred, by the
+    source's category; 0 without transfers).
     """
     if measured is None:
         measured = np.ones(true_demand.shape, dtype=bool)
@@ -84,6 +98,8 @@ def summarise_replay(
     over_p = dsum[s_idx, la] - dsum[s_idx, np.clip(reviews[None, :], 0, n_days)]
     protected = (over_p[None] <= position_after + 1e-9) & valid[None]
     value_known = np.isfinite(cost)
+    if transferred is None:
+        transferred = np.zeros(served_sum.shape)
     rows = []
     cats = ["ALL", *sorted(set(category))]
     for j, (policy, param, objective) in enumerate(labels):
@@ -111,11 +127,27 @@ def summarise_replay(
                 "demand_units": dem,
                 "lost_units": dem - served_sum[j, m].sum(),
                 "objective": objective,
+                "units_transferred": float(transferred[j, m].sum()),
             })
     return pd.DataFrame(rows)
 
 
 HEADLINE_MEASURE = {"cycle_service": "stockout_rate", "fill_rate": "lost_units"}
+
+
+def _transfer_cut(r: Any, restock: float, restock_lost: float) -> dict[str, float]:
+    """What transfers add at a transfer frontier point: its stockout rate and lost units
+    against Restock's without transfers at the same inventory (positive = fewer with
+    transfers); NaN for the other compared points."""
+    if r.policy != TRANSFER_POLICY:
+        return {"transfers_stockout_cut": np.nan, "transfers_lost_units_cut": np.nan,
+                "units_transferred": float(getattr(r, "units_transferred", 0.0) or 0.0)}
+    return {
+        "transfers_stockout_cut": 1 - r.stockout_rate / restock if restock > 0 else np.nan,
+        "transfers_lost_units_cut": 1 - r.lost_units / restock_lost if restock_lost > 0
+        else np.nan,
+        "units_transferred": float(getattr(r, "units_transferred", 0.0)),
+    }
 
 
 def _params_text(values: list[float]) -> str:
@@ -175,6 +207,7 @@ def compare_with_frontier(rows: pd.DataFrame, cost: np.ndarray,
                 "relative_lost_units_cut": 1 - restock_lost / r.lost_units
                 if r.lost_units > 0 else np.nan,
                 "headline_measure": HEADLINE_MEASURE[obj],
+                **_transfer_cut(r, restock, restock_lost),
             })
     comparisons = pd.DataFrame(comps)
     if comparisons.empty:

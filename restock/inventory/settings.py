@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 OBJECTIVES = ("cycle_service", "fill_rate")
@@ -144,6 +146,15 @@ class ReplenishSettings(BaseModel):
         description="drawn lead times: a supplier delivers a series' orders in the order they "
         "were placed (an order drawn to arrive before an earlier one waits for it); False lets "
         "orders overtake each other",
+    )
+    replay_transfers: bool | Literal["auto"] = Field(
+        "auto",
+        description="also replay Restock's frontier with transfers between locations before "
+        "each review's orders (policy recommended_transfers: the nightly's transfer planner on "
+        "the simulated positions, lanes' lead times), to show what transfers add at the same "
+        "inventory. auto: when actions.transfers is enabled and some replayed item is held at "
+        "two locations joined by a lane (the feed's transfer_lanes, or default lanes when "
+        "actions.transfers.default_lanes); true: always; false: never",
     )
     static_window_days: int = Field(
         28, ge=7, description="trailing days of average sales used by the static policy"

@@ -227,11 +227,12 @@ def frontier_figure(
 ) -> str:
     """Stockout rate against average inventory: Restock per service level, static per buffer."""
     names = {"recommended": ("Restock (service level)", "#1f5f8b"),
+             "recommended_transfers": ("Restock with transfers (service level)", "#2e8b57"),
              "static": ("static rule (buffer days)", "#d9822b")}
     traces = []
     for policy, rows in totals.groupby(totals["policy"].astype(str), sort=True):
         label, color = names.get(policy, (_esc(policy), "#5f6b73"))
-        is_service = policy == "recommended"
+        is_service = policy in ("recommended", "recommended_transfers")
         texts = [
             (_level(p) if is_service and p < 1 else f"{p:g} d") if pd.notna(p) else ""
             for p in rows["parameter"]

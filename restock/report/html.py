@@ -87,6 +87,7 @@ def build_report(
     purchase_order_proposals: pd.DataFrame | None = None,
     purchase_order_lines: pd.DataFrame | None = None,
     transfer_recommendations: pd.DataFrame | None = None,
+    policy_replay_comparison: pd.DataFrame | None = None,
 ) -> Path:
     """Write the run report to ``out_dir/index.html`` and return its path.
 
@@ -108,6 +109,8 @@ def build_report(
     ``purchase_order_proposals``, ``purchase_order_lines``, ``transfer_recommendations``: the
     action tables (issue 19) for the "Purchase orders" (one card per supplier, each table
     downloadable as CSV) and "Transfers" sections.
+    ``policy_replay_comparison``: adds to the replay section what transfers between locations
+    add at the same inventory (its rows compared_with = recommended_transfers).
     """
     limits = limits or ReportLimits()
     out_dir = Path(out_dir)
@@ -137,7 +140,8 @@ def build_report(
         "tracked": lambda: tracked_section(accuracy_history, alert_history, page),
         "series": lambda: series_section(_frame(history), predictions, forecasts, selection,
                                          products, as_of_ts, page, limits),
-        "frontier": lambda: frontier_section(replay, policy_headline, page),
+        "frontier": lambda: frontier_section(replay, policy_headline, page,
+                                             _frame(policy_replay_comparison)),
         "quality": lambda: quality_section(_frame(data_quality_results), out_dir,
                                            data_docs_index, quarantine),
     }

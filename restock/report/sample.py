@@ -383,6 +383,7 @@ def _policy_replay(
     frame["demand_units"] = frame["avg_inventory_units"] * 10.0
     frame["lost_units"] = frame["demand_units"] * (1.0 - frame["fill_rate"])
     frame["objective"] = "cycle_service"
+    frame["units_transferred"] = 0.0  # no transfer policy in the sample
     return frame
 
 
