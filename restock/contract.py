@@ -242,6 +242,10 @@ PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
     "quarantine": ("source", "reason", "row", "loaded_at"),
 }
 
+#: Columns of the replay tables stamped by the replay job (assets/replenish.py), not by the
+#: library's replay: which history it played and when it ran.
+REPLAY_STAMP_COLUMNS = ("replay_as_of", "replayed_at")
+
 # Customer tables (issue 18; DATA_CONTRACT.md v1.1), built by restock.customers and written by the
 # nightly's customer_impact asset on every run (empty, with these columns, when the feed's sales
 # carry no customer_id). Published: merged into PUBLISHED_TABLES below.
