@@ -1,7 +1,9 @@
-"""Shared fixtures: where the real data sets are, a small demo feed, one end-to-end run."""
+"""Shared fixtures and helpers: where the real data sets are, the live database servers, a small
+demo feed, one end-to-end run."""
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -12,6 +14,11 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
+#: The live test servers (CI's .ci/run starts them): PostgreSQL trusts local connections as
+#: user postgres, MariaDB lets root in without a password. Append "/<database>".
+PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+MARIADB_SERVER = "mysql+pymysql://root@127.0.0.1:3306"
+
 
 def shared_data(*parts: str) -> Path:
     """A path under ../shared/data, skipping the test when the data sets are absent."""
@@ -19,6 +26,34 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"real data set not available: {path} (../shared/data is absent)")
     return path
+
+
+@functools.cache
+def db_server_reason(url: str) -> str | None:
+    """Why no database server answers at ``url`` (a SQLAlchemy URL), or None when one does.
+
+    Probed once per URL and session (3 s connect timeout): a missing server then costs one
+    timeout, not one per test. The reason shows the URL with any password masked.
+    """
+    import sqlalchemy as sa
+
+    from restock.secrets import mask_url
+
+    try:
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server"
+        return f"no server at {mask_url(url)}: {type(exc).__name__}"
+
+
+def require_db_server(url: str) -> None:
+    """Skip the calling test, with the reason, unless a database server answers at ``url``."""
+    reason = db_server_reason(url)
+    if reason:
+        pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
