@@ -14,6 +14,21 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
+#: A nightly as cheap as its blocking checks allow, for tests about what happens around the
+#: forecasts (history, blocking checks): two quick candidates, one backtest fold, a short replay
+#: of a few series. Append further sections (``quality:``) as needed.
+FAST_NIGHTLY_CONFIG = """\
+forecast:
+  folds: 1
+  sample_per_unit: 20
+  candidates: [seasonal_naive, moving_average]
+replenish:
+  replay_days: 28
+  replay_max_series: 10
+  replay_service_levels: [0.9, 0.95]
+  static_buffer_days: [7.0, 14.0]
+"""
+
 #: The live test servers (CI's .ci/run starts them): PostgreSQL trusts local connections as
 #: user postgres, MariaDB lets root in without a password. Append "/<database>".
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
