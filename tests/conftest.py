@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,36 @@ def small_demo_feed(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "feed"
     generate_demo_feed(out, seed=11, n_skus=40, years=2)
     return out
+
+
+@pytest.fixture(scope="session")
+def nightly_run(small_demo_feed, tmp_path_factory):
+    """One `restock run` with the default config on the small demo feed: (warehouse, outcome,
+    dagster_home).
+
+    A nightly is the slowest thing the suite does, so the end-to-end modules (pipeline,
+    customers, partitions) share this one instead of running their own. It is recorded on a
+    DAGSTER_HOME of its own (as `make run` records into var/dagster_home); DAGSTER_HOME is set
+    for the run only. Read it, never write it: a test that runs or materializes again works on
+    :func:`copy_run` of it.
+    """
+    from pipelines.runner import run_nightly
+
+    warehouse = tmp_path_factory.mktemp("nightly") / "restock.duckdb"
+    home = tmp_path_factory.mktemp("dagster_home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(home))
+        outcome = run_nightly(small_demo_feed, warehouse)
+    assert outcome.success, f"run failed: {outcome.failures}"
+    return warehouse, outcome, home
+
+
+def copy_run(warehouse: Path, folder: Path) -> Path:
+    """Copy the folder of a run's ``warehouse`` (published tables, work DB, reports, state) to
+    ``folder`` (which must not exist); returns the copy's warehouse path.
+
+    The links that swap publications in (restock.duckdb -> restock_parquet -> a version,
+    reports/latest) are relative and copied as links, so the copy is a warehouse of its own.
+    """
+    shutil.copytree(Path(warehouse).parent, folder, symlinks=True)
+    return Path(folder) / Path(warehouse).name

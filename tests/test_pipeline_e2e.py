@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from conftest import copy_run
 
 from restock.contract import PUBLISHED_TABLES, RUN_COLUMNS
 from restock.paths import RunPaths
@@ -23,18 +24,10 @@ def _published(warehouse: Path, table: str) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def e2e(small_demo_feed, tmp_path_factory):
+def e2e(nightly_run):
     """One `restock run` on the demo feed, recorded in a DAGSTER_HOME of its own (as `make run`
-    records into var/dagster_home)."""
-    from pipelines.runner import run_nightly
-
-    warehouse = tmp_path_factory.mktemp("e2e") / "restock.duckdb"
-    home = tmp_path_factory.mktemp("dagster_home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DAGSTER_HOME", str(home))
-        outcome = run_nightly(small_demo_feed, warehouse)
-        assert outcome.success, f"run failed: {outcome.failures}"
-        yield warehouse, outcome, home
+    records into var/dagster_home): the session's shared run (conftest.nightly_run)."""
+    return nightly_run
 
 
 @pytest.fixture(scope="module")
@@ -290,15 +283,19 @@ def _digest(path: Path) -> str:
 
 
 def test_failed_blocking_check_leaves_publication_byte_identical(e2e_run, small_demo_feed,
-                                                                 tmp_path):
+                                                                 tmp_path, monkeypatch):
     from pipelines.runner import run_nightly
 
-    paths = RunPaths.from_warehouse(e2e_run)
+    # on a copy of the published run: the shared run stays as the other tests read it
+    warehouse = copy_run(e2e_run, tmp_path / "wh")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    (tmp_path / "dagster_home").mkdir()
+    paths = RunPaths.from_warehouse(warehouse)
     before = (_digest(paths.warehouse), _digest(paths.parquet_dir))
     # Any positive order is "absurd" under this threshold, so the blocking check must fail.
     config = tmp_path / "strict.yml"
     config.write_text("quality:\n  max_order_multiple: 0.000001\n  order_floor_units: 0\n")
-    outcome = run_nightly(small_demo_feed, e2e_run, config_path=config)
+    outcome = run_nightly(small_demo_feed, warehouse, config_path=config)
     assert not outcome.success
     assert any("order_quantities_plausible" in f for f in outcome.failures), outcome.failures
     assert (_digest(paths.warehouse), _digest(paths.parquet_dir)) == before
