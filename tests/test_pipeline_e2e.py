@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from conftest import copy_run
+from conftest import FAST_NIGHTLY_CONFIG, copy_run
 
 from restock.contract import PUBLISHED_TABLES, RUN_COLUMNS
 from restock.paths import RunPaths
@@ -293,8 +293,10 @@ def test_failed_blocking_check_leaves_publication_byte_identical(e2e_run, small_
     paths = RunPaths.from_warehouse(warehouse)
     before = (_digest(paths.warehouse), _digest(paths.parquet_dir))
     # Any positive order is "absurd" under this threshold, so the blocking check must fail.
+    # The forecasts only need to reach the reorder lines the check blocks: the fast settings.
     config = tmp_path / "strict.yml"
-    config.write_text("quality:\n  max_order_multiple: 0.000001\n  order_floor_units: 0\n")
+    config.write_text(FAST_NIGHTLY_CONFIG
+                      + "quality:\n  max_order_multiple: 0.000001\n  order_floor_units: 0\n")
     outcome = run_nightly(small_demo_feed, warehouse, config_path=config)
     assert not outcome.success
     assert any("order_quantities_plausible" in f for f in outcome.failures), outcome.failures
