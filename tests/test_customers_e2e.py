@@ -33,16 +33,17 @@ def add_customer_ids(feed: Path, per_location: int = 20) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def customer_run(small_demo_feed, tmp_path_factory):
+def customer_run(small_demo_feed, request, tmp_path_factory):
+    """(warehouse, sales) of a nightly on a feed whose sales carry customer ids: the session's
+    shared run (conftest.nightly_run) when the demo feed carries them already, as it does."""
     from pipelines.runner import run_nightly
 
     if "customer_id" in pd.read_parquet(small_demo_feed / "sales.parquet").columns:
-        feed = small_demo_feed  # the demo feed carries customers already
-        sales = pd.read_parquet(feed / "sales.parquet")
-    else:
-        feed = tmp_path_factory.mktemp("customers") / "feed"
-        shutil.copytree(small_demo_feed, feed)
-        sales = add_customer_ids(feed)
+        warehouse = request.getfixturevalue("nightly_run")[0]
+        return warehouse, pd.read_parquet(small_demo_feed / "sales.parquet")
+    feed = tmp_path_factory.mktemp("customers") / "feed"
+    shutil.copytree(small_demo_feed, feed)
+    sales = add_customer_ids(feed)
     warehouse = tmp_path_factory.mktemp("customers_wh") / "restock.duckdb"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DAGSTER_HOME", str(tmp_path_factory.mktemp("dagster_home")))

@@ -8,6 +8,7 @@ import uuid
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from conftest import MARIADB_SERVER, PG_SERVER, require_db_server
 
 from restock.erp_writeback import (
     WRITEBACK_COLUMNS,
@@ -18,21 +19,8 @@ from restock.erp_writeback import (
 )
 from restock.secrets import mask_url
 
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
-MARIADB_SERVER = "mysql+pymysql://root@127.0.0.1:3306"
 MARIADB_DB = "restock_writeback_test"
 SECRET = "Wb-s3cr3t-9f2"
-
-
-def _server_reason(url: str) -> str | None:
-    try:
-        engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server"
-        return f"no server at {mask_url(url)}: {type(exc).__name__}"
 
 
 @pytest.fixture
@@ -45,13 +33,9 @@ def erp(request, tmp_path):
         return
     if kind == "postgresql":
         url = PG_SERVER + "/postgres"
-        reason = _server_reason(url)
-        if reason:
-            pytest.skip(reason)
+        require_db_server(url)
     else:
-        reason = _server_reason(MARIADB_SERVER + "/")
-        if reason:
-            pytest.skip(reason)
+        require_db_server(MARIADB_SERVER + "/")
         admin = sa.create_engine(MARIADB_SERVER + "/")
         with admin.begin() as conn:
             conn.exec_driver_sql(f"create database if not exists {MARIADB_DB}")
@@ -196,9 +180,7 @@ def test_supplier_file_names_are_safe_and_distinct():
 @pytest.mark.db
 def test_failing_insert_with_a_password_never_shows_it_postgres(caplog, tmp_path):
     # The test server trusts local connections, so any password is accepted.
-    reason = _server_reason(PG_SERVER + "/postgres")
-    if reason:
-        pytest.skip(reason)
+    require_db_server(PG_SERVER + "/postgres")
     table = f"po_wb_{uuid.uuid4().hex[:10]}"
     url = f"postgresql+psycopg://postgres:{SECRET}@127.0.0.1:5432/postgres"
     caplog.set_level(logging.DEBUG)
@@ -223,9 +205,7 @@ def test_failing_insert_with_a_password_never_shows_it_postgres(caplog, tmp_path
 
 @pytest.mark.db
 def test_wrong_password_against_mariadb_never_shows_it(caplog):
-    reason = _server_reason(MARIADB_SERVER + "/")
-    if reason:
-        pytest.skip(reason)
+    require_db_server(MARIADB_SERVER + "/")
     proposals, lines = tables(2)
     caplog.set_level(logging.DEBUG)
     url = f"mysql+pymysql://root:{SECRET}@127.0.0.1:3306/mysql"

@@ -8,21 +8,17 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
+from conftest import copy_run
 
 from restock.forecasting.partitions import partition_dir, read_category_results
 
 
 @pytest.fixture(scope="module")
-def nightly(small_demo_feed, tmp_path_factory):
-    """A finished nightly run (its marts are what the partitions read)."""
-    from pipelines.runner import run_nightly
-
-    warehouse = tmp_path_factory.mktemp("partitions") / "restock.duckdb"
-    with pytest.MonkeyPatch.context() as patch:
-        # recorded on an instance of its own, not the developer's DAGSTER_HOME
-        patch.setenv("DAGSTER_HOME", str(tmp_path_factory.mktemp("dagster_home")))
-        outcome = run_nightly(small_demo_feed, warehouse)
-    assert outcome.success, outcome.failures
+def nightly(small_demo_feed, nightly_run, tmp_path_factory):
+    """A finished nightly run (its marts are what the partitions read): a copy of the session's
+    shared run (conftest.nightly_run), as the partitions are written beside it and the joined
+    forecasts into its work DB."""
+    warehouse = copy_run(nightly_run[0], tmp_path_factory.mktemp("partitions") / "wh")
     return small_demo_feed, warehouse
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from conftest import FAST_NIGHTLY_CONFIG, copy_run
 
 from restock.contract import PUBLISHED_TABLES, RUN_COLUMNS
 from restock.paths import RunPaths
@@ -23,20 +24,19 @@ def _published(warehouse: Path, table: str) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def e2e(small_demo_feed, tmp_path_factory):
-    """One `restock run` on the demo feed, then `restock replay` (as `make run`), recorded in a
-    DAGSTER_HOME of their own (as `make run` records into var/dagster_home)."""
-    from pipelines.runner import run_nightly, run_replay
+def e2e(nightly_run, tmp_path_factory):
+    """The session's shared `restock run` on the demo feed (conftest.nightly_run), then
+    `restock replay` on a copy of it (as `make run`), both recorded on the run's own
+    DAGSTER_HOME (as `make run` records into var/dagster_home)."""
+    from pipelines.runner import run_replay
 
-    warehouse = tmp_path_factory.mktemp("e2e") / "restock.duckdb"
-    home = tmp_path_factory.mktemp("dagster_home")
+    original, outcome, home = nightly_run
+    warehouse = copy_run(original, tmp_path_factory.mktemp("e2e") / "wh")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DAGSTER_HOME", str(home))
-        outcome = run_nightly(small_demo_feed, warehouse)
-        assert outcome.success, f"run failed: {outcome.failures}"
         replay = run_replay(warehouse)
-        assert replay.success, f"replay failed: {replay.failures}"
-        yield warehouse, outcome, home, replay
+    assert replay.success, f"replay failed: {replay.failures}"
+    return warehouse, outcome, home, replay
 
 
 @pytest.fixture(scope="module")
@@ -323,15 +323,21 @@ def _digest(path: Path) -> str:
 
 
 def test_failed_blocking_check_leaves_publication_byte_identical(e2e_run, small_demo_feed,
-                                                                 tmp_path):
+                                                                 tmp_path, monkeypatch):
     from pipelines.runner import run_nightly
 
-    paths = RunPaths.from_warehouse(e2e_run)
+    # on a copy of the published run: the shared run stays as the other tests read it
+    warehouse = copy_run(e2e_run, tmp_path / "wh")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    (tmp_path / "dagster_home").mkdir()
+    paths = RunPaths.from_warehouse(warehouse)
     before = (_digest(paths.warehouse), _digest(paths.parquet_dir))
     # Any positive order is "absurd" under this threshold, so the blocking check must fail.
+    # The forecasts only need to reach the reorder lines the check blocks: the fast settings.
     config = tmp_path / "strict.yml"
-    config.write_text("quality:\n  max_order_multiple: 0.000001\n  order_floor_units: 0\n")
-    outcome = run_nightly(small_demo_feed, e2e_run, config_path=config)
+    config.write_text(FAST_NIGHTLY_CONFIG
+                      + "quality:\n  max_order_multiple: 0.000001\n  order_floor_units: 0\n")
+    outcome = run_nightly(small_demo_feed, warehouse, config_path=config)
     assert not outcome.success
     assert any("order_quantities_plausible" in f for f in outcome.failures), outcome.failures
     assert (_digest(paths.warehouse), _digest(paths.parquet_dir)) == before
@@ -347,7 +353,7 @@ def test_failed_blocking_check_leaves_publication_byte_identical(e2e_run, small_
 
     with pytest.raises(PreflightError, match=rf"the last nightly \(run {outcome.run_id}, as_of "
                                              r".*\) was not published"):
-        run_replay(e2e_run)
+        run_replay(warehouse)
     assert (_digest(paths.warehouse), _digest(paths.parquet_dir)) == before
 
 

@@ -11,14 +11,13 @@ import duckdb
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from conftest import MARIADB_SERVER, PG_SERVER, require_db_server
 
 from restock.sources.sql import extract_feed
 from restock.sources.sql_errors import MappingError, SourceError
 from restock.sources.sql_mapping import load_mapping
 
 EXAMPLE_MAPPING = Path(__file__).resolve().parents[1] / "restock/sources/erp_mapping.example.yml"
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
-MARIADB_SERVER = "mysql+pymysql://root@127.0.0.1:3306"
 N_ITEMS, N_STORES, N_ORDERS, N_LINES = 400, 20, 40_000, 100_000
 N_STOCK, N_PO = 5_000, 2_000
 BASE = datetime(2024, 1, 1)
@@ -329,18 +328,6 @@ def change_erp(engine: sa.Engine, rng) -> dict[str, int]:
 # --- databases -----------------------------------------------------------------------------
 
 
-def _server_reason(url: str) -> str | None:
-    try:
-        engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server"
-        shown = sa.engine.make_url(url).render_as_string(hide_password=True)
-        return f"no server at {shown}: {type(exc).__name__}"
-
-
 @pytest.fixture
 def erp_url(request, tmp_path):
     """A fresh ERP database on the backend of ``request.param``; yields its URL."""
@@ -350,9 +337,7 @@ def erp_url(request, tmp_path):
         yield f"sqlite:///{tmp_path / 'erp.sqlite'}"
         return
     server = PG_SERVER + "/postgres" if kind == "postgresql" else MARIADB_SERVER + "/test"
-    reason = _server_reason(server)
-    if reason:
-        pytest.skip(reason)
+    require_db_server(server)
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f"create database {name}")
@@ -561,9 +546,7 @@ def test_connection_errors_are_retried_and_never_show_the_password(tmp_path, mon
 
 @pytest.mark.db
 def test_wrong_password_against_mariadb_never_shows_it(tmp_path, monkeypatch, caplog):
-    reason = _server_reason(MARIADB_SERVER + "/test")
-    if reason:
-        pytest.skip(reason)
+    require_db_server(MARIADB_SERVER + "/test")
     monkeypatch.setenv("RESTOCK_TEST_ERP_URL", f"mysql+pymysql://root:{SECRET}@127.0.0.1:3306/test")
     caplog.set_level(logging.DEBUG)
     with pytest.raises(SourceError, match="Access denied") as info:
@@ -581,9 +564,7 @@ def test_wrong_password_against_mariadb_never_shows_it(tmp_path, monkeypatch, ca
 @pytest.mark.db
 def test_successful_extraction_with_a_password_never_logs_it(tmp_path, monkeypatch, caplog):
     # The test server trusts local connections, so any password is accepted.
-    reason = _server_reason(PG_SERVER + "/test")
-    if reason:
-        pytest.skip(reason)
+    require_db_server(PG_SERVER + "/test")
     name = f"erp_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(PG_SERVER + "/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

@@ -143,31 +143,19 @@ def simulate_customers(seed: int, series: dict, demand: np.ndarray, sold: np.nda
     Returns ``regular`` (arrays series, day, customer, qty of the served regular lines),
     ``occasional`` ([series, day] units left to occasional shoppers), ``customers`` (the
     regulars' arrays), ``pool`` (occasional pool size per location) and the generator.
+
+    Notes
+    -----
+    Each step below draws from the one generator ``rng``, in a fixed order (initial regulars,
+    then day by day: replacements, wants, the serving order of a short day, the decisions to
+    leave, the next visits). Keep that order, or the same seed no longer gives the same feed.
     """
     rng = np.random.default_rng([seed, STREAM])
     n_series, n_hist = sold.shape
     demand = np.where(alive, demand, 0)
     mu = demand.sum(axis=1) / np.maximum(alive.sum(axis=1), 1)
     loc_of = series["loc_idx"]
-    reg = _Regulars()
-
-    def draw_customer(loc: int, start: int) -> tuple[int, int, np.ndarray, np.ndarray, int]:
-        here = np.flatnonzero((loc_of == loc) & (mu > 0))
-        k = min(2 + int(rng.poisson(EXTRA_ITEMS_MEAN)), len(here))
-        items = rng.choice(here, k, replace=False, p=mu[here] / mu[here].sum())
-        qty = 1 + rng.poisson(EXTRA_QTY_MEAN, k)
-        tau = int(rng.integers(INTERVAL_DAYS[0], INTERVAL_DAYS[1] + 1))
-        first_visit = start + int(rng.integers(0, tau))
-        depart = start + int(rng.geometric(BACKGROUND_HAZARD))
-        return tau, first_visit, items, qty, depart
-
-    for loc in np.unique(loc_of):
-        target = REGULAR_SHARE * mu[loc_of == loc].sum()
-        wanted = 0.0
-        while wanted < target:
-            tau, first_visit, items, qty, depart = draw_customer(int(loc), 0)
-            reg.add(int(loc), tau, 0, first_visit, depart, items, qty)
-            wanted += WANT_PROB * qty.sum() / tau
+    reg = _initial_regulars(rng, loc_of, mu)
     n_initial = reg.n
 
     lines: list[tuple[np.ndarray, ...]] = []
@@ -175,105 +163,196 @@ def simulate_customers(seed: int, series: dict, demand: np.ndarray, sold: np.nda
     hit_days: list[np.ndarray] = []
     occasional = np.zeros((n_series, n_hist), dtype=np.int64)
     for day in range(n_hist):
-        a, s = reg.view(), reg.s
-        # departures today: replace each leaver by a newcomer with the same items
-        gone = np.flatnonzero(a["depart"] == day)
-        if len(gone):
-            for c in gone:
-                start = day + int(rng.integers(0, REPLACE_GAP_DAYS + 1))
-                tau = int(rng.integers(INTERVAL_DAYS[0], INTERVAL_DAYS[1] + 1))
-                lo, n = a["slot_start"][c], a["slot_count"][c]
-                reg.add(int(a["loc"][c]), tau, start, start + int(rng.integers(0, tau)),
-                        start + int(rng.geometric(BACKGROUND_HAZARD)),
-                        s["series"][lo:lo + n], s["qty"][lo:lo + n])
-            a, s = reg.view(), reg.s
+        a, s = _replace_leavers(rng, reg, day)
         d_today, s_today = demand[:, day], sold[:, day]
         due = np.flatnonzero((a["next"] == day) & (a["start"] <= day) & (a["depart"] > day))
         if not len(due):
             occasional[:, day] = s_today
             continue
-        counts = a["slot_count"][due]
-        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        slot = np.repeat(a["slot_start"][due], counts) + offsets
-        cust = np.repeat(due, counts)
-        w_series, w_qty = s["series"][slot], s["qty"][slot]
-        want = (rng.random(len(slot)) < WANT_PROB) & (d_today[w_series] > 0)
-        cust, w_series, w_qty = cust[want], w_series[want], w_qty[want]
-        # the wants fit into the day's demand in random order
-        order = np.lexsort((rng.random(len(cust)), w_series))
-        cust, w_series, w_qty = cust[order], w_series[order], w_qty[order]
-        cum = _group_cumsum(w_qty, w_series)
-        fit = cum <= d_today[w_series]
-        cust, w_series, w_qty = cust[fit], w_series[fit], w_qty[fit]
-        taken = np.bincount(w_series, weights=w_qty, minlength=n_series).astype(np.int64)
-        served = w_qty.copy()
-        short = np.flatnonzero(s_today < d_today)
-        in_short = np.isin(w_series, short)
-        if in_short.any():
-            # a stocked-out day: regular wants and occasional units served in random order
-            idx = np.flatnonzero(in_short)
-            occ_units = (d_today - taken)[short]
-            item_series = np.concatenate([w_series[idx], np.repeat(short, occ_units)])
-            item_size = np.concatenate([w_qty[idx], np.ones(occ_units.sum(), dtype=np.int64)])
-            item_reg = np.concatenate([idx, np.full(occ_units.sum(), -1)])
-            o = np.lexsort((rng.random(len(item_series)), item_series))
-            item_series, item_size, item_reg = item_series[o], item_size[o], item_reg[o]
-            before = _group_cumsum(item_size, item_series) - item_size
-            got = np.clip(s_today[item_series] - before, 0, item_size)
-            is_reg = item_reg >= 0
-            served[item_reg[is_reg]] = got[is_reg]
+        cust, w_series, w_qty = _fitting_wants(rng, a, s, due, d_today)
+        served = _serve(rng, w_series, w_qty, d_today, s_today, n_series)
         reg_sold = np.bincount(w_series, weights=served, minlength=n_series).astype(np.int64)
         occasional[:, day] = s_today - reg_sold
         ok = served > 0
         lines.append((w_series[ok], np.full(int(ok.sum()), day), cust[ok], served[ok]))
         hit_days.append(np.full(int((served == 0).sum()), day))
-        # hits, and the decision to leave
         turned = cust[served == 0]
         hit_events.append((w_series[served == 0], turned))
         if len(turned):
-            who, n = np.unique(turned, return_counts=True)
-            first = a["hits"][who] == 0
-            stay = np.where(first, 1.0 - P_FIRST, 1.0 - P_REPEAT) * \
-                (1.0 - P_REPEAT) ** (n - 1)
-            a["hits"][who] += n
-            undecided = a["decided"][who] < 0
-            leave = (rng.random(len(who)) >= stay) & undecided
-            leavers = who[leave]
-            if len(leavers):
-                lag = np.maximum(MIN_LAG_DAYS,
-                                 np.round(rng.exponential(DEPART_LAG_DAYS, len(leavers))))
-                new_depart = day + lag.astype(np.int64)
-                stockout_first = new_depart < a["depart"][leavers]
-                a["decided"][leavers] = day
-                a["decision_hits"][leavers] = a["hits"][leavers]
-                a["cause"][leavers[stockout_first]] = 1
-                a["depart"][leavers] = np.minimum(a["depart"][leavers], new_depart)
-        # the next visit of today's visitors
-        stretch = np.where(a["decided"][due] >= 0, FADE_FACTOR, 1.0)
-        gap = a["tau"][due] * stretch * np.exp(INTERVAL_JITTER * rng.standard_normal(len(due)))
-        a["next"][due] = day + np.maximum(1, np.round(gap)).astype(np.int64)
+            _decide_to_leave(rng, a, turned, day)
+        _schedule_next_visits(rng, a, due, day)
     a = reg.view()
     a["cause"] = np.where(a["depart"] < n_hist, np.where(a["cause"] == 1, 1, 2), 0)
     parts = [np.concatenate(x) for x in zip(*lines, strict=True)] if lines else \
         [np.zeros(0, dtype=np.int64)] * 4
-    occ_lines_per_day = occasional.sum(axis=1) / OCCASIONAL_LINE_UNITS / n_hist
-    pool = np.zeros(n_locations, dtype=np.int64)
-    for loc in np.unique(loc_of):
-        per_day = occ_lines_per_day[loc_of == loc].sum()
-        pool[loc] = max(10, int(round(per_day * 365.0 / OCCASIONAL_LINES_PER_YEAR)))
-    hits = {"series": np.concatenate([h[0] for h in hit_events] or [np.zeros(0, np.int64)]),
-            "customer": np.concatenate([h[1] for h in hit_events] or [np.zeros(0, np.int64)]),
-            "day": np.concatenate(hit_days or [np.zeros(0, np.int64)])}
+    empty = [np.zeros(0, np.int64)]
+    hits = {"series": np.concatenate([h[0] for h in hit_events] or empty),
+            "customer": np.concatenate([h[1] for h in hit_events] or empty),
+            "day": np.concatenate(hit_days or empty)}
     return {
         "hits": hits,
         "regular": dict(zip(("series", "day", "customer", "qty"), parts, strict=True)),
         "occasional": occasional,
         "customers": a,
         "n_initial": n_initial,
-        "pool": pool,
+        "pool": _occasional_pool(occasional, loc_of, n_locations),
         "loc_of_series": loc_of,
         "rng": rng,
     }
+
+
+def _draw_customer(rng: np.random.Generator, loc: int, start: int, loc_of: np.ndarray,
+                   mu: np.ndarray) -> tuple[int, int, np.ndarray, np.ndarray, int]:
+    """One new regular of ``loc`` from day ``start``: interval, first visit, items, quantities,
+    day of background departure.
+
+    Items are drawn in proportion to the items' mean demand ``mu``, so popular items have more
+    regulars (module docstring).
+    """
+    here = np.flatnonzero((loc_of == loc) & (mu > 0))
+    k = min(2 + int(rng.poisson(EXTRA_ITEMS_MEAN)), len(here))
+    items = rng.choice(here, k, replace=False, p=mu[here] / mu[here].sum())
+    qty = 1 + rng.poisson(EXTRA_QTY_MEAN, k)
+    tau = int(rng.integers(INTERVAL_DAYS[0], INTERVAL_DAYS[1] + 1))
+    first_visit = start + int(rng.integers(0, tau))
+    depart = start + int(rng.geometric(BACKGROUND_HAZARD))
+    return tau, first_visit, items, qty, depart
+
+
+def _initial_regulars(rng: np.random.Generator, loc_of: np.ndarray,
+                      mu: np.ndarray) -> _Regulars:
+    """The regulars present on day 0: at each location, until they want ``REGULAR_SHARE``.
+
+    A regular's expected units per day are ``WANT_PROB * qty / tau``; customers are drawn
+    until their sum reaches the share of the location's mean demand, so the regulars' wants
+    fit into the demo's fixed demand with room for occasional shoppers.
+    """
+    reg = _Regulars()
+    for loc in np.unique(loc_of):
+        target = REGULAR_SHARE * mu[loc_of == loc].sum()
+        wanted = 0.0
+        while wanted < target:
+            tau, first_visit, items, qty, depart = _draw_customer(rng, int(loc), 0, loc_of, mu)
+            reg.add(int(loc), tau, 0, first_visit, depart, items, qty)
+            wanted += WANT_PROB * qty.sum() / tau
+    return reg
+
+
+def _replace_leavers(rng: np.random.Generator, reg: _Regulars, day: int) -> tuple[dict, dict]:
+    """Replace each regular gone on ``day`` by a newcomer with the same items; fresh views.
+
+    The shop's catchment keeps its size: the newcomer starts within ``REPLACE_GAP_DAYS``, with
+    an interval and a background departure of their own. Returns ``(reg.view(), reg.s)`` taken
+    after the additions, as adding may reallocate the arrays.
+    """
+    a, s = reg.view(), reg.s
+    gone = np.flatnonzero(a["depart"] == day)
+    if not len(gone):
+        return a, s
+    for c in gone:
+        start = day + int(rng.integers(0, REPLACE_GAP_DAYS + 1))
+        tau = int(rng.integers(INTERVAL_DAYS[0], INTERVAL_DAYS[1] + 1))
+        lo, n = a["slot_start"][c], a["slot_count"][c]
+        reg.add(int(a["loc"][c]), tau, start, start + int(rng.integers(0, tau)),
+                start + int(rng.geometric(BACKGROUND_HAZARD)),
+                s["series"][lo:lo + n], s["qty"][lo:lo + n])
+    return reg.view(), reg.s
+
+
+def _fitting_wants(rng: np.random.Generator, a: dict, s: dict, due: np.ndarray,
+                   d_today: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The wants of today's visitors ``due`` that fit into the day's demand: (customer, series,
+    qty).
+
+    The demo's demand is fixed; each regular item is wanted with probability ``WANT_PROB``
+    (never on a day without demand), and the wants are taken out of the demand in random
+    order: a want that does not fit is not bought this visit.
+    """
+    counts = a["slot_count"][due]
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    slot = np.repeat(a["slot_start"][due], counts) + offsets
+    cust = np.repeat(due, counts)
+    w_series, w_qty = s["series"][slot], s["qty"][slot]
+    want = (rng.random(len(slot)) < WANT_PROB) & (d_today[w_series] > 0)
+    cust, w_series, w_qty = cust[want], w_series[want], w_qty[want]
+    order = np.lexsort((rng.random(len(cust)), w_series))
+    cust, w_series, w_qty = cust[order], w_series[order], w_qty[order]
+    fit = _group_cumsum(w_qty, w_series) <= d_today[w_series]
+    return cust[fit], w_series[fit], w_qty[fit]
+
+
+def _serve(rng: np.random.Generator, w_series: np.ndarray, w_qty: np.ndarray,
+           d_today: np.ndarray, s_today: np.ndarray, n_series: int) -> np.ndarray:
+    """Units served to each fitting want: all of it, unless the item stocked out today.
+
+    On a stocked-out day (sold < demand) the regular wants and the occasional units are served
+    in random order until the sold units are used up, so who is turned away (served 0: a hit)
+    is down to the order of arrival, not to being a regular.
+    """
+    served = w_qty.copy()
+    short = np.flatnonzero(s_today < d_today)
+    in_short = np.isin(w_series, short)
+    if not in_short.any():
+        return served
+    taken = np.bincount(w_series, weights=w_qty, minlength=n_series).astype(np.int64)
+    idx = np.flatnonzero(in_short)
+    occ_units = (d_today - taken)[short]
+    item_series = np.concatenate([w_series[idx], np.repeat(short, occ_units)])
+    item_size = np.concatenate([w_qty[idx], np.ones(occ_units.sum(), dtype=np.int64)])
+    item_reg = np.concatenate([idx, np.full(occ_units.sum(), -1)])
+    o = np.lexsort((rng.random(len(item_series)), item_series))
+    item_series, item_size, item_reg = item_series[o], item_size[o], item_reg[o]
+    before = _group_cumsum(item_size, item_series) - item_size
+    got = np.clip(s_today[item_series] - before, 0, item_size)
+    is_reg = item_reg >= 0
+    served[item_reg[is_reg]] = got[is_reg]
+    return served
+
+
+def _decide_to_leave(rng: np.random.Generator, a: dict, turned: np.ndarray, day: int) -> None:
+    """Count today's hits of the customers ``turned`` away; some decide to leave (in place).
+
+    A customer's first hit makes them decide with ``P_FIRST``, every later one with
+    ``P_REPEAT``; a leaver's visits fade and they are gone after a lag of at least
+    ``MIN_LAG_DAYS``, unless their background departure comes first (then the cause stays
+    background).
+    """
+    who, n = np.unique(turned, return_counts=True)
+    first = a["hits"][who] == 0
+    stay = np.where(first, 1.0 - P_FIRST, 1.0 - P_REPEAT) * (1.0 - P_REPEAT) ** (n - 1)
+    a["hits"][who] += n
+    undecided = a["decided"][who] < 0
+    leave = (rng.random(len(who)) >= stay) & undecided
+    leavers = who[leave]
+    if not len(leavers):
+        return
+    lag = np.maximum(MIN_LAG_DAYS, np.round(rng.exponential(DEPART_LAG_DAYS, len(leavers))))
+    new_depart = day + lag.astype(np.int64)
+    stockout_first = new_depart < a["depart"][leavers]
+    a["decided"][leavers] = day
+    a["decision_hits"][leavers] = a["hits"][leavers]
+    a["cause"][leavers[stockout_first]] = 1
+    a["depart"][leavers] = np.minimum(a["depart"][leavers], new_depart)
+
+
+def _schedule_next_visits(rng: np.random.Generator, a: dict, due: np.ndarray, day: int) -> None:
+    """The next visit of today's visitors ``due`` (in place): the interval times a lognormal
+    jitter, ``FADE_FACTOR`` times longer once a customer has decided to leave."""
+    stretch = np.where(a["decided"][due] >= 0, FADE_FACTOR, 1.0)
+    gap = a["tau"][due] * stretch * np.exp(INTERVAL_JITTER * rng.standard_normal(len(due)))
+    a["next"][due] = day + np.maximum(1, np.round(gap)).astype(np.int64)
+
+
+def _occasional_pool(occasional: np.ndarray, loc_of: np.ndarray,
+                     n_locations: int) -> np.ndarray:
+    """Occasional shoppers per location: sized so each makes ``OCCASIONAL_LINES_PER_YEAR``
+    lines a year (at least 10), from the units left to occasional shoppers."""
+    occ_lines_per_day = occasional.sum(axis=1) / OCCASIONAL_LINE_UNITS / occasional.shape[1]
+    pool = np.zeros(n_locations, dtype=np.int64)
+    for loc in np.unique(loc_of):
+        per_day = occ_lines_per_day[loc_of == loc].sum()
+        pool[loc] = max(10, int(round(per_day * 365.0 / OCCASIONAL_LINES_PER_YEAR)))
+    return pool
 
 
 def _group_cumsum(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -296,15 +375,66 @@ def customer_sales(sales: pd.DataFrame, sim: dict, history: pd.DatetimeIndex,
     ``order_id``, ``line_id`` and ``customer_id`` (same daily totals per sku, location and
     date), the truth frame (``TRUTH_COLUMNS``) and the true hits (customer_id, sku, location,
     date: every time a regular was turned away by a stock-out).
+
+    Notes
+    -----
+    The steps draw from ``sim["rng"]`` in a fixed order (occasional lines and their shoppers,
+    the customer codes, the shoppers of unmatched returns): keep it, or the same seed no longer
+    gives the same feed.
     """
     rng = sim["rng"]
-    n_hist = len(history)
     reg = sim["regular"]
-    occ = sim["occasional"]
-    a = sim["customers"]
-    n_reg = len(a["loc"])
+    n_reg = len(sim["customers"]["loc"])
+    sim_loc = np.asarray(sim["loc_of_series"])
+    pool = sim["pool"]
+    pool_offset = n_reg + np.r_[0, np.cumsum(pool)[:-1]]
+    occ_series, occ_day, occ_cust, occ_qty = _occasional_lines(
+        rng, sim["occasional"], sim_loc, pool, pool_offset)
+    n_customers = n_reg + int(pool.sum())
+    # ids reveal nothing: a random permutation of numbers
+    codes = _codes("C", rng.permutation(n_customers) + 1, max(7, len(str(n_customers))))
 
-    # occasional lines: the units of each series-day split into 1 + geometric sized lines
+    line_series = np.concatenate([reg["series"], occ_series])
+    line_day = np.concatenate([reg["day"], occ_day])
+    line_cust = np.concatenate([reg["customer"], occ_cust])
+    line_qty = np.concatenate([reg["qty"], occ_qty])
+    positive = sales[sales["quantity"] > 0]
+    series_index = pd.MultiIndex.from_arrays([sku_codes, loc_codes])
+    row_of_line = _daily_row_of_lines(positive, series_index, history, line_series, line_day,
+                                      line_qty)
+    # lines in the order day, location, customer, sku (integer keys: fast)
+    sku_rank = np.unique(sku_codes, return_inverse=True)[1]
+    line_loc = sim_loc[line_series]
+    o = np.lexsort((sku_rank[line_series], line_cust, line_loc, line_day))
+    lines = positive.iloc[row_of_line[o]].reset_index(drop=True)
+    lines["quantity"] = line_qty[o].astype(lines["quantity"].dtype)
+    lines["_cust"] = line_cust[o]
+    lines["_day"] = line_day[o]
+    lines["_loc"] = line_loc[o]
+    ret = _return_customers(rng, sales[sales["quantity"] <= 0], lines, history, series_index,
+                            sim_loc, pool, pool_offset)
+    frame, first_day = _orders(lines, ret, n_customers, codes, list(sales.columns))
+
+    seen = np.zeros(n_customers, dtype=bool)
+    seen[lines["_cust"].to_numpy()] = True
+    seen[ret["_cust"].to_numpy()] = True
+    truth = _churn_truth(sim["customers"], pool, codes, loc_names, first_day, history)
+    truth = truth[seen].sort_values("customer_id").reset_index(drop=True)
+    hits = _true_hits(sim["hits"], codes, sku_codes, loc_codes, history)
+    hits = hits[hits["customer_id"].isin(truth["customer_id"])]
+    hits = hits.sort_values(["customer_id", "date", "sku"]).reset_index(drop=True)
+    return frame, truth[list(TRUTH_COLUMNS)], hits
+
+
+def _occasional_lines(rng: np.random.Generator, occ: np.ndarray, sim_loc: np.ndarray,
+                      pool: np.ndarray, pool_offset: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The occasional units of each series-day as lines: (series, day, customer, qty).
+
+    A line is ``1 + Geometric`` units (mean ``OCCASIONAL_LINE_UNITS``), so a busy day has many
+    small lines as in a real till roll; each line goes to a shopper drawn uniformly from the
+    location's occasional pool (customer numbers from ``pool_offset``).
+    """
     si, di = np.nonzero(occ > 0)
     units = occ[si, di]
     unit_owner = np.repeat(np.arange(len(si)), units)
@@ -315,25 +445,21 @@ def customer_sales(sales: pd.DataFrame, sim: dict, history: pd.DatetimeIndex,
     occ_qty = np.bincount(line_of_unit)
     occ_owner = unit_owner[starts]
     occ_series, occ_day = si[occ_owner], di[occ_owner]
-    sim_loc = np.asarray(sim["loc_of_series"])
-    pool = sim["pool"]
-    pool_offset = n_reg + np.r_[0, np.cumsum(pool)[:-1]]
     occ_loc = sim_loc[occ_series]
     occ_cust = pool_offset[occ_loc] + (rng.random(len(occ_loc)) * pool[occ_loc]).astype(
         np.int64)
-    n_customers = n_reg + int(pool.sum())
-    # ids reveal nothing: a random permutation of numbers
-    codes = rng.permutation(n_customers) + 1
-    width = max(7, len(str(n_customers)))
+    return occ_series, occ_day, occ_cust, occ_qty
 
-    line_series = np.concatenate([reg["series"], occ_series])
-    line_day = np.concatenate([reg["day"], occ_day])
-    line_cust = np.concatenate([reg["customer"], occ_cust])
-    line_qty = np.concatenate([reg["qty"], occ_qty])
 
-    positive = sales[sales["quantity"] > 0]
-    returns = sales[sales["quantity"] <= 0]
-    series_index = pd.MultiIndex.from_arrays([sku_codes, loc_codes])
+def _daily_row_of_lines(positive: pd.DataFrame, series_index: pd.MultiIndex,
+                        history: pd.DatetimeIndex, line_series: np.ndarray,
+                        line_day: np.ndarray, line_qty: np.ndarray) -> np.ndarray:
+    """For each customer line, the position of its daily sales row in ``positive``.
+
+    Raises ``AssertionError`` unless the lines add up to the daily rows exactly: the customers
+    only split the demo's sales, they never change the totals the rest of the feed is built on.
+    """
+    n_hist = len(history)
     row_series = series_index.get_indexer(pd.MultiIndex.from_arrays(
         [positive["sku"].to_numpy(), positive["location"].to_numpy()]))
     row_day = (pd.to_datetime(positive["date"]) - history[0]).dt.days.to_numpy()
@@ -349,41 +475,51 @@ def customer_sales(sales: pd.DataFrame, sim: dict, history: pd.DatetimeIndex,
     check = np.bincount(row_of_line, weights=line_qty, minlength=len(positive))
     if not np.array_equal(check.astype(np.int64), positive["quantity"].to_numpy(np.int64)):
         raise AssertionError("customer lines do not add up to the daily sales")
+    return row_of_line
 
-    # lines in the order day, location, customer, sku (integer keys: fast)
-    sku_rank = np.unique(sku_codes, return_inverse=True)[1]
-    line_loc = sim_loc[line_series]
-    o = np.lexsort((sku_rank[line_series], line_cust, line_loc, line_day))
-    lines = positive.iloc[row_of_line[o]].reset_index(drop=True)
-    lines["quantity"] = line_qty[o].astype(lines["quantity"].dtype)
-    lines["_cust"] = line_cust[o]
-    lines["_day"] = line_day[o]
-    lines["_loc"] = line_loc[o]
 
-    # returns: the customer of the latest line of that item there before the return
-    if len(returns):
-        ret = returns.reset_index(drop=True).copy()
-        ret["_day"] = (pd.to_datetime(ret["date"]) - history[0]).dt.days.to_numpy()
-        ret["_order"] = np.arange(len(ret))
-        left = ret.sort_values("_day")
-        right = lines[["sku", "location", "_day", "_cust"]].sort_values("_day")
-        matched = pd.merge_asof(left, right, on="_day", by=["sku", "location"],
-                                allow_exact_matches=False, direction="backward")
-        matched = matched.sort_values("_order")
-        cust = matched["_cust"].to_numpy(dtype=float)
-        missing = np.isnan(cust)
-        ret_series = series_index.get_indexer(pd.MultiIndex.from_arrays(
-            [ret["sku"].to_numpy(), ret["location"].to_numpy()]))
-        ret_loc = sim_loc[ret_series]
-        fallback = pool_offset[ret_loc] + (rng.random(len(ret)) * pool[ret_loc]).astype(
-            np.int64)
-        ret["_cust"] = np.where(missing, fallback, np.nan_to_num(cust)).astype(np.int64)
-        ret["_loc"] = ret_loc
-    else:
-        ret = returns.assign(_cust=np.zeros(0, np.int64), _day=np.zeros(0, np.int64),
-                             _loc=np.zeros(0, np.int64))
+def _return_customers(rng: np.random.Generator, returns: pd.DataFrame, lines: pd.DataFrame,
+                      history: pd.DatetimeIndex, series_index: pd.MultiIndex,
+                      sim_loc: np.ndarray, pool: np.ndarray,
+                      pool_offset: np.ndarray) -> pd.DataFrame:
+    """The return rows with ``_cust``, ``_day`` and ``_loc``: who brought each item back.
 
-    # one order per customer, location and day; returns are orders of their own
+    A return goes to the customer of the latest line of that item at that location before the
+    return day (a return follows a purchase); with no such line, to an occasional shopper of
+    the location.
+    """
+    if not len(returns):
+        return returns.assign(_cust=np.zeros(0, np.int64), _day=np.zeros(0, np.int64),
+                              _loc=np.zeros(0, np.int64))
+    ret = returns.reset_index(drop=True).copy()
+    ret["_day"] = (pd.to_datetime(ret["date"]) - history[0]).dt.days.to_numpy()
+    ret["_order"] = np.arange(len(ret))
+    left = ret.sort_values("_day")
+    right = lines[["sku", "location", "_day", "_cust"]].sort_values("_day")
+    matched = pd.merge_asof(left, right, on="_day", by=["sku", "location"],
+                            allow_exact_matches=False, direction="backward")
+    matched = matched.sort_values("_order")
+    cust = matched["_cust"].to_numpy(dtype=float)
+    missing = np.isnan(cust)
+    ret_series = series_index.get_indexer(pd.MultiIndex.from_arrays(
+        [ret["sku"].to_numpy(), ret["location"].to_numpy()]))
+    ret_loc = sim_loc[ret_series]
+    fallback = pool_offset[ret_loc] + (rng.random(len(ret)) * pool[ret_loc]).astype(np.int64)
+    ret["_cust"] = np.where(missing, fallback, np.nan_to_num(cust)).astype(np.int64)
+    ret["_loc"] = ret_loc
+    return ret
+
+
+def _orders(lines: pd.DataFrame, ret: pd.DataFrame, n_customers: int, codes: np.ndarray,
+            columns: list[str]) -> tuple[pd.DataFrame, pd.Series]:
+    """The sales lines with order, line and customer ids, sorted; each customer's first day.
+
+    A customer's lines at one location on one day form one order (lines numbered 1, 2, ...);
+    each return is an order of its own, after the day's sales. ``lines`` must be sorted by
+    day, location, customer and sku. Returns the feed's sales frame (``columns`` plus
+    ``order_id``, ``line_id``, ``customer_id``) and the first day (index) per customer number;
+    the id columns are added to ``lines`` and ``ret`` too.
+    """
     basket = lines["_day"].to_numpy(np.int64) * (n_customers + 1) * 16 + \
         lines["_loc"].to_numpy(np.int64) * (n_customers + 1) + lines["_cust"].to_numpy()
     new_order = np.r_[True, basket[1:] != basket[:-1]]
@@ -399,58 +535,63 @@ def customer_sales(sales: pd.DataFrame, sim: dict, history: pd.DatetimeIndex,
     ret["_order"] = np.int64(0)
     frame = pd.concat([lines, ret], ignore_index=True)
     cust_all = frame["_cust"].to_numpy(np.int64)
-    frame["customer_id"] = _codes("C", codes, width)[cust_all]
+    frame["customer_id"] = codes[cust_all]
     # date, location, then the orders (returns after the day's sales), lines in order
     o = np.lexsort((np.r_[line_no, np.zeros(len(ret), np.int64)],
                     frame["_order"].to_numpy(np.int64),
                     np.r_[np.zeros(len(lines), np.int64), np.ones(len(ret), np.int64)],
                     frame["_loc"].to_numpy(np.int64), frame["_day"].to_numpy(np.int64)))
     first_day = pd.Series(frame["_day"].to_numpy(np.int64)).groupby(cust_all).min()
-    columns = [*sales.columns, "order_id", "line_id", "customer_id"]
-    frame = frame[columns].take(o).reset_index(drop=True)
+    frame = frame[[*columns, "order_id", "line_id", "customer_id"]].take(o)
+    return frame.reset_index(drop=True), first_day
 
-    # the truth: every customer id that occurs, regulars with their fate
-    seen = np.zeros(n_customers, dtype=bool)
-    seen[lines["_cust"].to_numpy()] = True
-    seen[ret["_cust"].to_numpy()] = True
-    reg_cause = np.array(["", "stockout", "background"])[a["cause"]]
-    churned = a["depart"] < n_hist
+
+def _to_date(day0: pd.Timestamp, days: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Day numbers from ``day0`` as datetime64[ns]; NaT where ``ok`` is False."""
+    out = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[ns]")
+    out[ok] = (day0 + pd.to_timedelta(days[ok], unit="D")).to_numpy()
+    return out
+
+
+def _churn_truth(a: dict, pool: np.ndarray, codes: np.ndarray, loc_names: np.ndarray,
+                 first_day: pd.Series, history: pd.DatetimeIndex) -> pd.DataFrame:
+    """One truth row per customer number (regulars with their fate, then occasional shoppers).
+
+    The caller keeps the customers that occur in the sales. Occasional shoppers never churn
+    and are not tracked for hits, so their fate columns are empty.
+    """
+    n_reg, n_customers = len(a["loc"]), len(codes)
+    n_occ = n_customers - n_reg
+    churned = a["depart"] < len(history)
     day0 = history[0]
-
-    def to_date(days: np.ndarray, ok: np.ndarray) -> np.ndarray:
-        out = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[ns]")
-        out[ok] = (day0 + pd.to_timedelta(days[ok], unit="D")).to_numpy()
-        return out
-
-    occ_ids = np.arange(n_reg, n_customers)
-    occ_loc_of = np.repeat(np.arange(len(pool)), pool)
-    truth = pd.DataFrame({
-        "customer_id": _codes("C", codes, width),
-        "location": np.concatenate([loc_names[a["loc"]], loc_names[occ_loc_of]]),
-        "kind": np.r_[np.full(n_reg, "regular"), np.full(len(occ_ids), "occasional")],
-        "first_date": to_date(first_day.reindex(np.arange(n_customers)).fillna(0).to_numpy(
-            np.int64), np.ones(n_customers, dtype=bool)),
-        "churned": np.r_[churned, np.zeros(len(occ_ids), dtype=bool)],
-        "churn_date": np.concatenate([to_date(a["depart"], churned),
-                                      np.full(len(occ_ids), np.datetime64("NaT"), "M8[ns]")]),
-        "cause": np.r_[reg_cause, np.full(len(occ_ids), "")],
-        "decision_date": np.concatenate([to_date(a["decided"], a["decided"] >= 0),
-                                         np.full(len(occ_ids), np.datetime64("NaT"),
-                                                 "M8[ns]")]),
-        "hits": np.r_[a["hits"], np.zeros(len(occ_ids), dtype=np.int64)],
-        "hits_at_decision": np.r_[a["decision_hits"], np.zeros(len(occ_ids), dtype=np.int64)],
+    no_date = np.full(n_occ, np.datetime64("NaT"), "M8[ns]")
+    return pd.DataFrame({
+        "customer_id": codes,
+        "location": np.concatenate([loc_names[a["loc"]],
+                                    loc_names[np.repeat(np.arange(len(pool)), pool)]]),
+        "kind": np.r_[np.full(n_reg, "regular"), np.full(n_occ, "occasional")],
+        "first_date": _to_date(day0, first_day.reindex(np.arange(n_customers)).fillna(0)
+                               .to_numpy(np.int64), np.ones(n_customers, dtype=bool)),
+        "churned": np.r_[churned, np.zeros(n_occ, dtype=bool)],
+        "churn_date": np.concatenate([_to_date(day0, a["depart"], churned), no_date]),
+        "cause": np.r_[np.array(["", "stockout", "background"])[a["cause"]],
+                       np.full(n_occ, "")],
+        "decision_date": np.concatenate([_to_date(day0, a["decided"], a["decided"] >= 0),
+                                         no_date]),
+        "hits": np.r_[a["hits"], np.zeros(n_occ, dtype=np.int64)],
+        "hits_at_decision": np.r_[a["decision_hits"], np.zeros(n_occ, dtype=np.int64)],
     })
-    truth = truth[seen].sort_values("customer_id").reset_index(drop=True)
-    h = sim["hits"]
-    hits = pd.DataFrame({
-        "customer_id": _codes("C", codes, width)[h["customer"]] if len(h["customer"]) else
+
+
+def _true_hits(h: dict, codes: np.ndarray, sku_codes: np.ndarray, loc_codes: np.ndarray,
+               history: pd.DatetimeIndex) -> pd.DataFrame:
+    """Every time a regular was turned away by a stock-out: customer_id, sku, location, date."""
+    return pd.DataFrame({
+        "customer_id": codes[h["customer"]] if len(h["customer"]) else
         np.zeros(0, dtype=object),
         "sku": sku_codes[h["series"]], "location": loc_codes[h["series"]],
-        "date": to_date(h["day"], np.ones(len(h["day"]), dtype=bool)),
+        "date": _to_date(history[0], h["day"], np.ones(len(h["day"]), dtype=bool)),
     })
-    hits = hits[hits["customer_id"].isin(truth["customer_id"])]
-    hits = hits.sort_values(["customer_id", "date", "sku"]).reset_index(drop=True)
-    return frame, truth[list(TRUTH_COLUMNS)], hits
 
 
 def _codes(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:

@@ -36,6 +36,9 @@ from restock.importers.common import prepare_feed_dir, write_csv, write_parquet
 
 log = logging.getLogger("restock.feed.demo")  # one logger for the whole demo chain
 
+# the big tables go as Parquet, the rest as CSV
+_PARQUET = frozenset({"sales", "inventory"})
+
 
 def default_truth_path(out: Path) -> Path:
     """Where the true demand of a demo feed in ``out`` goes: beside the feed, never inside."""
@@ -95,60 +98,21 @@ def generate_demo_feed(
     n_hist = len(history)
     rng = np.random.default_rng(seed)
 
-    products, sku_info = draw_products(rng, n_skus, n_hist)
-    series = draw_assortment(rng, sku_info)
-    temperature = draw_temperature(rng, calendar)
-    events, holiday_lift = calendar_effects(calendar)
-    promotions, discount = draw_promotions(rng, sku_info, series, calendar, n_hist)
-    expected = expected_demand(
-        rng, sku_info, series, calendar, temperature, holiday_lift, discount
-    )
-    k = sku_info["k"][series["sku_idx"]][:, None]
-    demand = rng.negative_binomial(k, k / (k + expected)).astype(np.int64)
-    log.info("drew demand for %d series over %d days", len(series["sku_idx"]), len(calendar))
-
-    sim = simulate_inventory(rng, sku_info, series, expected, demand, discount, n_hist)
-    products = finish_products(products, sku_info, series, sim)
-
+    chain = _draw_chain(rng, n_skus, calendar, n_hist)
     feed = prepare_feed_dir(out)
-    sku_codes = sku_info["sku"][series["sku_idx"]]
-    loc_codes = np.array([loc[0] for loc in LOCATIONS])[series["loc_idx"]]
-    sales = sales_table(rng, sku_info, series, sim, discount, history, sku_codes, loc_codes)
-    # customers come from a generator of their own: demand, stock and the daily sales totals
-    # stay those of the chain above (restock.feed.demo.customers)
-    customers = simulate_customers(seed, series, demand[:, :n_hist], sim["sold"],
-                                   sim["active"], len(LOCATIONS))
-    sales, churn_truth, true_hits = customer_sales(sales, customers, history, sku_codes, loc_codes,
-                                        np.array([loc[0] for loc in LOCATIONS]))
-    inventory = inventory_table(series, sim, history, sku_codes, loc_codes)
-    purchase_orders = purchase_order_table(sim, history, sku_codes, loc_codes)
-    locations = pd.DataFrame(
-        [loc[:5] for loc in LOCATIONS], columns=["location", "name", "region", "type", "timezone"]
-    )
-    drivers = drivers_table(temperature, calendar)
-
-    rows = {
-        "products": write_csv(products, feed, "products"),
-        "locations": write_csv(locations, feed, "locations"),
-        "sales": write_parquet(sales, feed, "sales"),
-        "inventory": write_parquet(inventory, feed, "inventory"),
-        "purchase_orders": write_csv(purchase_orders, feed, "purchase_orders"),
-        "promotions": write_csv(promotions, feed, "promotions"),
-        "drivers": write_csv(drivers, feed, "drivers"),
-        "events": write_csv(events, feed, "events"),
-        # fixed tables, no draws: every table above is the same with or without them
-        "suppliers": write_csv(suppliers_table(), feed, "suppliers"),
-        "transfer_lanes": write_csv(transfer_lanes_table(), feed, "transfer_lanes"),
-    }
-    truth_future = write_truth(truth, series, sim, demand, expected, calendar, n_hist,
-                                sku_codes, loc_codes)
+    tables, churn_truth, true_hits = _feed_tables(rng, seed, chain, history, calendar)
+    rows = {name: (write_parquet if name in _PARQUET else write_csv)(frame, feed, name)
+            for name, frame in tables.items()}
+    sim, demand = chain["sim"], chain["demand"]
+    truth_future = write_truth(truth, chain["series"], sim, demand, chain["expected"],
+                               calendar, n_hist, chain["sku_codes"], chain["loc_codes"])
     churn_path = truth.parent / "customer_churn.parquet"
     write_churn_truth(churn_truth, churn_path)
     write_churn_truth(true_hits, truth.parent / "customer_hits.parquet")
     active_days = sim["active"][:, :n_hist]
     summary = {
         "tables": rows,
-        "series": int(len(series["sku_idx"])),
+        "series": int(len(chain["series"]["sku_idx"])),
         "stockout_share": float(
             (sim["on_hand"][:, :n_hist] == 0)[active_days].mean()
         ),
@@ -165,6 +129,82 @@ def generate_demo_feed(
     }
     log.info("demo feed in %s: %s", out, summary)
     return summary
+
+
+def _draw_chain(rng: np.random.Generator, n_skus: int, calendar: pd.DatetimeIndex,
+                n_hist: int) -> dict:
+    """The chain before any table: items, assortment, demand and the simulated stock.
+
+    Everything the tables are cut from is drawn here, in the order of the module docstring;
+    the demand covers the whole ``calendar`` (history and the ``FUTURE_DAYS`` after it), the
+    stock the ``n_hist`` days of history. Returns ``products`` (finished with the stock's
+    facts), ``sku_info``, ``series``, ``temperature``, ``events``, ``promotions``,
+    ``discount``, ``expected``, ``demand``, ``sim`` and each series' ``sku_codes`` and
+    ``loc_codes``.
+    """
+    products, sku_info = draw_products(rng, n_skus, n_hist)
+    series = draw_assortment(rng, sku_info)
+    temperature = draw_temperature(rng, calendar)
+    events, holiday_lift = calendar_effects(calendar)
+    promotions, discount = draw_promotions(rng, sku_info, series, calendar, n_hist)
+    expected = expected_demand(
+        rng, sku_info, series, calendar, temperature, holiday_lift, discount
+    )
+    k = sku_info["k"][series["sku_idx"]][:, None]
+    demand = rng.negative_binomial(k, k / (k + expected)).astype(np.int64)
+    log.info("drew demand for %d series over %d days", len(series["sku_idx"]), len(calendar))
+
+    sim = simulate_inventory(rng, sku_info, series, expected, demand, discount, n_hist)
+    products = finish_products(products, sku_info, series, sim)
+    return {
+        "products": products, "sku_info": sku_info, "series": series,
+        "temperature": temperature, "events": events, "promotions": promotions,
+        "discount": discount, "expected": expected, "demand": demand, "sim": sim,
+        "sku_codes": sku_info["sku"][series["sku_idx"]],
+        "loc_codes": np.array([loc[0] for loc in LOCATIONS])[series["loc_idx"]],
+    }
+
+
+def _feed_tables(rng: np.random.Generator, seed: int, chain: dict, history: pd.DatetimeIndex,
+                 calendar: pd.DatetimeIndex) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """The feed tables cut from the ``chain``, and the truth about the customers.
+
+    Only the sales draw from ``rng`` (the returns) after the chain; the customers come from a
+    generator of their own (``seed``), so the demand, stock and daily sales totals stay those
+    of the chain with or without them (restock.feed.demo.customers). Returns
+    ``{table: frame}`` in the order the files are written (``_PARQUET`` as Parquet, the rest
+    as CSV), the churn truth and the true hits.
+    """
+    series, sim, demand = chain["series"], chain["sim"], chain["demand"]
+    sku_codes, loc_codes = chain["sku_codes"], chain["loc_codes"]
+    n_hist = len(history)
+    sales = sales_table(rng, chain["sku_info"], series, sim, chain["discount"], history,
+                        sku_codes, loc_codes)
+    customers = simulate_customers(seed, series, demand[:, :n_hist], sim["sold"],
+                                   sim["active"], len(LOCATIONS))
+    sales, churn_truth, true_hits = customer_sales(sales, customers, history, sku_codes,
+                                                   loc_codes,
+                                                   np.array([loc[0] for loc in LOCATIONS]))
+    inventory = inventory_table(series, sim, history, sku_codes, loc_codes)
+    purchase_orders = purchase_order_table(sim, history, sku_codes, loc_codes)
+    locations = pd.DataFrame(
+        [loc[:5] for loc in LOCATIONS], columns=["location", "name", "region", "type", "timezone"]
+    )
+    drivers = drivers_table(chain["temperature"], calendar)
+    tables = {
+        "products": chain["products"],
+        "locations": locations,
+        "sales": sales,
+        "inventory": inventory,
+        "purchase_orders": purchase_orders,
+        "promotions": chain["promotions"],
+        "drivers": drivers,
+        "events": chain["events"],
+        # fixed tables, no draws: every table above is the same with or without them
+        "suppliers": suppliers_table(),
+        "transfer_lanes": transfer_lanes_table(),
+    }
+    return tables, churn_truth, true_hits
 
 
 def _is_within(path: Path, folder: Path) -> bool:
