@@ -16,7 +16,8 @@ import pandas as pd
 from restock.feed.demo.actions import suppliers_table, transfer_lanes_table
 from restock.feed.demo.catalogue import draw_assortment, draw_products, finish_products
 from restock.feed.demo.chain import FUTURE_DAYS, LOCATIONS
-from restock.feed.demo.customers import customer_sales, simulate_customers
+from restock.feed.demo.customer_lines import customer_sales
+from restock.feed.demo.customers import simulate_customers
 from restock.feed.demo.demand import (
     calendar_effects,
     draw_promotions,
