@@ -16,6 +16,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import PG_SERVER, require_db_server
 
 from restock.config import PublishSettings
 from restock.contract import HISTORY_TABLES, PUBLISHED_TABLES, RUN_COLUMNS, TYPED_COLUMNS
@@ -348,18 +349,15 @@ def test_parquet_versions_keep_the_newest_n_and_never_the_linked_one(env, tmp_pa
         {oldest.name, max(p.name for p in versions.iterdir())})
 
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_URL = f"{PG_SERVER}/test"
 
 
 @pytest.mark.db
 def test_history_and_typed_columns_reach_postgres(env, monkeypatch):
-    sa = pytest.importorskip("sqlalchemy")
-    try:
-        engine = sa.create_engine(PG_URL)
-        with engine.connect() as conn:
-            conn.exec_driver_sql("select 1")
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server"
-        pytest.skip(f"no PostgreSQL: {type(exc).__name__}")
+    import sqlalchemy as sa
+
+    require_db_server(PG_URL)
+    engine = sa.create_engine(PG_URL)
     paths, work = env
     schema = f"restock_h_{uuid.uuid4().hex[:10]}"
     monkeypatch.setenv("RESTOCK_TEST_PG_URL", PG_URL)

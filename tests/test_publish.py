@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import PG_SERVER, require_db_server
 
 from restock.config import PublishSettings
 from restock.contract import PUBLISHED_TABLES, RUN_COLUMNS, TYPED_COLUMNS
@@ -24,7 +25,7 @@ from restock.paths import RunPaths
 from restock.publishing import publish_tables, verify_published
 
 REPO = Path(__file__).resolve().parents[1]
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_URL = f"{PG_SERVER}/test"
 DUCKDB1_CACHE = Path(tempfile.gettempdir()) / "restock-test-cache" / "duckdb-1.1"
 
 _DATE_COLUMNS = {"date", "cutoff", "projected_stockout_date"}
@@ -299,24 +300,9 @@ def test_published_file_opens_with_duckdb_1x_client(setup):
     assert json.loads(done.stdout) == counts
 
 
-def _pg_available() -> str | None:
-    try:
-        import sqlalchemy as sa
-
-        engine = sa.create_engine(PG_URL)
-        with engine.connect() as conn:
-            conn.exec_driver_sql("select 1")
-        engine.dispose()
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server"
-        return f"no PostgreSQL at 127.0.0.1:5432: {type(exc).__name__}"
-
-
 @pytest.mark.db
 def test_postgres_readers_see_old_or_new_never_a_mix(setup, monkeypatch):
-    reason = _pg_available()
-    if reason:
-        pytest.skip(reason)
+    require_db_server(PG_URL)
     import sqlalchemy as sa
 
     paths, work, counts = setup
@@ -436,9 +422,7 @@ def test_postgres_readers_see_old_or_new_never_a_mix(setup, monkeypatch):
 @pytest.mark.db
 def test_postgres_reader_mid_transaction_keeps_old_tables_and_publish_waits(setup, monkeypatch):
     """A reader that read one table before the swap reads the same run from the next table."""
-    reason = _pg_available()
-    if reason:
-        pytest.skip(reason)
+    require_db_server(PG_URL)
     import sqlalchemy as sa
 
     paths, work, counts = setup
