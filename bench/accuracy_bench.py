@@ -39,7 +39,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
-from m5_accuracy_bench import rmsse, rmsse_scale  # noqa: E402
+
+from restock.forecasting.metrics import one_step_naive_scale as rmsse_scale  # noqa: E402
+from restock.forecasting.metrics import rmsse  # noqa: E402
 
 
 def read_table(feed: Path, name: str) -> pd.DataFrame:

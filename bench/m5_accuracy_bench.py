@@ -38,27 +38,11 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
 
+from restock.forecasting.metrics import one_step_naive_scale as rmsse_scale  # noqa: E402
+from restock.forecasting.metrics import rmsse  # noqa: E402
+
 AS_OF = pd.Timestamp("2016-04-24")
 H = 28
-
-
-def rmsse_scale(history: np.ndarray) -> np.ndarray:
-    """Mean squared one-step naive error of each row, from its first sale (NaN if none)."""
-    out = np.full(len(history), np.nan)
-    for i, row in enumerate(history):
-        sold = np.flatnonzero(row > 0)
-        if len(sold) == 0:
-            continue
-        tail = row[sold[0] :]
-        if len(tail) > 1:
-            out[i] = np.mean(np.diff(tail) ** 2)
-    return out
-
-
-def rmsse(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Per-row RMSSE (NaN where the scale is 0 or unknown)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.sqrt(np.mean((actual - forecast) ** 2, axis=1) / scale)
 
 
 def restock_forecast(items, units, demand, verbose: bool) -> tuple[np.ndarray, float, pd.Series]:

@@ -14,65 +14,24 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _workdb import build_work_db  # noqa: E402
 
 from restock.config import PublishSettings  # noqa: E402
-from restock.contract import PUBLISHED_TABLES  # noqa: E402
 from restock.paths import RunPaths  # noqa: E402
 from restock.publishing import publish_tables, verify_published  # noqa: E402
 
-ROWS = {  # rows per table as a multiple of the series count, or a fixed count
+ROWS = {  # rows per table as a multiple of the series count (1 for tables not listed)
     "demand_forecasts": 28.0,
-    "reorder_recommendations": 1.0,
     "stockout_alerts": 0.1,
-    "backtest_metrics": 200,
-    "model_selection": 40,
-    "policy_replay": 80,
-    "data_quality_results": 60,
-    "quarantine": 2000,
+    "backtest_metrics": 200 / 30_490,
+    "model_selection": 40 / 30_490,
+    "policy_replay": 80 / 30_490,
+    "data_quality_results": 60 / 30_490,
+    "quarantine": 2000 / 30_490,
 }
-
-
-def build_work_db(path: Path, series: int) -> None:
-    with duckdb.connect(str(path)) as con:
-        con.execute("create schema if not exists results")
-        for table, columns in PUBLISHED_TABLES.items():
-            factor = ROWS[table]
-            n = int(series * factor) if isinstance(factor, float) else factor
-            exprs = []
-            for c in columns:
-                if c in ("date", "cutoff", "projected_stockout_date"):
-                    exprs.append(f"date '2024-01-01' + (i % 28)::integer as \"{c}\"")
-                elif c == "passed":
-                    exprs.append(f'i % 2 = 0 as "{c}"')
-                elif c == "loaded_at":
-                    exprs.append(f"timestamp '2024-01-01' as \"{c}\"")
-                elif c in (
-                    "sku",
-                    "location",
-                    "model",
-                    "category",
-                    "explanation",
-                    "reason",
-                    "severity",
-                    "policy",
-                    "source",
-                    "check",
-                    "detail",
-                    "row",
-                    "demand_class",
-                    "selected_model",
-                    "runner_up",
-                ):
-                    exprs.append(f"'{c}_' || (i % 30490)::varchar as \"{c}\"")
-                else:
-                    exprs.append(f'random() * 100 as "{c}"')
-            con.execute(
-                f'create or replace table results."{table}" as select {", ".join(exprs)} '
-                f"from (select range as i from range({n}))"
-            )
 
 
 def main() -> None:
@@ -84,7 +43,7 @@ def main() -> None:
         paths = RunPaths.from_warehouse(Path(tmp) / "restock.duckdb").ensure()
         work = Path(tmp) / "work.duckdb"
         t0 = time.perf_counter()
-        build_work_db(work, args.series)
+        build_work_db(work, lambda _n, table: int(args.series * ROWS.get(table, 1.0)))
         print(f"work DB built in {time.perf_counter() - t0:.2f} s")
         settings = PublishSettings()
         if args.postgres:

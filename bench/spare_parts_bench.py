@@ -45,6 +45,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
 
+from restock.forecasting.metrics import one_step_naive_scale as rmsse_scale  # noqa: E402
+from restock.forecasting.metrics import rmsse  # noqa: E402
+
 SPARE_PARTS = common.DATA / "spare_parts"
 
 
@@ -57,15 +60,6 @@ def load_feed(feed: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     wide = (sales.pivot_table(index="sku", columns="date", values="quantity", aggfunc="sum")
             .reindex(index=products["sku"], columns=weeks).fillna(0.0))
     return wide, products
-
-
-def rmsse_scale(history: np.ndarray) -> np.ndarray:
-    out = np.full(len(history), np.nan)
-    for i, row in enumerate(history):
-        sold = np.flatnonzero(row > 0)
-        if len(sold) and len(row) - sold[0] > 1:
-            out[i] = np.mean(np.diff(row[sold[0]:]) ** 2)
-    return out
 
 
 def croston_sba(history: np.ndarray, h: int) -> np.ndarray:
@@ -168,8 +162,7 @@ def main() -> None:
 
     print(f"\n{'method':<28}{'mean RMSSE':>11}{'median':>9}{'bias':>9}{'seconds':>9}")
     for name, (f, sec) in results.items():
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = np.sqrt(np.mean((actual[scored] - f[scored]) ** 2, axis=1) / scale[scored])
+        r = rmsse(actual[scored], f[scored], scale[scored])
         bias = (f - actual).sum() / actual.sum()
         print(f"{name:<28}{r.mean():>11.4f}{np.median(r):>9.4f}{bias:>+9.1%}{sec:>9.1f}")
     print("\nrestock models (parts):", ", ".join(f"{k} {v}" for k, v in models.items()))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from _workdb import build_work_db
 from conftest import PG_SERVER, require_db_server
 
 from restock.config import PublishSettings
@@ -28,58 +29,11 @@ REPO = Path(__file__).resolve().parents[1]
 PG_URL = f"{PG_SERVER}/test"
 DUCKDB1_CACHE = Path(tempfile.gettempdir()) / "restock-test-cache" / "duckdb-1.1"
 
-_DATE_COLUMNS = {"date", "cutoff", "projected_stockout_date"}
-_BOOL_COLUMNS = {"passed"}
-_TEXT_COLUMNS = {
-    "sku",
-    "location",
-    "model",
-    "category",
-    "demand_class",
-    "selected_model",
-    "runner_up",
-    "reason",
-    "explanation",
-    "severity",
-    "policy",
-    "source",
-    "check",
-    "detail",
-    "row",
-}
-
-
-def _column_sql(name: str) -> str:
-    if name in _DATE_COLUMNS:
-        return "date '2024-01-01' + (i % 28)::integer"
-    if name in _BOOL_COLUMNS:
-        return "i % 2 = 0"
-    if name == "loaded_at":
-        return "timestamp '2024-01-01 00:00:00' + to_seconds(i)"
-    if name == "row":  # JSON with commas, quotes and a newline: CSV/COPY must keep it
-        return '\'{"a": "x,\' || i::varchar || \'", "b": "say \\"hi\\""}\' || chr(10)'
-    if name == "detail":  # NULL and '' must stay different
-        return "case i % 3 when 0 then null when 1 then '' else 'detail' end"
-    if name in _TEXT_COLUMNS:
-        return f"'{name}-' || (i % 17)::varchar"
-    return "(i * 1.5)::double"
 
 
 def make_work_db(path: Path, rows_per_table: int, tag: str = "a") -> dict[str, int]:
     """A work DB with results.<table> for every published table (plus one extra column)."""
-    counts = {}
-    with duckdb.connect(str(path)) as con:
-        con.execute("create schema if not exists results")
-        for n, (table, columns) in enumerate(PUBLISHED_TABLES.items()):
-            rows = rows_per_table + n  # different counts per table
-            # Columns in reverse order: publishing must put the contract's order first.
-            select = ", ".join(f'{_column_sql(c)} as "{c}"' for c in reversed(columns))
-            con.execute(
-                f'create or replace table results."{table}" as select {select}, '
-                f"'{tag}' as extra_note from (select range as i from range({rows}))"
-            )
-            counts[table] = rows
-    return counts
+    return build_work_db(path, lambda n, _table: rows_per_table + n, tag)  # counts differ
 
 
 def _sha256(path: Path) -> str:
@@ -300,118 +254,18 @@ def test_published_file_opens_with_duckdb_1x_client(setup):
     assert json.loads(done.stdout) == counts
 
 
-@pytest.mark.db
-def test_postgres_readers_see_old_or_new_never_a_mix(setup, monkeypatch):
+@pytest.fixture
+def pg_target(monkeypatch):
+    """A fresh schema on the local PostgreSQL server: (schema, settings, engine), dropped after."""
     require_db_server(PG_URL)
     import sqlalchemy as sa
 
-    paths, work, counts = setup
     schema = f"restock_t_{uuid.uuid4().hex[:10]}"
     monkeypatch.setenv("RESTOCK_TEST_PG_URL", PG_URL)
     settings = PublishSettings(postgres_url_env="RESTOCK_TEST_PG_URL", postgres_schema=schema)
     engine = sa.create_engine(PG_URL)
     try:
-        summary = publish_tables(work, paths, "run-1", "2024-03-28", settings)
-        assert summary["postgres"]["schema"] == schema
-        with engine.connect() as conn:
-            got = {
-                t: conn.exec_driver_sql(f'select count(*) from "{schema}"."{t}"').scalar()
-                for t in counts
-            }
-            assert got == counts
-            cols = list(
-                conn.execute(
-                    sa.text(
-                        "select column_name from information_schema.columns where "
-                        "table_schema = :s and table_name = 'stockout_alerts' "
-                        "order by ordinal_position"
-                    ),
-                    {"s": schema},
-                ).scalars()
-            )
-            assert cols == [
-                *PUBLISHED_TABLES["stockout_alerts"],
-                *(t.name for t in TYPED_COLUMNS["stockout_alerts"]),
-                "extra_note",
-                *RUN_COLUMNS,
-            ]
-        # Same values in Postgres as in DuckDB, including awkward text, NULL vs '', types.
-        probes = [
-            'select "row", loaded_at, as_of from {s}.quarantine',
-            "select detail, passed, failed_rows from {s}.data_quality_results",
-        ]
-        with engine.connect() as conn:
-            in_pg = [
-                sorted(
-                    (tuple(r) for r in conn.exec_driver_sql(q.format(s=f'"{schema}"')).all()),
-                    key=repr,
-                )
-                for q in probes
-            ]
-        with duckdb.connect(str(paths.warehouse), read_only=True) as con:
-            in_duckdb = [
-                sorted(con.execute(q.format(s="marts")).fetchall(), key=repr) for q in probes
-            ]
-        assert in_pg == in_duckdb
-        assert {r[0] for r in in_duckdb[1]} == {None, "", "detail"}
-        assert all("\n" in r[0] and "," in r[0] for r in in_duckdb[0])
-
-        expected = {"run-1": counts}
-        observations: list[tuple] = []
-        errors: list[BaseException] = []
-        stop = threading.Event()
-
-        def read_loop():
-            # Two tables in one repeatable-read transaction, over and over.
-            reader = sa.create_engine(PG_URL, isolation_level="REPEATABLE READ")
-            try:
-                while not stop.is_set():
-                    with reader.begin() as conn:
-                        a = conn.exec_driver_sql(
-                            f"select count(*), min(run_id), max(run_id) "
-                            f'from "{schema}".demand_forecasts'
-                        ).one()
-                        time.sleep(0.002)  # widen the window between the two reads
-                        b = conn.exec_driver_sql(
-                            f'select count(*), min(run_id), max(run_id) from "{schema}".quarantine'
-                        ).one()
-                    observations.append((tuple(a), tuple(b)))
-            except BaseException as exc:  # noqa: BLE001 - reported to the test thread
-                errors.append(exc)
-            finally:
-                reader.dispose()
-
-        thread = threading.Thread(target=read_loop)
-        thread.start()
-        try:
-            for k in range(2, 5):
-                counts_k = make_work_db(work, 40 + 15 * k, tag=str(k))
-                expected[f"run-{k}"] = counts_k
-                publish_tables(work, paths, f"run-{k}", "2024-03-28", settings)
-                time.sleep(0.2)
-        finally:
-            stop.set()
-            thread.join(timeout=60)
-        assert not errors, errors
-        assert len(observations) > 10
-        seen = set()
-        for a, b in observations:
-            run = a[1]
-            assert a[1] == a[2] == b[1] == b[2], (a, b)
-            assert a[0] == expected[run]["demand_forecasts"]
-            assert b[0] == expected[run]["quarantine"]
-            seen.add(run)
-        assert "run-4" in seen and len(seen) >= 2
-        with engine.connect() as conn:
-            left = (
-                conn.execute(
-                    sa.text("select nspname from pg_namespace where nspname like :p"),
-                    {"p": f"{schema}%"},
-                )
-                .scalars()
-                .all()
-            )
-        assert left == [schema]
+        yield schema, settings, engine
     finally:
         with engine.begin() as conn:
             for suffix in ("", "_stage", "_old"):
@@ -420,16 +274,119 @@ def test_postgres_readers_see_old_or_new_never_a_mix(setup, monkeypatch):
 
 
 @pytest.mark.db
-def test_postgres_reader_mid_transaction_keeps_old_tables_and_publish_waits(setup, monkeypatch):
-    """A reader that read one table before the swap reads the same run from the next table."""
-    require_db_server(PG_URL)
+def test_postgres_readers_see_old_or_new_never_a_mix(setup, pg_target):
     import sqlalchemy as sa
 
     paths, work, counts = setup
-    schema = f"restock_t_{uuid.uuid4().hex[:10]}"
-    monkeypatch.setenv("RESTOCK_TEST_PG_URL", PG_URL)
-    settings = PublishSettings(postgres_url_env="RESTOCK_TEST_PG_URL", postgres_schema=schema)
-    engine = sa.create_engine(PG_URL)
+    schema, settings, engine = pg_target
+    summary = publish_tables(work, paths, "run-1", "2024-03-28", settings)
+    assert summary["postgres"]["schema"] == schema
+    with engine.connect() as conn:
+        got = {
+            t: conn.exec_driver_sql(f'select count(*) from "{schema}"."{t}"').scalar()
+            for t in counts
+        }
+        assert got == counts
+        cols = list(
+            conn.execute(
+                sa.text(
+                    "select column_name from information_schema.columns where "
+                    "table_schema = :s and table_name = 'stockout_alerts' "
+                    "order by ordinal_position"
+                ),
+                {"s": schema},
+            ).scalars()
+        )
+        assert cols == [
+            *PUBLISHED_TABLES["stockout_alerts"],
+            *(t.name for t in TYPED_COLUMNS["stockout_alerts"]),
+            "extra_note",
+            *RUN_COLUMNS,
+        ]
+    # Same values in Postgres as in DuckDB, including awkward text, NULL vs '', types.
+    probes = [
+        'select "row", loaded_at, as_of from {s}.quarantine',
+        "select detail, passed, failed_rows from {s}.data_quality_results",
+    ]
+    with engine.connect() as conn:
+        in_pg = [
+            sorted(
+                (tuple(r) for r in conn.exec_driver_sql(q.format(s=f'"{schema}"')).all()),
+                key=repr,
+            )
+            for q in probes
+        ]
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        in_duckdb = [sorted(con.execute(q.format(s="marts")).fetchall(), key=repr) for q in probes]
+    assert in_pg == in_duckdb
+    assert {r[0] for r in in_duckdb[1]} == {None, "", "detail"}
+    assert all("\n" in r[0] and "," in r[0] for r in in_duckdb[0])
+
+    expected = {"run-1": counts}
+    observations: list[tuple] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read_loop():
+        # Two tables in one repeatable-read transaction, over and over.
+        reader = sa.create_engine(PG_URL, isolation_level="REPEATABLE READ")
+        try:
+            while not stop.is_set():
+                with reader.begin() as conn:
+                    a = conn.exec_driver_sql(
+                        f"select count(*), min(run_id), max(run_id) "
+                        f'from "{schema}".demand_forecasts'
+                    ).one()
+                    time.sleep(0.002)  # widen the window between the two reads
+                    b = conn.exec_driver_sql(
+                        f'select count(*), min(run_id), max(run_id) from "{schema}".quarantine'
+                    ).one()
+                observations.append((tuple(a), tuple(b)))
+        except BaseException as exc:  # noqa: BLE001 - reported to the test thread
+            errors.append(exc)
+        finally:
+            reader.dispose()
+
+    thread = threading.Thread(target=read_loop)
+    thread.start()
+    try:
+        for k in range(2, 5):
+            counts_k = make_work_db(work, 40 + 15 * k, tag=str(k))
+            expected[f"run-{k}"] = counts_k
+            publish_tables(work, paths, f"run-{k}", "2024-03-28", settings)
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert len(observations) > 10
+    seen = set()
+    for a, b in observations:
+        run = a[1]
+        assert a[1] == a[2] == b[1] == b[2], (a, b)
+        assert a[0] == expected[run]["demand_forecasts"]
+        assert b[0] == expected[run]["quarantine"]
+        seen.add(run)
+    assert "run-4" in seen and len(seen) >= 2
+    with engine.connect() as conn:
+        left = (
+            conn.execute(
+                sa.text("select nspname from pg_namespace where nspname like :p"),
+                {"p": f"{schema}%"},
+            )
+            .scalars()
+            .all()
+        )
+    assert left == [schema]
+
+
+@pytest.mark.db
+def test_postgres_reader_mid_transaction_keeps_old_tables_and_publish_waits(setup, pg_target):
+    """A reader that read one table before the swap reads the same run from the next table."""
+    import sqlalchemy as sa
+
+    paths, work, counts = setup
+    schema, settings, engine = pg_target
     reader = sa.create_engine(PG_URL, isolation_level="REPEATABLE READ")
     try:
         publish_tables(work, paths, "run-1", "2024-03-28", settings)
@@ -478,10 +435,6 @@ def test_postgres_reader_mid_transaction_keeps_old_tables_and_publish_waits(setu
         assert tuple(now) == (counts2["quarantine"], "run-2")
     finally:
         reader.dispose()
-        with engine.begin() as conn:
-            for suffix in ("", "_stage", "_old"):
-                conn.exec_driver_sql(f'drop schema if exists "{schema}{suffix}" cascade')
-        engine.dispose()
 
 
 def test_postgres_failure_leaves_every_target_unchanged_and_hides_password(
