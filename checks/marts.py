@@ -27,7 +27,9 @@ def _record(restock: RestockResource, source: str, check: str, outcome) -> None:
         write_result(con, "mart_check_results", row)
 
 
-def _result(outcome) -> dg.AssetCheckResult:
+def _recorded(restock: RestockResource, source: str, check: str, outcome) -> dg.AssetCheckResult:
+    """Record the outcome (:func:`_record`) and turn it into the check's result."""
+    _record(restock, source, check, outcome)
     return dg.AssetCheckResult(
         passed=bool(outcome.passed),
         severity=dg.AssetCheckSeverity.ERROR if outcome.severity == "error"
@@ -44,8 +46,7 @@ def forecasts_valid(restock: RestockResource) -> dg.AssetCheckResult:
 
     with restock.connect(read_only=True) as con:
         outcome = check_forecasts_valid(read_result(con, "demand_forecasts"))
-    _record(restock, "marts.demand_forecasts", "forecasts_valid", outcome)
-    return _result(outcome)
+    return _recorded(restock, "marts.demand_forecasts", "forecasts_valid", outcome)
 
 
 @dg.asset_check(asset="reorder_recommendations", blocking=True,
@@ -60,8 +61,9 @@ def every_active_series_has_a_line(restock: RestockResource) -> dg.AssetCheckRes
             read_mart(con, "fct_stock_position"),
             read_mart(con, "dim_products"),
         )
-    _record(restock, "marts.reorder_recommendations", "every_active_series_has_a_line", outcome)
-    return _result(outcome)
+    return _recorded(
+        restock, "marts.reorder_recommendations", "every_active_series_has_a_line", outcome
+    )
 
 
 @dg.asset_check(asset="reorder_recommendations", blocking=True,
@@ -79,8 +81,9 @@ def order_quantities_plausible(restock: RestockResource) -> dg.AssetCheckResult:
             products=read_mart(con, "dim_products"),
             floor_units=quality.order_floor_units,
         )
-    _record(restock, "marts.reorder_recommendations", "order_quantities_plausible", outcome)
-    return _result(outcome)
+    return _recorded(
+        restock, "marts.reorder_recommendations", "order_quantities_plausible", outcome
+    )
 
 
 @dg.asset_check(asset="demand_forecasts", blocking=True,
@@ -97,5 +100,4 @@ def forecast_magnitudes_plausible(restock: RestockResource) -> dg.AssetCheckResu
             restock.config.quality,
             cumulative_quantiles=read_result(con, "cumulative_demand_quantiles"),
         )
-    _record(restock, "marts.demand_forecasts", "forecast_magnitudes_plausible", outcome)
-    return _result(outcome)
+    return _recorded(restock, "marts.demand_forecasts", "forecast_magnitudes_plausible", outcome)

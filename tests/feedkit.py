@@ -124,3 +124,16 @@ def run_dbt(work_db: Path, as_of: str, *args: str, target_dir: Path | None = Non
            "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT)]
     return subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
                           timeout=600)
+
+
+def poisson_backtest(seed: int, n: int, folds: int, h: int):
+    """A synthetic backtest for calibration tests: forecasts (n x folds x h) uniform in
+    [0.5, 5], Poisson actuals around them, and the sample frame of one smooth unit."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    fc = rng.uniform(0.5, 5, size=(n, folds, h))
+    actual = rng.poisson(fc).astype(float)
+    sample = pd.DataFrame({"unit": ["C/smooth"] * n, "demand_class": ["smooth"] * n})
+    return rng, fc, actual, sample

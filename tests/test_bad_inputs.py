@@ -231,10 +231,21 @@ def test_missing_required_column_names_it(tmp_path):
         load_feed(tmp_path, duckdb.connect())
 
 
-def test_missing_required_table(tmp_path):
+def feed_without_products(folder):
+    """The base feed without its required products table, written to folder."""
     tables = base_feed()
     del tables["products"]
-    write_feed(tmp_path, tables)
+    return write_feed(folder, tables)
+
+
+def write_config(folder, text):
+    config = folder / "c.yml"
+    config.write_text(text)
+    return config
+
+
+def test_missing_required_table(tmp_path):
+    feed_without_products(tmp_path)
     with pytest.raises(FeedError, match="products: required table missing"):
         load_feed(tmp_path, duckdb.connect())
 
@@ -416,9 +427,7 @@ def test_line_of_spaces_names_file_line_and_cause(tmp_path):
 def test_missing_products_is_one_user_error_naming_file_and_what_to_do(tmp_path):
     from restock.errors import UserError
 
-    tables = base_feed()
-    del tables["products"]
-    write_feed(tmp_path, tables)
+    feed_without_products(tmp_path)
     with pytest.raises(UserError) as info:
         load_feed(tmp_path, duckdb.connect())
     message = str(info.value)
@@ -469,11 +478,8 @@ def test_as_of_far_past_the_feed_is_refused_by_preflight(tmp_path):
 def test_preflight_names_unknown_config_keys_and_missing_products(tmp_path):
     from restock.preflight import preflight
 
-    tables = base_feed()
-    del tables["products"]
-    feed = write_feed(tmp_path / "feed", tables)
-    config = tmp_path / "c.yml"
-    config.write_text("quality:\n  freshnes_days: 5\n")
+    feed = feed_without_products(tmp_path / "feed")
+    config = write_config(tmp_path, "quality:\n  freshnes_days: 5\n")
     report = preflight(feed, None, None, config)
     assert any("did you mean 'quality.freshness_days'" in p for p in report.problems)
     assert any(p.startswith("products: required table missing") for p in report.problems)
@@ -745,11 +751,8 @@ def _cli(argv):
 
 
 def test_validate_prints_each_problem_on_one_line_and_exits_1(tmp_path):
-    tables = base_feed()
-    del tables["products"]
-    feed = write_feed(tmp_path / "feed", tables)
-    config = tmp_path / "c.yml"
-    config.write_text("forecast:\n  horizn: 14\n")
+    feed = feed_without_products(tmp_path / "feed")
+    config = write_config(tmp_path, "forecast:\n  horizn: 14\n")
     code, out, err = _cli(["validate", "--feed", feed, "--config", config])
     assert code == 1
     problems = [line for line in err.splitlines() if line.startswith("problem: ")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from feedkit import poisson_backtest
 from scipy import stats
 
 from restock.forecasting import ForecastSettings
@@ -80,11 +81,8 @@ def test_negbin_daily_p90_covers_about_90_percent_and_is_sharper_for_fast_movers
 
 
 def test_quantile_tables_use_the_dispersion_when_given():
-    rng = np.random.default_rng(2)
     n, folds, h = 40, 2, 7
-    fc = rng.uniform(0.5, 5, size=(n, folds, h))
-    actual = rng.poisson(fc).astype(float)
-    sample = pd.DataFrame({"unit": ["C/smooth"] * n, "demand_class": ["smooth"] * n})
+    rng, fc, actual, sample = poisson_backtest(2, n, folds, h)
     cal = fit_calibration(sample, {"m": fc}, actual, actual, fc.mean(axis=2),
                           ForecastSettings(horizon=h))
     rows = pd.DataFrame({"sku": ["a", "b"], "location": ["L", "L"], "category": ["C", "C"],

@@ -212,13 +212,25 @@ def _planner_selecting(name, result, planner_demand, start, settings):
                                calibration=result.calibration)
 
 
+def _replay_window(demand):
+    """(the planner's demand, the replay start 42 days before the end, a review 14 days in)."""
+    start = demand["date"].max() - pd.Timedelta(days=42)
+    return demand.drop(columns="true_demand"), start, start + pd.Timedelta(days=14)
+
+
+def _assert_combination_is_the_mean(plans, combo, *members):
+    """The combination's series forecast the mean of its members' own plans."""
+    food = plans[combo]["model"] == combo
+    assert food.sum() > 0
+    expected = sum(plans[m].loc[food, "forecast"] for m in members) / len(members)
+    np.testing.assert_allclose(plans[combo].loc[food, "forecast"], expected, rtol=1e-9)
+
+
 def test_replay_planner_combination_uses_the_fitted_global_member(result, demand, settings,
                                                                   caplog):
     pytest.importorskip("restock.forecasting.global_model")
-    planner_demand = demand.drop(columns="true_demand")
     combo = "combination(lightgbm_global+moving_average)"
-    start = demand["date"].max() - pd.Timedelta(days=42)
-    t = start + pd.Timedelta(days=14)
+    planner_demand, start, t = _replay_window(demand)
     plans = {}
     for name in (combo, "lightgbm_global", "moving_average"):
         planner = _planner_selecting(name, result, planner_demand, start, settings)
@@ -229,11 +241,7 @@ def test_replay_planner_combination_uses_the_fitted_global_member(result, demand
             # the member comes from the once-fitted model, not a per-review refit on the
             # combination's few series
             assert not any("lightgbm_global: fitted" in r.getMessage() for r in caplog.records)
-    food = plans[combo]["model"] == combo
-    assert food.sum() > 0
-    expected = (plans["lightgbm_global"].loc[food, "forecast"]
-                + plans["moving_average"].loc[food, "forecast"]) / 2
-    np.testing.assert_allclose(plans[combo].loc[food, "forecast"], expected, rtol=1e-9)
+    _assert_combination_is_the_mean(plans, combo, "lightgbm_global", "moving_average")
 
 
 def test_replay_planner_forwards_a_combinations_costly_member(result, demand, settings,
@@ -242,10 +250,8 @@ def test_replay_planner_forwards_a_combinations_costly_member(result, demand, se
     # forwarded at each review, as when auto_ets itself is selected, not refitted per review.
     from restock.forecasting import final as final_module
 
-    planner_demand = demand.drop(columns="true_demand")
     combo = "combination(auto_ets+moving_average)"
-    start = demand["date"].max() - pd.Timedelta(days=42)
-    t = start + pd.Timedelta(days=14)
+    planner_demand, start, t = _replay_window(demand)
     plans = {}
     for name in (combo, "auto_ets", "moving_average"):
         planner = _planner_selecting(name, result, planner_demand, start, settings)
@@ -260,11 +266,7 @@ def test_replay_planner_forwards_a_combinations_costly_member(result, demand, se
             monkeypatch.setattr(final_module, "forecast_panel", no_ets)
         plans[name] = planner(t).daily.set_index(["sku", "date"])
         monkeypatch.undo()
-    food = plans[combo]["model"] == combo
-    assert food.sum() > 0
-    expected = (plans["auto_ets"].loc[food, "forecast"]
-                + plans["moving_average"].loc[food, "forecast"]) / 2
-    np.testing.assert_allclose(plans[combo].loc[food, "forecast"], expected, rtol=1e-9)
+    _assert_combination_is_the_mean(plans, combo, "auto_ets", "moving_average")
 
 
 # --- forecast combination -------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from feedkit import poisson_backtest
 
 from restock.forecasting import ForecastSettings, metrics
 from restock.forecasting.calibration import (
@@ -164,11 +165,8 @@ def test_clear_winner_is_kept():
 
 # --- calibration ----------------------------------------------------------------------------
 def test_quantiles_are_non_negative_and_monotone():
-    rng = np.random.default_rng(1)
     n, folds, h = 60, 3, 14
-    fc = rng.uniform(0.5, 5, size=(n, folds, h))
-    actual = rng.poisson(fc).astype(float)
-    sample = pd.DataFrame({"unit": ["C/smooth"] * n, "demand_class": ["smooth"] * n})
+    rng, fc, actual, sample = poisson_backtest(1, n, folds, h)
     level = fc.mean(axis=2)
     settings = ForecastSettings(horizon=20)
     cal = fit_calibration(sample, {"m": fc}, actual, actual, level, settings)
