@@ -133,7 +133,8 @@ def forecast_inputs(restock: RestockResource, category: str | None = None) -> di
         # stockout_hours (at 30,490 series the column alone is 0.2 GB)
         demand = read_demand(con, since, series, columns=FORECAST_DEMAND_COLUMNS)
         if cfg.customers.censor_inferred:
-            demand = with_inferred_censoring(con, demand, cfg.customers.threshold)
+            demand = with_inferred_censoring(con, demand, cfg.customers.threshold,
+                                             cfg.customers.censor_min_selling_share)
         return {
             "as_of": as_of, "settings": settings, "demand": demand, "products": products,
             "promotions": read_mart(con, "fct_promotion_days"),
@@ -141,10 +142,12 @@ def forecast_inputs(restock: RestockResource, category: str | None = None) -> di
         }
 
 
-def with_inferred_censoring(con, demand: pd.DataFrame, threshold: float) -> pd.DataFrame:
+def with_inferred_censoring(con, demand: pd.DataFrame, threshold: float,
+                            min_selling_share: float) -> pd.DataFrame:
     """``demand`` with the inferred stock-out days (>= ``threshold``) of series without
-    inventory rows marked censored, exactly as known stock-outs (the customer_impact asset
-    wrote them; absent, e.g. a category partition run on its own: ``demand`` unchanged)."""
+    inventory rows that sell on at least ``min_selling_share`` of their days marked censored,
+    exactly as known stock-outs (the customer_impact asset wrote them; absent, e.g. a category
+    partition run on its own: ``demand`` unchanged)."""
     from assets.customers import CENSORING_TABLE
     from restock.customers.inferred_stockouts import censoring_flags
 
@@ -153,7 +156,7 @@ def with_inferred_censoring(con, demand: pd.DataFrame, threshold: float) -> pd.D
     inferred = read_result(con, CENSORING_TABLE)
     if not len(inferred):
         return demand
-    flagged = censoring_flags(demand, inferred, threshold)
+    flagged = censoring_flags(demand, inferred, threshold, min_selling_share)
     # only days the mart has (the spine starts at each series' first sale): no added rows
     flagged = flagged.iloc[: len(demand)].drop(columns="censored_source")
     flagged.index = demand.index

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
 
@@ -44,6 +45,9 @@ class RestockResource(dg.ConfigurableResource):
         config = RestockConfig.load(self.config_path or None)
         if self.allow_stale:
             config.quality.allow_stale = True
+        changed = config.follow_feed_objective(self.feed_dir, self.config_path or None)
+        if changed:
+            logging.getLogger("restock").info(changed)
         return config
 
     @property

@@ -60,6 +60,20 @@ def autoets_per_series(history: np.ndarray, last_date: pd.Timestamp, h: int, n_j
     return np.clip(arr, 0.0, None)
 
 
+def parse_settings(pairs: list[str]) -> dict:
+    """``--set KEY=VALUE`` pairs as ForecastSettings overrides (VALUE read as JSON if it can)."""
+    import json
+
+    out = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def require(path: Path) -> None:
     """Exit with a clear message when a data folder is absent."""
     if not path.exists():

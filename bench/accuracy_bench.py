@@ -102,11 +102,14 @@ def main() -> None:
     parser.add_argument("--horizon", type=int, default=28)
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--no-ets", action="store_true")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="ForecastSettings field for restock (JSON value), repeatable")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
+    overrides = common.parse_settings(args.set)
     common.setup_logging(args.verbose)
     print(f"accuracy_bench {datetime.now().isoformat(timespec='seconds')} "
-          f"commit {common.git_commit()}")
+          f"commit {common.git_commit()} settings {overrides or 'defaults'}")
     t0 = time.perf_counter()
     keys, units, dates = daily_wide(args.feed)
     as_of = (pd.Timestamp(args.as_of) if args.as_of
@@ -138,7 +141,8 @@ def main() -> None:
 
     demand = to_demand(keys, history, dates[:n_hist])
     started = time.perf_counter()
-    result = run_forecasting(demand, as_of, ForecastSettings(horizon=args.horizon))
+    result = run_forecasting(demand, as_of, ForecastSettings(**{"horizon": args.horizon,
+                                                                   **overrides}))
     seconds = time.perf_counter() - started
     fc = result.demand_forecasts
     wide = fc.pivot_table(index=["sku", "location"], columns="date", values="forecast",

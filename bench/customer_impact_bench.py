@@ -9,6 +9,7 @@ last sales date (2010-12-09).
 
 - stock-out days inferred from order lines per day (``value="lines"``: a wholesaler's
   quantities are lumpy, its order lines are counts) for every sku x country, no inventory;
+  ``--measure quantity`` infers them from units, as the nightly does by default;
 - hits with the default definition (3 purchase days of the item in 180 days; stock-out
   probability >= 0.7; visit or repurchase due);
 - the churn model (restock.customers.churn): logistic regression on recency, frequency,
@@ -22,7 +23,7 @@ Prints the figures with the date and git commit.
 
 Usage::
 
-    .venv/bin/python bench/customer_impact_bench.py [--feed /tmp/uci_feed]
+    .venv/bin/python bench/customer_impact_bench.py [--feed /tmp/uci_feed] [--measure quantity]
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ UCI = common.DATA / "uci_online_retail"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--feed", type=Path, help="an already imported feed folder")
+    parser.add_argument("--measure", choices=("lines", "quantity"), default="lines",
+                        help="sales measure of the stock-out inference (default lines; the "
+                        "nightly's default, customers.measure, is quantity)")
     args = parser.parse_args()
     common.require(UCI)
     common.setup_logging(False)
@@ -71,12 +75,13 @@ def main() -> None:
           f"{sales[['sku', 'location']].drop_duplicates().shape[0]:,} sku x country series")
 
     started = time.perf_counter()
-    out = build_customer_tables(sales, None, None, value="lines")
+    out = build_customer_tables(sales, None, None, value=args.measure)
     seconds = time.perf_counter() - started
     as_of = pd.to_datetime(sales["date"]).max().normalize()
     cust, skus, days, hits, churn = (out.customer_stockout_impact, out.sku_customer_impact,
                                      out.stockout_days, out.hits, out.churn)
-    print(f"as_of {as_of.date()}; computed in {seconds:.0f} s")
+    print(f"as_of {as_of.date()}; stock-outs inferred from {args.measure} per day; computed in "
+          f"{seconds:.0f} s")
     likely = days[days["probability"] >= 0.7]
     n_series = likely[["sku", "location"]].drop_duplicates().shape[0]
     print(f"\nstockout_days (last 90 days, p >= 0.5): {len(days):,} rows; p >= 0.7: "

@@ -105,6 +105,48 @@ def ceiling(customers: pd.DataFrame, truth: pd.DataFrame, as_of: pd.Timestamp,
             "positives_decided": int((pos & decided).sum()), "positives": int(pos.sum())}
 
 
+def oracle(customers: pd.DataFrame, truth: pd.DataFrame, true_hits: pd.DataFrame | None,
+           as_of: pd.Timestamp, until: pd.Timestamp, min_precision: float = 0.6) -> dict:
+    """A yardstick for any rule that sees only the feed up to ``as_of``: a rule that sees the
+    truth's state at ``as_of`` instead, i.e. who has already decided to leave
+    (``decision_date`` <= as_of) and their true hits in the 90 days (capped at 4).
+
+    Over the bench's universe (customers of the table still present at as_of), the cells
+    (decided, hits) are ranked by their own share of churners in the window (in-sample) and
+    taken while precision stays >= ``min_precision``: the recall there is what an at-risk list
+    of that precision reaches when it knows every decision already taken. Not a strict bound
+    (a rule could still foresee some later decisions, e.g. from items that run out often),
+    but the churners it cannot see, background departures (at once, no warning in the feed)
+    and stock-out leavers who decide after as_of, are out of reach of the feed as well."""
+    t = truth.set_index("customer_id").reindex(customers["customer_id"])
+    cd = pd.to_datetime(t["churn_date"])
+    present = ~(cd <= as_of).to_numpy()
+    pos = (((cd > as_of) & (cd <= until)).to_numpy() & present)
+    decided = (pd.to_datetime(t["decision_date"]) <= as_of).to_numpy()
+    if true_hits is not None and len(true_hits):
+        d = pd.to_datetime(true_hits["date"])
+        h = true_hits[(d > as_of - pd.Timedelta(days=90)) & (d <= as_of)]
+        n = h.groupby("customer_id").size().reindex(customers["customer_id"]).fillna(0)
+    else:
+        n = pd.Series(0, index=customers["customer_id"])
+    cells = pd.DataFrame({"decided": decided, "hits": n.clip(upper=4).to_numpy(),
+                          "pos": pos})[present]
+    g = cells.groupby(["decided", "hits"])["pos"].agg(["mean", "sum", "count"])
+    g = g.sort_values("mean", ascending=False)
+    tp, k = g["sum"].cumsum(), g["count"].cumsum()
+    ok = (tp / k) >= min_precision
+    best_tp = int(tp[ok].iloc[-1]) if ok.any() else 0
+    best_k = int(k[ok].iloc[-1]) if ok.any() else 0
+    n_pos = int(pos.sum())
+    n_dec = int((decided & present).sum())
+    return {"decided": n_dec, "decided_positive": int((decided & pos).sum()),
+            "decided_precision": (decided & pos).sum() / max(n_dec, 1),
+            "decided_recall": (decided & pos).sum() / max(n_pos, 1),
+            "background_positives": int((pos & (t["cause"] == "background").to_numpy()).sum()),
+            "positives": n_pos, "best_flagged": best_k,
+            "best_precision": best_tp / max(best_k, 1), "best_recall": best_tp / max(n_pos, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--feed", type=Path, required=True, help="a demo feed folder")
@@ -162,6 +204,13 @@ def main() -> None:
               f"{c['positives_hit']}/{c['positives']} (the most recall a hit-requiring rule "
               f"can have); churners who had decided to leave by as_of "
               f"{c['positives_decided']}/{c['positives']}")
+        o = oracle(cust, truth, true_hits, as_of, until)
+        print(f"  oracle (the truth's state at as_of: decided to leave, true hits): flagging the "
+              f"{o['decided']} who had decided gives precision {o['decided_precision']:.3f}, "
+              f"recall {o['decided_recall']:.3f}; best recall at precision >= 0.6 "
+              f"{o['best_recall']:.3f} (precision {o['best_precision']:.3f}, "
+              f"{o['best_flagged']} flagged); churners in the window who left for other "
+              f"reasons (background, at once) {o['background_positives']}/{o['positives']}")
         if true_hits is not None:
             h = score_hits(out.hits, true_hits, as_of)
             print(f"  hit definition vs true hits (90 days to as_of): detected {h['detected']:,}"

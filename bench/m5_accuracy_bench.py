@@ -23,6 +23,7 @@ and mean RMSSE by category. Exits 0.
 Usage::
 
     .venv/bin/python bench/m5_accuracy_bench.py [--series N] [--ets-window 730] [--no-lgbm]
+        [--set cold_start_model=select]   # ForecastSettings overrides for restock
 """
 
 from __future__ import annotations
@@ -45,13 +46,15 @@ AS_OF = pd.Timestamp("2016-04-24")
 H = 28
 
 
-def restock_forecast(items, units, demand, verbose: bool) -> tuple[np.ndarray, float, pd.Series]:
+def restock_forecast(items, units, demand, verbose: bool,
+                     overrides: dict | None = None) -> tuple[np.ndarray, float, pd.Series]:
     """Restock's forecasts (items x H), the seconds run_forecasting took, models chosen."""
     from restock.forecasting import ForecastSettings, run_forecasting
 
     started = time.perf_counter()
     result = run_forecasting(
-        demand, AS_OF, ForecastSettings(), events=common.m5_events(), drivers=common.m5_drivers()
+        demand, AS_OF, ForecastSettings(**(overrides or {})), events=common.m5_events(),
+        drivers=common.m5_drivers()
     )
     seconds = time.perf_counter() - started
     fc = result.demand_forecasts
@@ -111,10 +114,14 @@ def main() -> None:
     parser.add_argument("--no-lgbm", action="store_true")
     parser.add_argument("--no-ets", action="store_true", help="skip AutoETS (minutes at 3,049)")
     parser.add_argument("--no-restock", action="store_true")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="ForecastSettings field for restock (JSON value), repeatable")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     common.require(common.M5)
     common.setup_logging(args.verbose)
+    overrides = common.parse_settings(args.set)
+    print(f"m5_accuracy_bench commit {common.git_commit()} settings {overrides or 'defaults'}")
 
     t0 = time.perf_counter()
     items, units = common.m5_wide(args.series, seed=args.seed)
@@ -148,7 +155,7 @@ def main() -> None:
         )
     models = None
     if not args.no_restock:
-        fc, seconds, models = restock_forecast(items, units, demand, args.verbose)
+        fc, seconds, models = restock_forecast(items, units, demand, args.verbose, overrides)
         results["restock (run_forecasting)"] = (fc, seconds)
 
     print(f"\n{'method':<28}{'mean RMSSE':>11}{'median':>9}{'MAE':>8}{'missing':>9}{'seconds':>9}")

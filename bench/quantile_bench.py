@@ -224,7 +224,7 @@ def main() -> int:
     as_of = pd.Timestamp(args.as_of)
     end = as_of + pd.Timedelta(days=args.horizon)
     warehouse = (args.warehouse or Path(f"/tmp/quantile_bench_{feed.name}_{args.as_of}")
-                 / "restock.duckdb").resolve()
+                 / "restock.duckdb").absolute()  # not resolve(): a link into a version folder
     print(f"quantile bench: {feed} as of {args.as_of}, horizon {args.horizon}; "
           f"{dt.date.today()} at commit {common.git_commit()}")
     if not args.reuse:

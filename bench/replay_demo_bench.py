@@ -74,9 +74,9 @@ def build_cache(make_planner, review_dates) -> dict:
             captured["fit_args"] = (args, kwargs)
         return real_fit(*args, **kwargs)
 
-    def cq(cal, pools, forecast, level):
-        captured["_last"] = (pools.copy(), forecast.copy(), level.copy())
-        return real_cq(cal, pools, forecast, level)
+    def cq(cal, pools, forecast, level, spread=None, cap=None):
+        captured["_last"] = (pools.copy(), forecast.copy(), level.copy(), spread, cap)
+        return real_cq(cal, pools, forecast, level, spread, cap)
 
     def frame(assignments, forecast, cumulative, levels):
         captured["_last_keys"] = assignments[KEYS].copy()
@@ -126,8 +126,9 @@ class CachedPlanner:
         self.plans = cache["plans"]
 
     def __call__(self, t):
-        keys, pools, forecast, level = self.plans[pd.Timestamp(t)]
-        cum = cumulative_quantiles(self.calibration, pools, forecast, level)
+        keys, pools, forecast, level, *rest = self.plans[pd.Timestamp(t)]
+        spread, cap = (*rest, None, None)[:2]  # caches written before spread and cap: None
+        cum = cumulative_quantiles(self.calibration, pools, forecast, level, spread, cap)
         table = cumulative_frame(keys, forecast, cum, self.calibration.cumulative_levels)
         return fplanner.PlanInputs(daily=pd.DataFrame(), cumulative=table)
 

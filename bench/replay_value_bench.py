@@ -126,6 +126,8 @@ def main() -> None:
     parser.add_argument("--calibration", action="store_true")
     parser.add_argument("--no-restock", action="store_true",
                         help="baselines only (e.g. the calibration without the forecasting)")
+    parser.add_argument("--ledger", type=Path, default=None,
+                        help="write the per-series ledger (units, on_hand_days) as Parquet")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -181,14 +183,14 @@ def main() -> None:
         if cache_file is not None and cache_file.exists():
             cache = pickle.loads(cache_file.read_bytes())
         else:
-            from restock.forecasting import ForecastSettings, make_replay_planner
+            from restock.forecasting import make_replay_planner
 
             if args.warehouse:
                 def make():
                     return nightly_planner(marts, cfg, replay_start)
             else:
                 def make():
-                    return make_replay_planner(demand, replay_start, ForecastSettings())
+                    return make_replay_planner(demand, replay_start, cfg.forecast)
             cache = build_cache(make, review_dates)
             if cache_file is not None:
                 cache_file.parent.mkdir(parents=True, exist_ok=True)
@@ -208,6 +210,9 @@ def main() -> None:
     sec = result.seconds
     print(f"replay {wall:.1f}s: policy maths {sec['policy']:.1f}s, planners "
           + ", ".join(f"{k[8:]} {v:.1f}s" for k, v in sec.items() if k.startswith("planner_")))
+    if args.ledger:
+        result.ledger.to_parquet(args.ledger, index=False)
+        print(f"per-series ledger: {args.ledger}")
     pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 30)
     rows = result.rows[result.rows["category"] == "ALL"]

@@ -1,8 +1,10 @@
 """What transfers between locations add in the policy replay, at the same total inventory.
 
 Plays, in one replay (same days, history, starting stock and lead-time draws), Restock's policy
-("recommended") and the same policy with the nightly's transfer planner run at every review
-before the orders ("recommended_transfers", restock.inventory.replay_transfers), then prints
+("recommended") and the same policy with the nightly's transfer planner run every day, on review
+days before the orders ("recommended_transfers", restock.inventory.replay_transfers; between
+reviews sources keep the reorder point of the days left until the next order can land, or the
+review's with ``--review-reorder-point``), then prints
 for each point of the frontier (service level): with transfers, the average inventory (value
 and units), the stockout rate (share of series-days with unmet demand) and the lost units;
 without transfers at the same service level; and without transfers at the same average
@@ -33,6 +35,7 @@ defaults (or ``--config``), replay window as the nightly picks it (replay_window
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import logging
 import sys
@@ -149,6 +152,9 @@ def main() -> None:
                         help="add lanes between the locations of a region (locations table)")
     parser.add_argument("--lead-time-days", type=float, default=None,
                         help="override every product's purchase lead time (no spread)")
+    parser.add_argument("--review-reorder-point", action="store_true",
+                        help="between reviews, sources keep the review's reorder point (not "
+                        "the one over the days left until the next order can land)")
     parser.add_argument("--items", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -174,8 +180,11 @@ def main() -> None:
     series = demand[["sku", "location"]].drop_duplicates()
     transfer_config = cfg.actions.transfers.model_copy(
         update={"default_lanes": args.default_lanes or cfg.actions.transfers.default_lanes})
+    transfer_settings = dataclasses.replace(
+        transfer_config.to_settings(settings.service_level_average),
+        remaining_interval_reorder_point=not args.review_reorder_point)
     terms = replay_transfer_terms(True, series, marts["transfer_lanes"], marts["locations"],
-                                  transfer_config.to_settings(settings.service_level_average))
+                                  transfer_settings)
     per_item = series.groupby("sku").size()
     print(f"feed {args.feed}: {sample}; {len(series)} series, {per_item.ge(2).sum()} items at "
           f"2+ locations (median {per_item.median():g} locations per item); as_of "
@@ -184,7 +193,9 @@ def main() -> None:
           f"{sorted(set(terms.lanes['lead_time_days'].astype(float)))} days; purchase lead "
           + ("times from purchase orders (3+ receipts) or products"
              if args.lead_time_days is None else f"time {args.lead_time_days:g} days (override)")
-          + f"; planner {args.planner}")
+          + f"; planner {args.planner}; sources between reviews keep "
+          + ("the review's reorder point" if args.review_reorder_point
+             else "the reorder point of the days left until the next order can land"))
     if args.planner == "reference":
         planner = make_reference_planner(demand)
     else:

@@ -199,6 +199,32 @@ class RestockConfig(BaseModel):
             raise ConfigError(f"config file {p}: alerting: {exc}") from None
         return cls.model_validate(data)
 
+    def follow_feed_objective(self, feed_dir: str | Path, path: str | Path | None) -> str | None:
+        """Set ``replenish.objective`` from the feed's sales when the file at ``path`` (None: no
+        file) chooses no objective (neither ``objective`` nor the older ``service_level_mode``).
+
+        Issue 15: an order-driven feed (UCI Online Retail's wholesale lines) is judged on lost
+        units, so it defaults to ``fill_rate``; store sales keep ``cycle_service``
+        (:func:`restock.inventory.objective.suggest_objective` has the rule and its
+        measurements). Returns the log line when it changed the objective, else None.
+        """
+        if path is not None:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+            chosen = data.get("replenish") or {}
+            if "objective" in chosen or "service_level_mode" in chosen:
+                return None
+        from restock.inventory.objective import suggest_feed_objective
+
+        objective, evidence = suggest_feed_objective(Path(feed_dir))
+        if objective == self.replenish.objective or evidence is None:
+            return None
+        fields = self.replenish.model_dump(exclude={"service_level_mode"})
+        self.replenish = ReplenishSettings.model_validate({**fields, "objective": objective})
+        return (f"replenish.objective {objective} (not set in the config; suggested by the feed's "
+                f"sales: {evidence['customer_share']:.0%} of lines with a customer, "
+                f"{evidence['customers']:,} customers, median {evidence['median_units_per_line']:g}"
+                f" units a line); set replenish.objective to choose")
+
 
 def _model_of(annotation: object) -> type[BaseModel] | None:
     """The pydantic model behind a field annotation (``Model``, ``Model | None``), if any."""

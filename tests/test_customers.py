@@ -217,6 +217,37 @@ def test_infer_stockouts_table_and_censoring_flags():
     assert (panel_out.target[row, 50:55] > 3).all()  # lifted to the usual level
 
 
+
+def test_inferred_censoring_only_for_series_that_sell_most_days():
+    """A gap of a lumpy series is its pattern (UCI Online Retail), a zero run of a steady one a
+    stock-out: only series selling on >= CENSOR_MIN_SELLING_SHARE of their days are censored;
+    a frame listing only days with sales counts the days it leaves out as zero."""
+    from restock.customers.inferred_stockouts import CENSOR_MIN_SELLING_SHARE, selling_share
+
+    dates = pd.date_range("2024-01-01", periods=40)
+    steady = np.where(np.arange(40) % 10 == 9, 0.0, 6.0)  # 36 of 40 days
+    lumpy = np.where(np.arange(40) % 4 == 0, 48.0, 0.0)  # 10 of 40 days
+    demand = pd.DataFrame({"sku": np.repeat(["STEADY", "LUMPY"], 40), "location": "L1",
+                           "date": np.tile(dates, 2), "units_sold": np.r_[steady, lumpy]})
+    gaps = demand[demand["units_sold"] == 0]
+    stockouts = gaps.assign(stockout_source="inferred", probability=0.9)[
+        ["sku", "location", "date", "stockout_source", "probability"]]
+    share = selling_share(demand)
+    assert share[("STEADY", "L1")] == 0.9 and share[("LUMPY", "L1")] == 0.25
+    sparse = demand[demand["units_sold"] > 0]
+    # the sparse frame ends on the last day with a sale (day 38): 10 sales in 39 days
+    assert selling_share(sparse)[("LUMPY", "L1")] == pytest.approx(10 / 39)
+
+    flagged = censoring_flags(demand, stockouts, 0.7)
+    censored = flagged[flagged["is_censored"]]
+    assert set(censored["sku"]) == {"STEADY"} and len(censored) == 4
+    assert CENSOR_MIN_SELLING_SHARE == 0.76
+    from restock.customers.settings import CustomerSettings
+
+    assert CustomerSettings().censor_min_selling_share == CENSOR_MIN_SELLING_SHARE
+    every = censoring_flags(demand, stockouts, 0.7, min_selling_share=0.0)
+    assert every["is_censored"].sum() == len(gaps)
+
 def test_churn_model_out_of_time_on_synthetic_history():
     rng = np.random.default_rng(5)
     rows = []

@@ -123,8 +123,12 @@ def test_forecast_demand_marks_inferred_stockouts_censored():
                              "date": [pd.Timestamp("2024-02-20"), dates[1], dates[2]],
                              "stockout_source": "inferred", "probability": [0.9, 0.95, 0.6]})
     with duckdb.connect() as con:
-        assert with_inferred_censoring(con, demand, 0.7) is demand  # nothing written yet
+        assert with_inferred_censoring(con, demand, 0.7, 0.0) is demand  # nothing written yet
         write_table(con, "results", CENSORING_TABLE, inferred)
-        out = with_inferred_censoring(con, demand, 0.7)
+        out = with_inferred_censoring(con, demand, 0.7, 0.0)
+        # the series sells on 2 of its 5 days: under the default selling share (0.76) its
+        # gaps are its pattern, not stock-outs
+        kept = with_inferred_censoring(con, demand, 0.7, 0.76)
     assert len(out) == len(demand) and list(out.columns) == list(demand.columns)
     assert out["is_censored"].tolist() == [False, True, False, False, True]
+    assert kept["is_censored"].tolist() == demand["is_censored"].tolist()

@@ -123,3 +123,32 @@ def test_fractional_series_keep_the_scaled_pools():
     assert np.allclose(b["p90"].to_numpy(), scaled[0.9][1])
     a = tables.daily[tables.daily["sku"] == "a"]
     assert (a["p90"] == stats.poisson.ppf(0.9, 2.0)).all()
+
+
+def test_daily_quantiles_are_held_to_the_multiple_of_the_best_day_or_the_forecast():
+    from restock.forecasting.calibration import daily_history_cap
+
+    # a: best day 2 units; b: best day 10 units, forecast above it on the last day
+    history = np.array([[1.0, 2.0, 0.0, np.nan], [10.0, 3.0, 4.0, 99.0]])
+    forecast = np.array([[1.0, 1.0, 1.0], [4.0, 5.0, 12.0]])
+    cap = daily_history_cap(history, 2, forecast, 3.0)  # column 3 is after ``end``
+    assert cap.tolist() == [[6.0, 6.0, 6.0], [30.0, 30.0, 36.0]]
+    # a fractional series with a wide pool: its scaled-pool daily p99 is cut to the cap, the
+    # lower quantiles keep their order
+    rng = np.random.default_rng(3)
+    n, h = 30, 3
+    fc = rng.uniform(0.5, 5, size=(n, 2, h))
+    sample = pd.DataFrame({"unit": ["C/smooth"] * n, "demand_class": ["smooth"] * n})
+    actual = (rng.poisson(fc) * rng.choice([1.0, 40.0], p=[0.9, 0.1], size=fc.shape))
+    cal = fit_calibration(sample, {"m": fc}, actual, actual, fc.mean(axis=2),
+                          ForecastSettings(horizon=h))
+    rows = pd.DataFrame({"sku": ["a", "b"], "location": ["L", "L"], "category": ["C", "C"],
+                         "unit": ["C/smooth"] * 2, "demand_class": ["smooth"] * 2,
+                         "model": ["m", "m"]})
+    args = (rows, forecast, np.array([1.0, 5.0]), cal, pd.Timestamp("2024-01-01"))
+    free = quantile_tables(*args, dispersion=np.array([np.nan, np.nan])).daily
+    held = quantile_tables(*args, dispersion=np.array([np.nan, np.nan]), daily_cap=cap).daily
+    assert (free.loc[free["sku"] == "a", "p99"] > 6.0).any()  # the pool's tail, uncapped
+    assert (held["p99"].to_numpy() <= cap.ravel() + 1e-9).all()
+    cols = ["p50", "p90", "p95", "p99"]
+    assert (np.diff(held[cols].to_numpy(), axis=1) >= -1e-9).all()

@@ -12,6 +12,7 @@ from restock.forecasting.calibration import (
     cumulative_quantiles,
     daily_quantiles,
     fit_calibration,
+    history_cap,
 )
 from restock.forecasting.censoring import build_panel, impute_censored
 from restock.forecasting.classify import adi_cv2, classify_demand
@@ -307,3 +308,133 @@ def test_a_tied_combination_wins_unless_a_single_model_is_reliably_better():
     table["bias"] = 0.0
     assert choose(table, 0.01, paired, 2.0, combination_first=True)[0] == "auto_ets"
     assert choose(table, 0.01, combination_first=True)[0] == combo
+
+
+def test_dispersion_scale_sizes_each_series_cumulative_quantile_by_its_own_spread():
+    """A pool of count series and wholesale series of the same mean (2 a day; 40-unit orders on
+    5% of days): scaled by sqrt(level x k) one pooled tail is too wide for the first and too
+    narrow for the second; with each series' index of dispersion both cover about as asked."""
+    from restock.forecasting.calibration import spread_index
+
+    def draw(rng, days):
+        count = rng.poisson(2.0, size=(150, days)).astype(float)
+        orders = np.where(rng.random((50, days)) < 0.05, 40.0, 0.0)
+        return np.vstack([count, orders])
+
+    rng = np.random.default_rng(3)
+    folds, h = 3, 14
+    spread = spread_index(draw(rng, 364), 363)
+    assert np.median(spread[:150]) < 1.3 and np.median(spread[150:]) > 30
+    actual = np.stack([draw(rng, h) for _ in range(folds)], axis=1)
+    fc, level = np.full((200, folds, h), 2.0), np.full((200, folds), 2.0)
+    sample = pd.DataFrame({"unit": ["C/lumpy"] * 200, "demand_class": ["lumpy"] * 200})
+    totals = np.stack([draw(rng, h).sum(axis=1) for _ in range(200)], axis=1)
+    coverage = {}
+    for name, by_fold in (("count", None), ("dispersion", np.repeat(spread[:, None], 3, 1))):
+        cal = fit_calibration(sample, {"m": fc}, actual, actual, level,
+                              ForecastSettings(horizon=h), spread=by_fold)
+        cum = cumulative_quantiles(cal, sample.assign(model="m"), fc[:, 0], level[:, 0],
+                                   None if by_fold is None else spread)
+        p95 = cum[:, h - 1, list(cal.cumulative_levels).index(0.95)]
+        covered = (totals <= p95[:, None]).mean(axis=1)
+        coverage[name] = (covered[:150].mean(), covered[150:].mean())
+    assert coverage["count"][0] > 0.98 and coverage["count"][1] < 0.88
+    assert 0.93 <= coverage["dispersion"][0] <= 0.98
+    assert 0.93 <= coverage["dispersion"][1] <= 0.99
+
+
+def test_history_cap_is_the_largest_k_day_total_or_the_forecast_times_the_multiple():
+    nan = np.nan
+    # a: two orders of 10 three days apart; b: launched two days before the end (NaN before)
+    history = np.array([[0, 10, 0, 0, 10, 0, 0, 0, 0, 0],
+                        [nan, nan, nan, nan, nan, nan, nan, nan, 4, 2]], dtype=float)
+    forecast = np.array([[0.5] * 5, [3.0] * 5])
+    cap = history_cap(history, 9, forecast, 3.0)
+    # a's largest 1..3-day totals are 10, 4 days and more hold both orders: 20
+    assert cap[0].tolist() == [30.0, 30.0, 30.0, 60.0, 60.0]
+    # b: 4 on its best day, 6 over its two days; from k = 3 its forecast total (9, 12, 15) leads
+    assert cap[1].tolist() == [12.0, 18.0, 27.0, 36.0, 45.0]
+    # only the history up to ``end`` counts (no peeking in the replay)
+    assert history_cap(history, 3, forecast, 3.0)[0].tolist() == [30.0] * 5
+
+
+def test_cumulative_quantiles_never_exceed_the_cap_and_stay_ordered():
+    rng = np.random.default_rng(3)
+    n, folds, h = 60, 3, 14
+    # a pool where a few series sell in huge orders: their errors make a wide tail
+    fc = np.repeat(rng.uniform(0.5, 3, size=(n, 1, 1)), folds, axis=1).repeat(h, axis=2)
+    actual = rng.poisson(fc).astype(float)
+    actual[:6, :, 3] += 500.0
+    sample = pd.DataFrame({"unit": ["C/lumpy"] * n, "demand_class": ["lumpy"] * n})
+    level = fc[:, :, 0]
+    cal = fit_calibration(sample, {"m": fc}, actual, actual, level, ForecastSettings(horizon=h))
+    pools = sample.assign(model="m")
+    history = rng.poisson(fc[:, 0, :1], size=(n, 200)).astype(float)
+    cap = history_cap(history, 199, fc[:, 0], 3.0)
+    free = cumulative_quantiles(cal, pools, fc[:, 0], level[:, 0])
+    held = cumulative_quantiles(cal, pools, fc[:, 0], level[:, 0], cap=cap)
+    assert (free[:, :, -1] > cap).any()  # the pool's tail went over what these series ever did
+    assert (held <= cap[:, :, None] + 1e-9).all()
+    assert (held <= free + 1e-9).all()
+    assert (np.diff(held, axis=1) >= -1e-12).all() and (np.diff(held, axis=2) >= -1e-12).all()
+    # where the cap does not bind, nothing changes
+    loose = cumulative_quantiles(cal, pools, fc[:, 0], level[:, 0], cap=cap * 1e6)
+    assert np.array_equal(loose, free)
+
+
+def test_a_runaway_forecast_is_replaced_by_the_capped_moving_average():
+    from restock.forecasting.final import IMPLAUSIBLE_FALLBACK, replace_implausible
+
+    dates = pd.date_range("2024-01-01", periods=120, freq="D")
+    rng = np.random.default_rng(5)
+    rows = []
+    for sku, units in (("steady", rng.poisson(5, 120)), ("spiky", rng.poisson(2, 120))):
+        rows += [{"sku": sku, "location": "S", "category": "C", "date": d, "units_sold": float(u)}
+                 for d, u in zip(dates, units, strict=True)]
+    settings = ForecastSettings(horizon=14)
+    panel = build_panel(pd.DataFrame(rows), dates[-1], settings)
+    end = panel.day_index(dates[-1])
+    order = panel.series["sku"].tolist()
+    spiky, steady = order.index("spiky"), order.index("steady")
+    models = np.array(["auto_ets", "auto_ets"], dtype=object)
+    forecast = np.zeros((2, 14))
+    forecast[steady] = 5.0
+    forecast[spiky] = 60.0  # a trend ran away to 60 a day
+    replaced = replace_implausible(panel, end, models, forecast, np.ones(2, dtype=bool), settings,
+                                   train=np.arange(2))
+    assert replaced.tolist() == [i == spiky for i in range(2)]
+    assert models[spiky] == IMPLAUSIBLE_FALLBACK and models[steady] == "auto_ets"
+    assert forecast[steady].tolist() == [5.0] * 14  # a plausible forecast is kept as it was
+    sold = panel.sales[spiky, : end + 1]
+    assert forecast[spiky].sum() <= sold[-28:].sum() / 28 * 14 + 1e-9  # its 28-day average
+    assert forecast[spiky].min() > 0
+
+
+def test_a_dormant_series_loses_the_half_year_floor_of_its_level_a_slow_mover_keeps_it():
+    from restock.forecasting.backtest import series_level
+
+    days, nan = 200, np.nan
+    history = np.zeros((4, days))
+    history[0, 0:100:10] = 5.0  # ten sales 10 days apart, then 109 days without: dormant
+    history[1, 0::20] = 5.0  # every 20 days, the last 19 days ago: a slow mover
+    history[2, :150] = nan  # launched 50 days ago, three sales, the last 29 days ago
+    history[2, [150, 160, 170]] = 4.0
+    history[3, 10] = 500.0  # one order in 200 days: its rhythm is unknown, not dormant
+    end = days - 1
+    off = series_level(history, end)
+    on = series_level(history, end, dormant_intervals=3.0)
+    recent = np.nan_to_num(np.nanmean(history[:, -28:], axis=1))
+    # without the rule each keeps the larger of its 28-day mean and half its window mean
+    assert off == pytest.approx(np.maximum(np.maximum(recent, 0.5 * np.nanmean(history, axis=1)),
+                                           0.01))
+    assert off[0] == pytest.approx(0.125)
+    # the dormant series falls to its 28-day mean (none: the 0.01 floor)
+    assert on[0] == pytest.approx(0.01)
+    # 19 days since a sale every 20; 29 days since sales every ~17 days in 50 (3 intervals:
+    # 50); a single order: each keeps its level
+    assert on[1:] == pytest.approx(off[1:])
+    # switched off by the setting's 0
+    assert ForecastSettings().dormant_after_intervals == 0  # off by default
+    assert series_level(history, end,
+                        dormant_intervals=ForecastSettings().dormant_after_intervals) == \
+        pytest.approx(off)

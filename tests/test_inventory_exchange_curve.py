@@ -156,3 +156,47 @@ def test_demand_mixture_feeds_the_allocation():
     mix = demand_mixture(cum, np.array([7.0, 7.0]), np.zeros(2), 7.0)
     t = allocate_service_levels(mix, np.ones(2), np.array([0.9]), 0.6, 0.995)[:, 0]
     assert t[0] > t[1] and t.mean() == pytest.approx(0.9)
+
+
+def test_per_cycle_fill_rate_point_counts_only_the_shortage_a_cycle_adds():
+    # Volatile demand (the wholesale case): 10 a day with a daily sd of 30, L = 14, R = 7
+    sd_day = 30.0
+    lead = _normal_mixture([140.0], [sd_day * np.sqrt(14)])
+    prot = _normal_mixture([210.0], [sd_day * np.sqrt(21)])
+    allowed = np.array([[0.05 * 70.0]])  # fill rate 0.95 of a cycle's 70 units
+    cumulative = prot.fill_rate_point(allowed)[0, 0]
+    per_cycle = prot.fill_rate_point(allowed, lead=lead)[0, 0]
+
+    def loss(mean, sd, r):  # E[(D - r)+] of a normal, by the standard loss function
+        z = (r - mean) / sd
+        return sd * (stats.norm.pdf(z) - z * stats.norm.sf(z))
+
+    added = loss(210.0, sd_day * np.sqrt(21), per_cycle) - loss(140.0, sd_day * np.sqrt(14),
+                                                                 per_cycle)
+    r = np.array([[per_cycle]])
+    on_grid = (prot.expected_shortage(r) - lead.expected_shortage(r))[0, 0]
+    assert on_grid == pytest.approx(3.5, rel=1e-3)  # what the cycle adds is what is allowed
+    assert added == pytest.approx(3.5, rel=0.05)  # and so for the normal the grid stands for
+    # the shortfall left from the last cycle is not counted twice: a lower point
+    assert per_cycle < cumulative - 1
+    assert loss(210.0, sd_day * np.sqrt(21), cumulative) == pytest.approx(3.5, rel=0.05)
+
+
+def test_fill_rate_level_of_a_series_expecting_no_demand_is_its_cycle_quantile():
+    # Two series with the same quantile table (a pooled tail up to 400 units over 21 days) and
+    # a forecast of 0 for the first: the fill rate is a share of nothing for it, and the
+    # shortage rule "E[(D - r)+] <= 0" would put its level at the top of the tail.
+    from restock.inventory.levels import policy_levels
+
+    levels = np.concatenate([[0.0], np.linspace(0.01, 0.99, 99), [1.0]])
+    h = np.arange(0, 29, dtype=float)
+    tail = np.where(levels > 0.9, (levels - 0.9) / 0.1 * 400.0, 0.0)  # 0 up to p90
+    q = np.repeat((tail[None, :] * np.minimum(h[:, None] / 21, 1.0))[None], 2, axis=0)
+    mean = np.stack([np.zeros_like(h), 2.0 * h])
+    cum = CumulativeDemand(pd.DataFrame({"sku": ["dead", "live"], "location": "L"}), levels,
+                           q, mean)
+    pl = policy_levels(cum, np.array([14.0, 14.0]), np.zeros(2), np.array([0.8]), 7,
+                       mode="fill_rate")
+    dead, live = pl.reorder_point[:, 0]
+    assert dead == pytest.approx(0.0, abs=1e-9)  # the 0.8 quantile of its table
+    assert live > 100.0  # a series with demand keeps its fill-rate level from the tail

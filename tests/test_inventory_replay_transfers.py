@@ -78,8 +78,8 @@ def test_transfers_clearly_help_two_stores_one_with_surplus_one_stocking_out():
     with_t = rows.loc[("recommended_transfers", 0.9, "ALL")]
     # Without transfers S sells its 8 units on days 1-2 and is out on days 3-5, until its
     # first order lands (placed at the end of day 0, sells from day 6); never again after.
-    # With them, part of N's surplus (100 - its order-up-to 12 - its 5 days of demand)
-    # ships at the end of day 0 and sells at S from day 2: S is never out.
+    # With them, part of N's stock above its reorder point ships at the end of day 0 and
+    # sells at S from day 2: S is never out.
     assert without.stockout_rate == pytest.approx(3 / 56)
     assert without.lost_units == pytest.approx(12.0)
     assert with_t.stockout_rate == 0 and with_t.lost_units == 0
@@ -226,3 +226,49 @@ def test_replay_with_transfers_conserves_units_and_keeps_sources_at_their_reorde
             assert r.arrives_day == r.day + lane_days[(r.from_location, r.to_location)] + 1
         total = led[led["policy"] == "recommended_transfers"]["transfer_out"].sum()
         assert moved["qty"].sum() == pytest.approx(total)
+
+
+def test_transfers_are_reviewed_every_day_not_only_on_order_days():
+    # S sells 20 a day on days 2-4 of the replay (its plan says 4): it runs short between two
+    # order reviews (days 0 and 7), when no purchase can be placed; N's stock above its
+    # reorder point is moved then, on a day that is not a review day.
+    demand, products, stock, dates = _two_stores()
+    start, as_of = dates[-29], dates[-1]
+    spike = (demand["location"] == "S") & demand["date"].between(start + pd.Timedelta(days=2),
+                                                                 start + pd.Timedelta(days=4))
+    demand.loc[spike, "units_sold"] = 20.0
+    stock["on_hand"] = [100.0, 48.0]
+    settings = ReplenishSettings(replay_service_levels=[0.9], static_buffer_days=[7],
+                                 replay_warmup=False, replay_lead_time="mean")
+    terms = replay_transfer_terms(True, demand[["sku", "location"]].drop_duplicates(),
+                                  _lanes([("N", "S"), ("S", "N")]), None, NO_DEFAULT_LANES)
+    res = replay_policies(demand, products, None, _deterministic_planner({"N": 1.0, "S": 4.0}),
+                          start, as_of, settings, stock_position=stock, transfers=terms)
+    moved = res.transfers
+    between = moved[moved["day"] % settings.review_days != 0]
+    assert len(between) and (between["from_location"] == "N").all()
+    assert (between["source_position_before"] - between["qty"]
+            >= between["source_reorder_point"] - 1e-9).all()
+    rows = res.rows.set_index(["policy", "parameter", "category"])
+    assert rows.loc[("recommended_transfers", 0.9, "ALL"), "lost_units"] < \
+        rows.loc[("recommended", 0.9, "ALL"), "lost_units"]
+    # Switched off: transfers on review days only.
+    weekly = replay_transfer_terms(
+        True, demand[["sku", "location"]].drop_duplicates(), _lanes([("N", "S"), ("S", "N")]),
+        None, TransferSettings(default_lanes=False, replay_daily_review=False))
+    res = replay_policies(demand, products, None, _deterministic_planner({"N": 1.0, "S": 4.0}),
+                          start, as_of, settings, stock_position=stock, transfers=weekly)
+    assert (res.transfers["day"] % settings.review_days == 0).all()
+
+
+def test_between_reviews_the_reorder_point_covers_the_days_left():
+    from restock.inventory.replay_transfers import remaining_reorder_point
+
+    # Review's reorder point 30 over 10 days (mean 20, safety stock 10).
+    rp, mean, interval = np.array([30.0]), np.array([20.0]), np.array([10.0])
+    days = np.arange(1.0, 11.0)
+    got = np.array([remaining_reorder_point(rp, mean, interval, np.array([d]))[0]
+                    for d in days])
+    assert got[-1] == pytest.approx(30.0)  # the whole interval: the review's own
+    assert got[3] == pytest.approx(20 * 0.4 + 10 * np.sqrt(0.4))  # 4 days left
+    assert (np.diff(got) > 0).all() and (got <= 30 + 1e-12).all()

@@ -245,6 +245,44 @@ def test_suggest_objective():
     assert suggest_objective(wholesale.drop(columns="customer_id")) == "cycle_service"
 
 
+
+def test_order_driven_feed_defaults_to_fill_rate_unless_the_config_chooses(tmp_path):
+    """Issue 15: the objective follows the feed's sales when the config file chooses none."""
+    from restock.config import RestockConfig
+
+    wholesale, shop = tmp_path / "wholesale", tmp_path / "shop"
+    wholesale.mkdir()
+    (wholesale / "sales").mkdir()
+    shop.mkdir()
+    lines = pd.DataFrame({"date": "2024-01-02", "sku": "A", "location": "L",
+                          "quantity": np.tile([12, 24, 3, 6], 50),
+                          "customer_id": [f"c{i % 40}" for i in range(200)]})
+    # two part files, CSV and Parquet: the evidence is over all of them
+    lines.iloc[:100].to_csv(wholesale / "sales" / "part-1.csv", index=False)
+    lines.iloc[100:].to_parquet(wholesale / "sales" / "part-2.parquet")
+    lines.assign(quantity=1.0, customer_id=[f"c{i}" for i in range(200)]).to_csv(
+        shop / "sales.csv", index=False)
+
+    config = RestockConfig.load(None)
+    said = config.follow_feed_objective(wholesale, None)
+    assert config.replenish.objective == "fill_rate"
+    assert config.replenish.service_level_mode == "fill_rate"
+    assert "40 customers" in said and "median 9 units" in said
+    config = RestockConfig.load(None)
+    assert config.follow_feed_objective(shop, None) is None
+    assert config.replenish.objective == "cycle_service"
+    # the user's choice wins, under either name
+    for chosen in ("objective: cycle_service", "service_level_mode: cycle"):
+        path = tmp_path / "restock.yml"
+        path.write_text(f"replenish:\n  {chosen}\n")
+        config = RestockConfig.load(path)
+        assert config.follow_feed_objective(wholesale, path) is None
+        assert config.replenish.objective == "cycle_service"
+    # a feed without sales files is left to the reader to report
+    config = RestockConfig.load(None)
+    assert config.follow_feed_objective(tmp_path / "missing", None) is None
+    assert config.replenish.objective == "cycle_service"
+
 def test_replay_window_fits_a_short_feed():
     settings = ReplenishSettings()
     # FreshRetailNet: 90 days, as of 14 days before the end -> 76 days of data

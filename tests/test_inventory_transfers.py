@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from restock.inventory.transfers import (
     TRANSFER_COLUMNS,
     TransferSettings,
+    daily_demand_std,
     default_lanes,
     plan_transfers,
     resolve_lanes,
@@ -96,8 +97,8 @@ def test_surplus_goes_to_the_location_about_to_run_out():
     assert (r["from_location"], r["to_location"]) == ("S1", "S2")
     assert r["arrives"] == AS_OF + pd.Timedelta(days=1)
     assert r["stockout_probability_after"] < r["stockout_probability_before"]
-    # S1: position 100, needs order_up_to 25 + 7 days x 2 = 39: surplus 61.
-    assert 0 < r["qty"] <= 61 and r["qty"] == int(r["qty"])
+    # S1: position 100, reorder point 20: gives at most 80.
+    assert 0 < r["qty"] <= 80 and r["qty"] == int(r["qty"])
     out = plan.lines.set_index("location")
     assert out.loc["S2", "inventory_position"] <= 25  # never above its order-up-to
     assert out.loc["S2", "on_order"] == r["qty"]  # in transit counts as on order
@@ -138,14 +139,43 @@ def test_the_faster_lane_is_used_first():
 
 
 def test_scarce_surplus_goes_where_it_cuts_most():
-    # 10 spare units; T1 is nearly fine, T2 is about to run out: T2 gets the units.
-    lines = make_lines([{"sku": "a", "location": "S", "on_hand": 49.0},
+    # 10 spare units (S gives down to its reorder point 20, no further); T1 is nearly fine,
+    # T2 is about to run out: T2 gets the units.
+    lines = make_lines([{"sku": "a", "location": "S", "on_hand": 30.0},
                         {"sku": "a", "location": "T1", "on_hand": 19.0},
                         {"sku": "a", "location": "T2", "on_hand": 6.0}])
     rec = plan_transfers(lines, lanes([("S", "T1"), ("S", "T2")]), AS_OF).recommendations
     by_dst = rec.groupby("to_location")["qty"].sum()
     assert by_dst.sum() <= 10
     assert by_dst.get("T2", 0) > by_dst.get("T1", 0)
+
+
+def test_a_lane_as_slow_as_a_purchase_helps_when_the_next_order_day_is_later():
+    # Purchase lead time 1 day and a 1-day lane: no gain today; when a purchase can only be
+    # placed in 3 days (days_to_next_order), the lane arrives 3 days before a purchase would.
+    rows = [{"sku": "a", "location": "S1", "on_hand": 100.0, "lead_time_days": 1.0},
+            {"sku": "a", "location": "S2", "on_hand": 2.0, "lead_time_days": 1.0}]
+    today = plan_transfers(make_lines(rows), lanes([("S1", "S2")]), AS_OF)
+    assert today.recommendations.empty
+    later = make_lines(rows).assign(days_to_next_order=3.0)
+    rec = plan_transfers(later, lanes([("S1", "S2")]), AS_OF).recommendations
+    assert rec["qty"].sum() > 0
+    assert (rec["purchase_lead_time_days"] == 4.0).all()
+
+
+def test_a_source_gives_only_while_the_cut_beats_its_own_rise_in_risk():
+    # S sits just above its reorder point and sells fast; T barely misses its target and sells
+    # slowly: moving units would put S at more risk than it takes off T.
+    lines = make_lines([
+        {"sku": "a", "location": "S", "on_hand": 30.0, "reorder_point": 20.0,
+         "mean_daily_forecast": 4.0, "demand_std_daily": 4.0, "lead_time_days": 7.0},
+        {"sku": "a", "location": "T", "on_hand": 4.0, "reorder_point": 3.0, "order_up_to": 6.0,
+         "mean_daily_forecast": 0.2, "demand_std_daily": 0.5, "lead_time_days": 7.0}])
+    rec = plan_transfers(lines, lanes([("S", "T")]), AS_OF).recommendations
+    assert rec.empty
+    # The same S with slow sales gives.
+    calm = lines.assign(mean_daily_forecast=[0.2, 0.2], demand_std_daily=[0.5, 0.5])
+    assert plan_transfers(calm, lanes([("S", "T")]), AS_OF).recommendations["qty"].sum() > 0
 
 
 # ---------------------------------------------------------------- properties
@@ -202,3 +232,25 @@ def test_transfers_conserve_units_and_keep_sources_at_their_reorder_point(networ
         took = after["transfer_in"] > 0
         assert (after.loc[took, "inventory_position"]
                 <= after.loc[took, "order_up_to"] + 1e-9).all()
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(networks())
+def test_transfers_cut_more_risk_at_destinations_than_they_add_at_sources(network):
+    # The greedy's gain is net of the source's rise in its chance of running out before its
+    # next delivery: over a plan, the expected number of item-locations that run out falls.
+    lines, lane_table = network
+    plan = plan_transfers(lines, lane_table, AS_OF, TransferSettings(default_lanes=False))
+    rec, after = plan.recommendations, plan.lines
+    if not len(rec):
+        return
+    std = daily_demand_std(lines)
+    mean, lead = lines["mean_daily_forecast"].to_numpy(), lines["lead_time_days"].to_numpy()
+    gave = after["transfer_out"].to_numpy() > 0
+    rise = (stockout_probability(after["inventory_position"].to_numpy(), lead, mean, std)
+            - stockout_probability(lines["inventory_position"].to_numpy(), lead, mean, std))
+    per_dst = rec.groupby(["sku", "to_location"])[
+        ["stockout_probability_before", "stockout_probability_after"]].first()
+    cut = (per_dst["stockout_probability_before"] - per_dst["stockout_probability_after"]).sum()
+    assert cut >= rise[gave].sum() - 0.01

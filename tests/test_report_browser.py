@@ -79,6 +79,16 @@ def interactive(tmp_path_factory):
         browser.close()
 
 
+def _eventually(page, check, seconds: float = 5.0) -> bool:
+    """True once ``check()`` holds. DataTables 2 orders and redraws in a setTimeout after the
+    event, so a read straight after a click can see the old rows."""
+    for _ in range(int(seconds * 10)):
+        if check():
+            return True
+        page.wait_for_timeout(100)
+    return bool(check())
+
+
 def _visible_rows(page, table_id: str) -> int:
     return page.locator(f"#{table_id} tbody tr").count()
 
@@ -132,9 +142,11 @@ def test_orders_table_sorts_filters_and_downloads_every_line(interactive, tmp_pa
         return float(cell.inner_text().replace(",", ""))
 
     header.click()
-    assert first_qty() == lines["recommended_order_qty"].min()
+    assert _eventually(page, lambda: first_qty() == lines["recommended_order_qty"].min()), \
+        first_qty()
     header.click()
-    assert first_qty() == lines["recommended_order_qty"].max()
+    assert _eventually(page, lambda: first_qty() == lines["recommended_order_qty"].max()), \
+        first_qty()
 
     # CSV and XLSX hold every line, not the 25 on screen.
     csv_path = _download(page, "orders-table", "dl-csv", tmp_path)
@@ -152,16 +164,18 @@ def test_orders_table_sorts_filters_and_downloads_every_line(interactive, tmp_pa
     category = "FOODS"
     expected = int((lines["category"] == category).sum())
     page.locator('.dt-filters[data-for="orders-table"] select').nth(1).select_option(category)
-    assert f"of {expected} entries" in info.inner_text()
+    assert _eventually(page, lambda: f"of {expected} entries" in info.inner_text()), \
+        info.inner_text()
     filtered = _download(page, "orders-table", "dl-csv", tmp_path / "filtered")
     assert len(_csv_rows(filtered)) - 1 == expected
     page.locator('.dt-filters[data-for="orders-table"] select').nth(1).select_option("")
+    assert _eventually(page, lambda: f"of {n} entries" in info.inner_text())
     # Search box: one SKU.
     sku = lines["sku"].iloc[3]
     search = page.locator("#orders-table").locator(
         "xpath=ancestor::div[contains(@class, 'dt-container')]").locator(".dt-search input")
     search.fill(sku)
-    assert _visible_rows(page, "orders-table") == 1
+    assert _eventually(page, lambda: _visible_rows(page, "orders-table") == 1)
     search.fill("")
     assert log["errors"] == []
 
@@ -203,9 +217,13 @@ def test_data_quality_results_render_offline(interactive):
     assert "expect_column_values_to_be_between (on_hand)" in quality.inner_text()
     assert "[-4.0, -1.0]" in quality.inner_text()
     select = page.locator('.dt-filters[data-for="quality-table"] select').first
+    failed_rows = failed.count()
     select.select_option("FAILED")
-    assert quality.locator("#quality-table tbody tr").count() == failed.count()
+    assert _eventually(
+        page, lambda: quality.locator("#quality-table tbody tr").count() == failed_rows)
     select.select_option("")
+    assert _eventually(
+        page, lambda: quality.locator("#quality-table tbody tr").count() == len(results))
     assert log["requests"] == [] and log["errors"] == []
 
 

@@ -51,7 +51,9 @@ def item_exposure(
             "revenue_at_risk": pd.Series(dtype="float64")})
     info = (customers.set_index("customer_id")[["at_risk", "spend_90d"]]
             if len(customers) else pd.DataFrame(columns=["at_risk", "spend_90d"]))
-    at_risk = info["at_risk"].reindex(pairs["customer_id"]).fillna(False).astype(bool)
+    # nullable boolean first: fillna on an object column is a pandas FutureWarning (downcasting)
+    at_risk = (info["at_risk"].reindex(pairs["customer_id"]).astype("boolean").fillna(False)
+               .astype(bool))
     spend = info["spend_90d"].reindex(pairs["customer_id"]).astype(float).fillna(0.0)
     pairs = pairs.assign(at_risk=at_risk.to_numpy(),
                          risk_spend=(spend * at_risk).to_numpy(dtype=float))

@@ -71,6 +71,7 @@ import pandas as pd
 from scipy.special import gammaln
 
 from restock.contract import CUSTOMER_TABLES
+from restock.forecasting.classify import ADI_CUTOFF
 
 STOCKOUT_DAYS_COLUMNS = CUSTOMER_TABLES["stockout_days"]
 
@@ -405,10 +406,37 @@ def _inventory_stockouts(inventory: pd.DataFrame | None, last) -> pd.DataFrame:
                          "probability": 1.0})
 
 
+#: Inferred stock-outs censor demand only for series that sell on at least this share of their
+#: days (from their first sale): Syntetos and Boylan's ADI cut (classify.ADI_CUTOFF, 1.32 days
+#: between sales), the one that sorts demand classes for forecasting. A
+#: zero day of a series that sells most days is evidence of an empty shelf; a gap of an
+#: intermittent or lumpy series is its normal pattern, and imputing it multiplies the forecast.
+#: Measured (2026-12-04): UCI Online Retail, where 99% of series sell on fewer days, had 228,501
+#: inferred days imputed and forecasts up to 400x their history (the nightly's magnitude guard
+#: stopped publication); on FreshRetailNet 93% of series sell on more days, so they keep it.
+CENSOR_MIN_SELLING_SHARE = round(1 / ADI_CUTOFF, 2)  # 0.76
+
+
+def selling_share(demand: pd.DataFrame) -> pd.Series:
+    """Share of each series' days with positive sales, from its first row to the frame's last
+    date (a frame listing only days with sales counts the missing days as zero), indexed by
+    (sku, location) as strings."""
+    dates = pd.to_datetime(demand["date"]).dt.normalize()
+    frame = pd.DataFrame({"sku": demand["sku"].astype(str),
+                          "location": demand["location"].astype(str),
+                          "date": dates, "sold": demand["units_sold"].to_numpy() > 0})
+    g = frame.groupby(["sku", "location"])
+    span = (dates.max() - g["date"].min()).dt.days + 1
+    return g["sold"].sum() / span
+
+
 def censoring_flags(
-    demand: pd.DataFrame, stockouts: pd.DataFrame, threshold: float = 0.5
+    demand: pd.DataFrame, stockouts: pd.DataFrame, threshold: float = 0.5,
+    min_selling_share: float = CENSOR_MIN_SELLING_SHARE,
 ) -> pd.DataFrame:
-    """``demand`` with inferred stock-outs at or above ``threshold`` marked censored.
+    """``demand`` with inferred stock-outs at or above ``threshold`` marked censored, for the
+    series that sell on at least ``min_selling_share`` of their days
+    (:data:`CENSOR_MIN_SELLING_SHARE`).
 
     Parameters
     ----------
@@ -419,6 +447,8 @@ def censoring_flags(
         The ``stockout_days`` table (:func:`infer_stockouts`).
     threshold : float
         Inferred days with probability >= threshold become censored.
+    min_selling_share : float
+        Series selling on fewer of their days keep their sales as they are (0: every series).
 
     Returns
     -------
@@ -434,6 +464,11 @@ def censoring_flags(
     out["is_censored"] = out["is_censored"].fillna(False).astype(bool)
     inferred = stockouts[(stockouts["stockout_source"] == "inferred")
                          & (stockouts["probability"] >= threshold)]
+    if min_selling_share > 0 and len(inferred) and len(out):
+        share = selling_share(out)
+        steady = share.index[share.to_numpy() >= min_selling_share]
+        inferred = inferred[pd.MultiIndex.from_arrays([
+            inferred["sku"].astype(str), inferred["location"].astype(str)]).isin(steady)]
     key = pd.MultiIndex.from_arrays([out["sku"].astype(str), out["location"].astype(str),
                                      pd.to_datetime(out["date"]).dt.normalize()])
     flagged = key.isin(pd.MultiIndex.from_arrays([

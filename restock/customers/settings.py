@@ -55,6 +55,11 @@ class CustomerSettings(BaseModel):
         True, description="series without inventory rows: inferred stock-outs above the "
         "threshold are censored demand for forecasting, as known ones",
     )
+    censor_min_selling_share: float = Field(
+        0.76, ge=0.0, le=1.0, description="... only for series selling on at least this share "
+        "of their days (restock.customers.inferred_stockouts.CENSOR_MIN_SELLING_SHARE: a gap "
+        "of an intermittent or lumpy series is not a stock-out); 0 = every series",
+    )
     hits: HitConfig = Field(default_factory=HitConfig)
     churn: ChurnConfig = Field(default_factory=ChurnConfig)
     alert_min_customers_at_risk: int = Field(

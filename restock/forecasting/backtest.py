@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from restock.forecasting.calibration import spread_index
 from restock.forecasting.censoring import DemandPanel
 from restock.forecasting.fitting import ExogenousInputs, forecast_panel
 from restock.forecasting.folds import BacktestPlan, backtest_cutoffs, plan_backtest
@@ -69,6 +70,9 @@ class BacktestResult:
     seconds: float = 0.0
     combinations: dict[str, str] = field(default_factory=dict)  # unit -> combination name
     plan: BacktestPlan | None = None
+    #: sample x folds: each series' index of dispersion at the cutoff (calibration.spread_index),
+    #: set when settings.cumulative_scale is 'dispersion'
+    spread: np.ndarray | None = None
 
 
 def stratified_sample(
@@ -95,19 +99,35 @@ def stratified_sample(
     return np.sort(np.concatenate(chosen)) if chosen else np.array([], dtype=int)
 
 
-def series_level(target: np.ndarray, end: int, window: int = 364) -> np.ndarray:
+def series_level(target: np.ndarray, end: int, window: int = 364, *,
+                 dormant_intervals: float = 0.0) -> np.ndarray:
     """Level of each series at column ``end``: the scale of its calibrated errors.
 
     The larger of the mean demand of the last 28 days and half the mean of the last ``window``
     days (so a slow mover that did not sell for four weeks keeps a sensible scale), at least
-    0.01 units a day.
+    0.01 units a day. With ``dormant_intervals`` > 0 the half-mean floor is dropped for a *dormant*
+    series: one whose days since its last sale exceed both 28 and ``dormant_intervals`` times
+    its mean interval between sales over the window (window days / days with a sale): a gap
+    its own selling rhythm makes unlikely (3 intervals: about 5% for sales at random days).
+    Its level is then its 28-day mean, and its quantiles shrink with its forecast.
     """
+    lo = max(0, end + 1 - window)
+    span = target[:, lo : end + 1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # series not started yet: all NaN
         recent = np.nanmean(target[:, max(0, end + 1 - LEVEL_WINDOW) : end + 1], axis=1)
-        longer = np.nanmean(target[:, max(0, end + 1 - window) : end + 1], axis=1)
-    level = np.fmax(np.nan_to_num(recent, nan=0.0), 0.5 * np.nan_to_num(longer, nan=0.0))
-    return np.maximum(level, 0.01)
+        longer = np.nanmean(span, axis=1)
+    recent, floor = np.nan_to_num(recent, nan=0.0), 0.5 * np.nan_to_num(longer, nan=0.0)
+    if dormant_intervals > 0 and span.shape[1]:
+        sold = np.nan_to_num(span, nan=0.0) > 0
+        observed = np.isfinite(span).sum(axis=1)
+        last = np.where(sold.any(axis=1),
+                        span.shape[1] - 1 - np.argmax(sold[:, ::-1], axis=1), -np.inf)
+        since = (span.shape[1] - 1) - last
+        interval = observed / np.maximum(sold.sum(axis=1), 1)
+        dormant = since > np.maximum(LEVEL_WINDOW, dormant_intervals * interval)
+        floor = np.where(dormant, 0.0, floor)
+    return np.maximum(np.fmax(recent, floor), 0.01)
 
 
 def _sample_series(
@@ -177,6 +197,7 @@ def run_backtest(
     actual = np.full((n, k, h), np.nan)
     target = np.full((n, k, h), np.nan)
     level = np.zeros((n, k))
+    spread = np.ones((n, k)) if settings.cumulative_scale == "dispersion" else None
     scales = np.zeros((2, n, k))  # mase and rmsse scales per series and fold
     score_frames = []
     # series sharing a candidate set share one statsforecast call
@@ -202,6 +223,8 @@ def run_backtest(
         actual[:, f] = np.where(cens, np.nan, sales)
         target[:, f] = panel.target[rows, end + 1 : end + 1 + h]
         level[:, f] = series_level(panel.target[rows], end)
+        if spread is not None:
+            spread[:, f] = spread_index(panel.target[rows], end)
         lo = max(0, end + 1 - settings.train_window_days)
         history = panel.target[rows, lo : end + 1]
         scales[0, :, f] = mase_scale = seasonal_naive_scale(history, settings.season_length)
@@ -221,6 +244,7 @@ def run_backtest(
         actual=actual,
         target=target,
         level=level,
+        spread=spread,
         scores=scores,
         candidates=candidates,
         seconds=time.perf_counter() - started,

@@ -10,7 +10,9 @@ Both the nightly (``nightly.run_forecasting``, at as_of) and the replay planner
    forecast falls back to seasonal naive (logged, and the series carry that model's name so
    their quantiles come from its pool). Forecasts the caller already has (the planner's models
    fitted at the replay start, re-applied at the review) come in through ``known``.
-2. ``forecast_cold_start``: series younger than ``min_history_days`` get the category profile.
+2. ``forecast_cold_start``: series younger than ``min_history_days`` get the category profile
+   (or ``recent_average``: ``settings.cold_start_model``, or per category as chosen by the
+   nightly's pooled cold-start backtest, ``coldstart.choose_cold_start_models``).
 3. ``quantile_tables``: daily p50..p99 and cumulative quantiles from the calibration
    (cold-start series use the moving-average pool: their profile is a rate), as the long
    tables ``demand_forecasts`` and ``cumulative_quantiles`` publish. With
@@ -33,14 +35,23 @@ from restock.forecasting.backtest import series_level
 from restock.forecasting.calibration import (
     Calibration,
     cumulative_quantiles,
+    daily_history_cap,
     daily_quantiles,
+    history_cap,
     is_count_series,
+    largest_totals,
     negbin_daily_quantiles,
     series_dispersion,
     shrunk_dispersion,
+    spread_index,
 )
 from restock.forecasting.censoring import DemandPanel
-from restock.forecasting.coldstart import COLD_START_MODEL, cold_start_forecast
+from restock.forecasting.coldstart import (
+    COLD_START_MODEL,
+    COLD_START_MODELS,
+    ColdStartChoice,
+    cold_forecasts,
+)
 from restock.forecasting.combination import combine
 from restock.forecasting.fitting import ExogenousInputs, forecast_panel
 from restock.forecasting.models import (
@@ -109,6 +120,7 @@ def final_forecasts(
     n_jobs: int | None = None,
     clip: bool = False,
     log_models: bool = True,
+    cold_choice: ColdStartChoice | None = None,
 ) -> FinalForecasts:
     """Final forecasts of every live series from column ``end`` and their quantile tables.
 
@@ -139,6 +151,10 @@ def final_forecasts(
         re-applied models are not clipped by ``forecast_panel``).
     log_models : bool
         Log each model's series count and time (the nightly; not at every review).
+    cold_choice : ColdStartChoice, optional
+        Cold-start forecaster per category and launch factor
+        (``coldstart.choose_cold_start_models``); default ``settings.cold_start_model``
+        ('select' without a choice: the category profile).
 
     Returns
     -------
@@ -153,7 +169,10 @@ def final_forecasts(
     forecast_selected(panel, end, models, forecast, live & ~cold & ~done, settings,
                       train=np.flatnonzero(live & ~cold), exogenous=exogenous, known=known,
                       n_jobs=n_jobs, log_models=log_models)
-    forecast_cold_start(panel, end, models, forecast, cold & live, settings)
+    forecast_cold_start(panel, end, models, forecast, cold & live, settings, cold_choice)
+    if settings.implausible_forecast_multiple > 0:
+        replace_implausible(panel, end, models, forecast, live & ~cold, settings,
+                            train=np.flatnonzero(live & ~cold), exogenous=exogenous)
     if clip:
         forecast = np.clip(np.nan_to_num(forecast), 0.0, None)
     seconds = {"forecast": time.perf_counter() - started}
@@ -162,7 +181,8 @@ def final_forecasts(
     rows = np.flatnonzero(live)
     out = assignments.iloc[rows].reset_index(drop=True).copy()
     out["model"] = models[rows]
-    level = series_level(panel.target, end)[rows]
+    level = series_level(panel.target, end,
+                         dormant_intervals=settings.dormant_after_intervals)[rows]
     dispersion = None
     if settings.daily_quantile_method == "negbin":
         alpha, days = series_dispersion(panel.target[rows], end, settings.dispersion_window_days)
@@ -171,10 +191,75 @@ def final_forecasts(
         # not whole units (weights, normalised quantities): the scaled pools
         whole = is_count_series(panel.sales[rows], end, settings.dispersion_window_days)
         dispersion[~whole] = np.nan
+    spread = (spread_index(panel.target, end)[rows]
+              if settings.cumulative_scale == "dispersion" else None)
+    cap = None
+    if settings.cumulative_history_cap > 0:
+        cap = history_cap(panel.sales[rows], end, forecast[rows],
+                          settings.cumulative_history_cap)
+    day_cap = None
+    if settings.daily_history_cap > 0:
+        day_cap = daily_history_cap(panel.sales[rows], end, forecast[rows],
+                                    settings.daily_history_cap)
     tables = quantile_tables(out, forecast[rows], level, calibration, panel.dates[end],
-                             dispersion=dispersion)
+                             dispersion=dispersion, spread=spread, cap=cap, daily_cap=day_cap)
     seconds["quantiles"] = time.perf_counter() - started
     return FinalForecasts(out, forecast[rows], level, tables, seconds)
+
+
+#: What a series' forecast falls back to when it is implausible (``replace_implausible``):
+#: the 28-day moving average with one-off order lines capped, which cannot exceed its history.
+IMPLAUSIBLE_FALLBACK = "moving_average_capped"
+
+
+def replace_implausible(
+    panel: DemandPanel,
+    end: int,
+    models: np.ndarray,
+    forecast: np.ndarray,
+    rows: np.ndarray,
+    settings: ForecastSettings,
+    *,
+    train: np.ndarray,
+    exogenous: ExogenousInputs | None = None,
+) -> np.ndarray:
+    """Re-forecast, with :data:`IMPLAUSIBLE_FALLBACK`, the series among ``rows`` whose forecast
+    total over some k days (k up to their history's length) is above
+    ``settings.implausible_forecast_multiple`` x the largest k-day total they ever sold (at
+    least one unit a day); ``models`` and ``forecast`` are updated in place. Returns the mask
+    of series replaced.
+
+    A model can run away on one series (AutoETS on a trend from a single spike: UCI Online
+    Retail as of 2010-11-11, 84879 / United Kingdom forecast 2,201 units a day against 107 a
+    day sold on average and 3,136 at most). The magnitude guard then blocks the whole night's
+    publication for a handful of series; the fallback gives those series a forecast their
+    history supports and says so in the log (their ``model`` is the fallback's).
+    """
+    h = forecast.shape[1]
+    idx = np.flatnonzero(rows)
+    if idx.size == 0:
+        return np.zeros(len(models), dtype=bool)
+    sales = panel.sales[idx]
+    most = largest_totals(sales, end, h)
+    seen = np.minimum((~np.isnan(sales[:, : end + 1])).sum(axis=1), h)  # days of history
+    k = np.arange(1, h + 1)
+    total = np.cumsum(np.clip(np.nan_to_num(forecast[idx]), 0.0, None), axis=1)
+    limit = settings.implausible_forecast_multiple * np.maximum(most, k[None, :])
+    judged = k[None, :] <= seen[:, None]  # a k-day maximum is known only within the history
+    bad_rows = idx[((total > limit) & judged).any(axis=1)]
+    bad = np.zeros(len(models), dtype=bool)
+    if bad_rows.size == 0:
+        return bad
+    examples = ", ".join(f"{panel.series['series_id'].iloc[r]} ({models[r]})"
+                         for r in bad_rows[:5])
+    logger.warning("%d series' forecasts above %gx the most they ever sold in as many days: "
+                "re-forecast with %s, e.g. %s", bad_rows.size,
+                settings.implausible_forecast_multiple, IMPLAUSIBLE_FALLBACK, examples)
+    bad[bad_rows] = True
+    models[bad] = IMPLAUSIBLE_FALLBACK
+    forecast_selected(panel, end, models, forecast, bad, settings, train=train,
+                      exogenous=exogenous, log_models=False)
+    return bad
 
 
 def forecast_selected(
@@ -253,12 +338,24 @@ def forecast_cold_start(
     forecast: np.ndarray,
     cold: np.ndarray,
     settings: ForecastSettings,
+    cold_choice: ColdStartChoice | None = None,
 ) -> None:
-    """Step 2 (module docstring): the category profile for the ``cold`` rows, in place."""
+    """Step 2 (module docstring): the cold-start forecast of the ``cold`` rows, in place.
+
+    Each row's forecaster: its category's entry in ``cold_choice.models``, else
+    ``settings.cold_start_model`` when that names a model, else the category profile.
+    """
     rows = np.flatnonzero(cold)
-    if len(rows):
-        forecast[rows] = cold_start_forecast(panel, rows, end, settings.horizon, settings, cold)
-        models[rows] = COLD_START_MODEL
+    if not len(rows):
+        return
+    default = (settings.cold_start_model if settings.cold_start_model in COLD_START_MODELS
+               else COLD_START_MODEL)
+    categories = panel.series["category"].astype(str).to_numpy()[rows]
+    choice = cold_choice or ColdStartChoice()
+    chosen = np.array([choice.models.get(c, default) for c in categories], dtype=object)
+    forecast[rows] = cold_forecasts(panel, rows, end, settings, cold, chosen,
+                                    choice.launch_factor)
+    models[rows] = chosen
 
 
 def quantile_tables(
@@ -268,15 +365,23 @@ def quantile_tables(
     calibration: Calibration,
     origin: pd.Timestamp,
     dispersion: np.ndarray | None = None,
+    spread: np.ndarray | None = None,
+    cap: np.ndarray | None = None,
+    daily_cap: np.ndarray | None = None,
 ) -> PlanInputs:
     """Step 3 (module docstring): the daily and cumulative quantile tables of ``forecast``.
 
     ``dispersion`` (per series): daily quantiles are negative-binomial around the forecast
     with it (``negbin_daily_quantiles``) where it is finite; None or NaN = the calibration's
-    scaled-error pools.
+    scaled-error pools. ``spread`` (per series): the cumulative quantiles' index of dispersion
+    (``settings.cumulative_scale = "dispersion"``, :func:`calibration.spread_index`).
+    ``cap`` (series x H): the cumulative quantiles' upper bound
+    (``settings.cumulative_history_cap``, :func:`calibration.history_cap`). ``daily_cap``
+    (series x H): the daily quantiles' (``settings.daily_history_cap``,
+    :func:`calibration.daily_history_cap`).
     """
     pools = assignments[["unit", "demand_class", "model"]].copy()
-    pools.loc[pools["model"] == COLD_START_MODEL, "model"] = COLD_START_POOL_MODEL
+    pools.loc[pools["model"].isin(COLD_START_MODELS), "model"] = COLD_START_POOL_MODEL
     nb = np.zeros(len(forecast), dtype=bool) if dispersion is None else np.isfinite(dispersion)
     daily = daily_quantiles(calibration, pools, forecast, level) if not nb.all() else {}
     if nb.any():
@@ -285,7 +390,9 @@ def quantile_tables(
             if p not in daily:
                 daily[p] = np.zeros_like(forecast, dtype=float)
             daily[p][nb] = q
-    cumulative = cumulative_quantiles(calibration, pools, forecast, level)
+    if daily_cap is not None:
+        daily = {p: np.minimum(q, daily_cap) for p, q in daily.items()}
+    cumulative = cumulative_quantiles(calibration, pools, forecast, level, spread, cap)
     dates = pd.date_range(pd.Timestamp(origin) + pd.Timedelta(days=1),
                           periods=forecast.shape[1])
     return PlanInputs(
@@ -314,7 +421,7 @@ def forecast_table(assignments: pd.DataFrame, dates: pd.DatetimeIndex, forecast:
         table[name] = q.ravel()
     table["category"] = rep("category")
     table["demand_class"] = rep("demand_class")
-    table["is_cold_start"] = np.repeat(assignments["model"].to_numpy() == COLD_START_MODEL, h)
+    table["is_cold_start"] = np.repeat(assignments["model"].isin(COLD_START_MODELS).to_numpy(), h)
     return table[FORECAST_COLUMNS]
 
 

@@ -31,6 +31,7 @@ from restock.forecasting.models import (
     uses_exogenous,
     wide_to_panel,
 )
+from restock.forecasting.robust import capped_moving_average
 from restock.forecasting.settings import ForecastSettings
 
 logger = logging.getLogger("restock.forecasting")
@@ -110,6 +111,11 @@ def forecast_panel(
         start = np.maximum(first, end + 1 - settings.train_window_days)
         out["adida_weekly"] = adida_weekly_forecast(values, start, panel.dates[: end + 1],
                                                     horizon)
+    if "moving_average_capped" in models:
+        start = np.maximum(first, end + 1 - settings.train_window_days)
+        out["moving_average_capped"] = capped_moving_average(
+            values, start, settings.moving_average_window, horizon,
+            keep_volume=settings.capped_average_keeps_volume)
     for m in models:
         if m in GLOBAL_CANDIDATES:
             fc = _forecast_global(m, panel, rows, end, settings, horizon, exogenous)

@@ -71,8 +71,8 @@ STATSFORECAST_CANDIDATES = (
     "adida",
 )
 GLOBAL_CANDIDATES = ("lightgbm_global",)
-#: Candidates computed in numpy by this package (aggregate.py), no statsforecast call.
-NUMPY_CANDIDATES = ("adida_weekly",)
+#: Candidates computed in numpy by this package (aggregate.py, robust.py), no statsforecast call.
+NUMPY_CANDIDATES = ("adida_weekly", "moving_average_capped")
 #: Forecast combination: the equal-weight mean of a unit's best base candidates (see below).
 COMBINATION = "combination"
 KNOWN_CANDIDATES = (STATSFORECAST_CANDIDATES + NUMPY_CANDIDATES + GLOBAL_CANDIDATES
@@ -83,6 +83,7 @@ CONTINUOUS_ONLY = frozenset({"auto_ets", "auto_theta", "auto_arima"})
 COMPLEXITY_ORDER = (
     "seasonal_naive",
     "moving_average",
+    "moving_average_capped",
     "adida_weekly",
     "croston_sba",
     "adida",

@@ -12,7 +12,10 @@ Steps (each logged with counts and timings on ``restock.forecasting``):
 4. Each unit keeps its best model by mean RMSSE (selection.py). A unit without any backtestable
    series takes the model most often chosen for its demand class elsewhere, else
    seasonal naive. The ``combination`` candidate is scored from its members' backtest
-   forecasts (backtest.py) and appears as ``combination(a+b+c)`` in every table.
+   forecasts (backtest.py) and appears as ``combination(a+b+c)`` in every table. The cold
+   starts' forecaster (``settings.cold_start_model = "select"``, the default) is chosen per
+   category by a pooled backtest over the series that were that young at earlier weekly
+   cutoffs (coldstart.py).
 5. Scaled backtest errors give daily and cumulative quantiles (calibration.py).
 6. The selected model of each unit forecasts every series of the unit from as_of, with its
    quantile tables: the one forecasting path the replay planner uses too (final.py).
@@ -42,6 +45,7 @@ from restock.forecasting.backtest import (
 from restock.forecasting.calibration import Calibration, daily_quantiles, fit_calibration
 from restock.forecasting.censoring import DemandPanel, build_panel
 from restock.forecasting.classify import assign_series
+from restock.forecasting.coldstart import ColdStartChoice, choose_cold_start_models
 from restock.forecasting.final import final_forecasts
 from restock.forecasting.metrics import pinball_loss
 from restock.forecasting.models import candidates_for_unit, check_candidates, dask_client
@@ -151,6 +155,8 @@ class _Selected:
     timings: dict[str, float]
     started: float
     adaptations: list[str] = field(default_factory=list)
+    #: cold-start forecaster per category (settings.cold_start_model = "select"), else None
+    cold_choice: ColdStartChoice | None = None
 
 
 def select_and_calibrate(
@@ -246,10 +252,23 @@ def _select(exogenous: ExogenousInputs, as_of: pd.Timestamp | str,
 
     t2 = time.perf_counter()
     calibration = fit_calibration(bt.sample, bt.forecasts, bt.actual, bt.target, bt.level,
-                                  settings)
+                                  settings, spread=bt.spread)
     timings["calibration"] = time.perf_counter() - t2
+    cold_choice = None
+    if settings.cold_start_model == "select" and assignments["is_cold_start"].any():
+        t3 = time.perf_counter()
+        cold_choice = choose_cold_start_models(panel, end, assign_settings)
+        timings["cold_start_choice"] = time.perf_counter() - t3
+        cs = cold_choice.scores
+        logger.info("cold-start backtest: %d young series x cutoffs, launch factor %.3f, "
+                    "pooled mean RMSSE %s; chosen %s",
+                    int((cs["model"] == cs["model"].iloc[0]).sum()) if len(cs) else 0,
+                    cold_choice.launch_factor,
+                    ", ".join(f"{m} {v:.4f}" for m, v in
+                              cs.groupby("model")["rmsse"].mean().items()),
+                    ", ".join(f"{c} {m}" for c, m in sorted(cold_choice.models.items())))
     return _Selected(as_of, panel, end, assignments, exogenous, bt, scores, selection,
-                     calibration, timings, t0, adaptations)
+                     calibration, timings, t0, adaptations, cold_choice)
 
 
 def _run(sel: _Selected, settings: ForecastSettings) -> ForecastResult:
@@ -270,7 +289,7 @@ def _run(sel: _Selected, settings: ForecastSettings) -> ForecastResult:
     assignments["model"] = assignments["unit"].map(chosen)
     cold = assignments["is_cold_start"].to_numpy()
     final = final_forecasts(panel, end, assignments, settings, calibration, cold=cold,
-                            exogenous=exogenous)
+                            exogenous=exogenous, cold_choice=sel.cold_choice)
     assignments["model"] = final.assignments["model"].to_numpy()
     timings.update(final.seconds)
     t4 = time.perf_counter()
@@ -311,7 +330,7 @@ def _out_of_fold_quantiles(
     for f in range(k):
         others = np.array([g for g in range(k) if g != f]) if k > 1 else np.array([f])
         cal = fit_calibration(bt.sample, bt.forecasts, bt.actual, bt.target, bt.level, settings,
-                              folds=others)
+                              folds=others, spread=bt.spread)
         for m, fc in bt.forecasts.items():
             tried = ~np.isnan(fc[:, f]).all(axis=1)
             if not tried.any():

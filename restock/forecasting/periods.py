@@ -115,6 +115,10 @@ def period_settings(settings: ForecastSettings, grain: str) -> ForecastSettings:
         "train_window_days": train,
         "costly_window_days": train,
         "cold_start_shrink_days": settings.cold_start_shrink_days / days,
+        # the pooled cold-start backtest steps in days (weekly cutoffs): not measured on
+        # period data, so periods keep the category profile unless a model is named
+        "cold_start_model": ("category_profile" if settings.cold_start_model == "select"
+                             else settings.cold_start_model),
         "impute_weeks": 1,
         "candidates": candidates,
         "holiday_country": None,

@@ -38,7 +38,7 @@ import pandas as pd
 from restock.forecasting.calibration import Calibration
 from restock.forecasting.censoring import build_panel
 from restock.forecasting.classify import assign_series, unit_of
-from restock.forecasting.coldstart import COLD_START_MODEL
+from restock.forecasting.coldstart import COLD_START_MODEL, choose_cold_start_models
 from restock.forecasting.features import build_exogenous
 from restock.forecasting.final import PlanInputs, final_forecasts
 from restock.forecasting.fitting import ExogenousInputs
@@ -86,6 +86,10 @@ class ReplayPlanner:
         assignments["model"] = assignments["unit"].map(chosen).fillna(NAIVE_MODEL)
         assignments.loc[assignments["model"] == COLD_START_MODEL, "model"] = NAIVE_MODEL
         self.assignments = assignments
+        # the cold-start forecaster, chosen at as_of as the nightly chooses it (its pooled
+        # backtest reads only days up to as_of)
+        self.cold_choice = (choose_cold_start_models(self.panel, start_end, settings)
+                            if settings.cold_start_model == "select" else None)
         # Fit the costly models once, at as_of, on the series old enough to be fitted.
         self._fitted: dict[int, object] = {}
         # forwardable members of combinations, fitted once too: {member: {row: fitted}}
@@ -257,7 +261,8 @@ class ReplayPlanner:
         final = final_forecasts(
             panel, end, self.assignments.assign(model=model), settings, self.calibration,
             cold=cold, exogenous=exogenous, live=live, forecast=forecast, done=forwarded,
-            known=self._known(end, h, member_fc), n_jobs=1, clip=True, log_models=False)
+            known=self._known(end, h, member_fc), n_jobs=1, clip=True, log_models=False,
+            cold_choice=self.cold_choice)
         logger.info("replay plan at %s: %d series (%d forwarded, %d cold start) in %.1f s",
                     t.date(), int(live.sum()), int(forwarded.sum()), int((cold & live).sum()),
                     time.perf_counter() - started)

@@ -3,16 +3,17 @@
 Rule: the candidate with the lowest mean RMSSE over the unit's sampled series and folds wins.
 Tie-break: every candidate whose score is within ``settings.selection_tolerance`` (1 %) of the
 best counts as tied. Among them the unit's combination (models.py) wins when it is tied
-(``settings.combination_wins_ties``, the default); otherwise, or without a tied combination,
-the simplest by the fixed complexity order (``models.COMPLEXITY_ORDER``: seasonal_naive <
-moving_average < adida_weekly < croston_sba < adida < imapa < tsb < auto_ets < auto_theta <
-auto_arima < lightgbm_global) wins, then the lower |bias|. A simpler model that forecasts as
-well is cheaper, steadier and easier to explain; but when the backtest cannot tell the models
-apart, picking one of them is a bet on noise, and the average of the close candidates hedges it:
-its error is at most the mean of its members' and usually below the best's (the forecast-combination
-result of the M competitions). Measured on M5 CA_1 at two pseudo as-of dates before the
-evaluated one (README), preferring the tied combination lowered the out-of-sample mean RMSSE
-at both. With ``combination_wins_ties = False`` a combination ranks last, as before.
+(``settings.combination_wins_ties``, the default); otherwise, or without a tied combination, the
+simplest by the fixed complexity order (``models.COMPLEXITY_ORDER``: seasonal_naive <
+moving_average < moving_average_capped < adida_weekly < croston_sba < adida < imapa < tsb <
+auto_ets < auto_theta < auto_arima < lightgbm_global) wins, then the lower |bias|. A simpler
+model that forecasts as well is cheaper, steadier and easier to explain; but when the backtest
+cannot tell the models apart, picking one of them is a bet on noise, and the average of the
+close candidates hedges it: its error is at most the mean of its members' and usually below the
+best's (the forecast-combination result of the M competitions). Measured on M5 CA_1 at two
+pseudo as-of dates before the evaluated one (README), preferring the tied combination lowered
+the out-of-sample mean RMSSE at both. With ``combination_wins_ties = False`` a combination ranks
+last, as before.
 
 A tie is only noise when the scores cannot tell the models apart: a model within the tolerance
 is not tied when the best one beats it on the paired per-series x fold RMSSE differences by at
@@ -48,6 +49,8 @@ SELECTION_COLUMNS = [
 _PLAIN_NAMES = {
     "seasonal_naive": "repeating the same weekday of last week",
     "moving_average": "the average of the last 28 days",
+    "moving_average_capped": "the average of the last 28 days, one-off large orders capped",
+    "recent_average": "the item's average over the last 28 days (new item)",
     "auto_ets": "exponential smoothing with weekly seasonality",
     "auto_theta": "the Theta method",
     "auto_arima": "ARIMA",

@@ -7,6 +7,10 @@ from pydantic import BaseModel, Field
 DEFAULT_CANDIDATES = [
     "seasonal_naive",
     "moving_average",
+    # the 28-day average with one-off order lines capped (robust.py): measured 2026-12-04 with
+    # cold_start_model "select", UCI Online Retail mean RMSSE 0.6733 -> 0.6719 (MA28 0.6778),
+    # M5 CA_1 0.7493 (was 0.7497); the backtest keeps it per unit where it scores better
+    "moving_average_capped",
     # "adida_weekly" (weekly totals spread over the weekdays, aggregate.py) is available but not
     # a default: on M5 CA_1 (500 series) it moved mean RMSSE 0.7356 -> 0.7376, and on UCI
     # Online Retail Restock still lost to MA28 with it (0.6937 vs 0.6778)
@@ -171,6 +175,57 @@ class ForecastSettings(BaseModel):
         "empirical-56-day baseline's, scaled pools 0.99/1.04/1.13); the cumulative quantiles "
         "keep the scaled pools either way",
     )
+    cumulative_scale: str = Field(
+        "count",
+        pattern="^(count|dispersion)$",
+        description="scale of the cumulative (lead time + review) errors in the calibration "
+        "pools: 'count' = sqrt(level x k), count demand; 'dispersion' = sqrt(level x spread x "
+        "k) with each series' own variance / mean of daily demand (calibration.spread_index), "
+        "for feeds of large, irregular orders",
+    )
+    implausible_forecast_multiple: float = Field(
+        4.0,
+        ge=0,
+        description="a series whose forecast total over k days (within its history's length) "
+        "is above this multiple of the most it ever sold in k days (at least 1 unit a day) is "
+        "re-forecast with the capped moving average, logged (final.replace_implausible); "
+        "below the magnitude guard's 5x so that one runaway model does not block the night; "
+        "0 = off",
+    )
+    capped_average_keeps_volume: bool = Field(
+        False,
+        description="moving_average_capped scales its capped average by the fit window's "
+        "units over its capped units, so the capped large orders come back spread over every "
+        "day (robust.capped_moving_average); measured in docs/RESULTS.md (2026-12-05)",
+    )
+    dormant_after_intervals: float = Field(
+        0.0,
+        ge=0,
+        description="a series whose days since its last sale exceed 28 and this many of its "
+        "mean intervals between sales over the last 364 days is dormant: the scale of its "
+        "final quantiles is its 28-day mean, without the floor of half its 364-day mean that "
+        "keeps a slow mover's spread (backtest.series_level); 0 = off (the default). At 3: "
+        "UCI Online Retail fill-rate replay 8% less stock at the same fill rate, M5 CA_1 "
+        "(300 items) more units lost at high targets (docs/RESULTS.md, 2026-12-05)",
+    )
+    daily_history_cap: float = Field(
+        3.0,
+        ge=0,
+        description="no daily quantile above this multiple of the larger of the series' best "
+        "day of units sold and that day's forecast (calibration.daily_history_cap); 0 = no "
+        "cap. Non-count series (FreshRetailNet) take the pooled scaled errors for their "
+        "daily quantiles, whose tail crossed the magnitude guard on 21 series",
+    )
+    cumulative_history_cap: float = Field(
+        3.0,
+        ge=0,
+        description="no cumulative (lead time + review) quantile above this multiple of the "
+        "larger of the series' largest k-day demand in its history and its forecast "
+        "total over k days (calibration.history_cap); 0 = no cap. The pooled scaled errors "
+        "lend wholesale series' huge orders to every series of a pool (UCI Online Retail: "
+        "2,571 series over the magnitude guard, nothing published; on M5 CA_1 the cap changed "
+        "no score)",
+    )
     dispersion_window_days: int = Field(
         28,
         ge=2,
@@ -187,6 +242,17 @@ class ForecastSettings(BaseModel):
         14.0,
         ge=0,
         description="weight (in days) of the category profile against an item's own rate",
+    )
+    cold_start_model: str = Field(
+        "select",
+        pattern="^(category_profile|recent_average|select)$",
+        description="forecaster of the series younger than min_history_days (coldstart.py): "
+        "the category's new-item profile, the item's last moving_average_window days' "
+        "average, or 'select': per category, whichever scored lower in a pooled backtest "
+        "over the series that were that young at earlier weekly cutoffs (recent_average "
+        "scaled by the launch factor that backtest fits). 'select' measured 2026-12-04: UCI "
+        "Online Retail 2009-2010 cold starts mean RMSSE 0.4422 -> 0.3099 (MA28 0.3292); M5 "
+        "CA_1 has no cold start at 2016-04-24",
     )
     combination_size: int = Field(
         3,

@@ -6,6 +6,13 @@
    (plus, when configured, default lanes between locations of the same region). The reorder
    lines are then those *after* transfers: positions moved, order quantities recomputed.
    No lane (the default without a transfer_lanes table): no transfer, lines unchanged.
+   When the suppliers table gives ``order_weekdays``, a line's next purchase is placed at its
+   supplier's next order weekday (``days_to_next_order``: 0 on an order day), so the planner's
+   "next possible delivery" is that day + the lead time, as in the replay between reviews; on
+   the other days its sources keep the reorder point of the days left until then
+   (transfers.next_delivery_lines, with TransferSettings.remaining_interval_reorder_point),
+   while the published lines keep their own. Without a suppliers table every line can be
+   ordered today (0 days), as before.
 2. Purchase orders (restock.inventory.purchase_orders.build_purchase_orders) from the lines
    after transfers, per supplier and order day, with the suppliers' terms when the feed has a
    suppliers table.
@@ -31,10 +38,13 @@ from restock.inventory.purchase_orders import (
     PROPOSAL_COLUMNS,
     PROPOSAL_EXTRA_COLUMNS,
     build_purchase_orders,
+    days_to_next_order,
 )
 from restock.inventory.transfers import (
     TRANSFER_COLUMNS,
     TRANSFER_EXTRA_COLUMNS,
+    next_delivery_lines,
+    order_qty_after_transfers,
     plan_transfers,
 )
 
@@ -77,6 +87,42 @@ def typed(frame: pd.DataFrame, columns) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def _own_levels(after: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    """The lines after transfers planned on :func:`next_delivery_lines`' reading, with their
+    own reorder points again (the remaining-interval one is the planner's, for its sources)
+    and the order quantity of the lines that moved recomputed on them; the planner's columns
+    that ``lines`` did not have are dropped."""
+    out = after.drop(columns=[c for c in ("days_to_next_order", "demand_std_daily")
+                              if c in after and c not in lines])
+    out["reorder_point"] = lines["reorder_point"].to_numpy()
+    if "recommended_order_qty" in out:
+        moved = (out["transfer_in"] > 0) | (out["transfer_out"] > 0)
+        out["recommended_order_qty"] = np.where(moved, order_qty_after_transfers(out),
+                                                out["recommended_order_qty"])
+    return out
+
+
+def _own_reasons(transfers: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    """Transfers whose source was kept at the reorder point of the days until its next
+    purchase can land, below its own: the reason says so, with both figures."""
+    if not len(transfers):
+        return transfers
+    own_rp = lines.assign(sku=lines["sku"].astype(str), location=lines["location"].astype(str)
+                          ).drop_duplicates(["sku", "location"]).set_index(
+        ["sku", "location"])["reorder_point"]
+    keys = pd.MultiIndex.from_arrays([transfers["sku"].astype(str),
+                                      transfers["from_location"].astype(str)])
+    own = own_rp.reindex(keys).to_numpy(dtype=float)
+    kept = transfers["source_reorder_point"].to_numpy(dtype=float)
+    out = transfers.copy()
+    for i in np.flatnonzero(kept < own - 1e-9):
+        out.iloc[i, out.columns.get_loc("reason")] = out["reason"].iloc[i].replace(
+            "(above its reorder point,",
+            f"(above {kept[i]:.1f}, its reorder point over the days until its next purchase "
+            f"can land (its own: {own[i]:.1f}),", 1)
+    return out
+
+
 def plan_actions(
     lines: pd.DataFrame,
     products: pd.DataFrame | None,
@@ -109,9 +155,18 @@ def plan_actions(
     as_of = pd.Timestamp(as_of).normalize()
     suppliers = suppliers if suppliers is not None and len(suppliers) else None
     if settings.transfers.enabled:
-        plan = plan_transfers(lines, lanes if lanes is not None and len(lanes) else None, as_of,
-                              settings.transfers.to_settings(default_service_level), locations)
+        transfer_settings = settings.transfers.to_settings(default_service_level)
+        # a line's next purchase: at its supplier's next order weekday (0 days: today)
+        wait = days_to_next_order(lines, products, suppliers, as_of,
+                                  settings.purchase_orders.to_settings())
+        planning = (next_delivery_lines(lines, wait, transfer_settings) if (wait > 0).any()
+                    else lines)
+        plan = plan_transfers(planning, lanes if lanes is not None and len(lanes) else None,
+                              as_of, transfer_settings, locations)
         after, transfers = plan.lines, plan.recommendations
+        if planning is not lines:
+            after = _own_levels(after, lines)
+            transfers = _own_reasons(transfers, lines)
     else:
         after = lines.copy().reset_index(drop=True)
         after["transfer_in"] = 0.0

@@ -381,14 +381,26 @@ class Mixture:
         seg = np.where(rr <= qa, full, np.where(rr >= qb, 0.0, part))
         return (seg.sum(axis=-1) * self.weights[:, None, :]).sum(axis=-1)
 
-    def fill_rate_point(self, allowed_shortage: np.ndarray, iterations: int = 50) -> np.ndarray:
-        """Smallest r with E[(D - r)+] <= allowed_shortage (S, T) (bisection)."""
+    def fill_rate_point(self, allowed_shortage: np.ndarray, iterations: int = 50,
+                        lead: Mixture | None = None) -> np.ndarray:
+        """Smallest r with E[(D - r)+] <= allowed_shortage (S, T) (bisection).
+
+        ``lead``: the demand over the lead time alone, D_L (this mixture being D_{L+R}); then
+        the shortage of one review cycle, E[(D_{L+R} - r)+] - E[(D_L - r)+] (the part of the
+        shortfall already there when the cycle's order lands is the previous cycle's; Silver,
+        Pyke & Peterson, periodic review fill rate). It falls as r grows (D_{L+R} is the larger).
+        """
         allowed = np.asarray(allowed_shortage, dtype=float)
         lo = np.zeros_like(allowed)
         hi = np.broadcast_to(self.knots.max(axis=(1, 2))[:, None], allowed.shape).copy()
+        if lead is not None:
+            hi = np.maximum(hi, lead.knots.max(axis=(1, 2))[:, None])
         for _ in range(iterations):
             mid = 0.5 * (lo + hi)
-            ok = self.expected_shortage(mid) <= allowed + 1e-12
+            short = self.expected_shortage(mid)
+            if lead is not None:
+                short = short - lead.expected_shortage(mid)
+            ok = short <= allowed + 1e-12
             hi = np.where(ok, mid, hi)
             lo = np.where(ok, lo, mid)
         return hi

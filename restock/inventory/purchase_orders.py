@@ -133,6 +133,27 @@ def next_order_day(start: pd.Timestamp, weekdays: frozenset[int]) -> pd.Timestam
     return start
 
 
+def days_to_next_order(
+    lines: pd.DataFrame,
+    products: pd.DataFrame | None,
+    suppliers: pd.DataFrame | None,
+    as_of: pd.Timestamp | str,
+    settings: PurchaseOrderSettings | None = None,
+) -> np.ndarray:
+    """Days from ``as_of`` to each line's supplier's next order weekday (0 when ``as_of`` is
+    one). A line's supplier is its ``supplier`` column, else its product's; a supplier missing
+    from ``suppliers``, or with no order_weekdays, orders every day (0)."""
+    settings = settings or PurchaseOrderSettings()
+    as_of = pd.Timestamp(as_of).normalize()
+    terms = _terms(suppliers)
+    if not terms or not len(lines):
+        return np.zeros(len(lines))
+    wait = {name: float((next_order_day(as_of, t["weekdays"]) - as_of).days)
+            for name, t in terms.items()}
+    supplier = _line_suppliers(lines.reset_index(drop=True), products, settings)
+    return supplier.map(wait).fillna(0.0).to_numpy(dtype=float)
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", str(text)).strip("-")[:40] or "supplier"
 
@@ -231,16 +252,28 @@ def _terms(suppliers: pd.DataFrame | None) -> dict[str, dict]:
     return out
 
 
+def _line_suppliers(lines: pd.DataFrame, products: pd.DataFrame | None,
+                    settings: PurchaseOrderSettings) -> pd.Series:
+    """Each line's supplier: its own ``supplier``, else its product's, else
+    settings.unknown_supplier (as text)."""
+    if "supplier" in lines:
+        supplier = lines["supplier"]
+    elif products is not None and len(products) and "supplier" in products:
+        supplier = lines["sku"].map(products.drop_duplicates("sku").set_index("sku")["supplier"])
+    else:
+        supplier = pd.Series(np.nan, index=lines.index, dtype=object)
+    supplier = supplier.where(supplier.notna() & (supplier.astype(str).str.strip() != ""),
+                              settings.unknown_supplier)
+    return supplier.astype(str)
+
+
 def _prepare(lines, products, suppliers, as_of, settings) -> pd.DataFrame:
     df = lines.copy().reset_index(drop=True)
     prod = products.drop_duplicates("sku").set_index("sku") if products is not None \
         and len(products) else pd.DataFrame()
-    for col in ("supplier", "unit_cost"):
-        if col not in df:
-            df[col] = df["sku"].map(prod[col]) if col in prod else np.nan
-    df["supplier"] = df["supplier"].where(df["supplier"].notna() & (df["supplier"].astype(str)
-                                          .str.strip() != ""), settings.unknown_supplier)
-    df["supplier"] = df["supplier"].astype(str)
+    df["supplier"] = _line_suppliers(df, products, settings)
+    if "unit_cost" not in df:
+        df["unit_cost"] = df["sku"].map(prod["unit_cost"]) if "unit_cost" in prod else np.nan
     num = {c: pd.to_numeric(df[c], errors="coerce") if c in df else pd.Series(np.nan,
            index=df.index) for c in ("recommended_order_qty", "inventory_position",
                                      "reorder_point", "order_up_to", "lead_time_days",

@@ -41,6 +41,7 @@ from restock.inventory.distributions import (
 from restock.inventory.explanations import explain_lines
 from restock.inventory.levels import (
     PolicyLevels,
+    allocate_fill_rates,
     allocate_service_levels,
     lot_spread,
     order_quantity,
@@ -159,7 +160,7 @@ def reorder_lines(inputs: ReorderInputs) -> pd.DataFrame:
     terms = _item_terms(series, prod, inputs.lead_times, settings)
     series = _with_classes(series, prod, inputs.demand, as_of, settings)
     cum, protection = _protection_demand(inputs.cumulative_quantiles, series, terms, settings)
-    targets = _service_targets(series, terms, protection, settings,
+    targets = _service_targets(series, terms, cum, protection, settings,
                                inputs.service_level_override)
     exposure = _customer_exposure(series, inputs.customers)
     if inputs.service_level_override is None:
@@ -301,10 +302,13 @@ def _protection_demand(cumulative_quantiles: pd.DataFrame, series: pd.DataFrame,
     return cum, protection
 
 
-def _service_targets(series: pd.DataFrame, terms: _ItemTerms, protection: Mixture,
-                     settings: ReplenishSettings, override: float | None) -> _Targets:
+def _service_targets(series: pd.DataFrame, terms: _ItemTerms, cum: CumulativeDemand,
+                     protection: Mixture, settings: ReplenishSettings, override: float | None
+                     ) -> _Targets:
     """Override for every series, else the product's own level, else the exchange curve (or
-    the ABC x XYZ class default with settings.service_allocation = "class")."""
+    the ABC x XYZ class default with settings.service_allocation = "class"). The exchange curve
+    is the replay's: cycle service levels, or fill rates on units lost (objective fill_rate)
+    whose demand-weighted mean is service_level_average."""
     n = len(series)
     own_target = terms.own_target
     class_target = (series["abc_class"] + series["xyz_class"]).map(settings.service_levels)
@@ -314,13 +318,21 @@ def _service_targets(series: pd.DataFrame, terms: _ItemTerms, protection: Mixtur
     if override is not None:
         target = np.full(n, float(override))
         source = np.full(n, "override")
-    elif settings.service_allocation == "exchange_curve" and settings.service_level_mode == "cycle":
+    elif settings.service_allocation == "exchange_curve":
         free = np.isnan(own_target)
         if free.any():
             lower, upper = settings.service_level_bounds
-            alloc = allocate_service_levels(
-                protection, terms.unit_cost, np.array([settings.service_level_average]),
-                lower, upper, free, lost_sales=settings.lost_sales)[:, 0]
+            average = np.array([settings.service_level_average])
+            if settings.service_level_mode == "cycle":
+                alloc = allocate_service_levels(protection, terms.unit_cost, average, lower,
+                                                upper, free, lost_sales=settings.lost_sales)
+            else:
+                lead = demand_mixture(cum, terms.lead_time_mean, terms.lead_time_std, 0.0)
+                alloc = allocate_fill_rates(
+                    protection, np.maximum(protection.mean - lead.mean, 0.0), terms.unit_cost,
+                    average, lower, upper, free,
+                    lead=lead if settings.fill_rate_per_cycle else None)
+            alloc = alloc[:, 0]
             target = np.where(free, alloc, target)
             source = np.where(free, "exchange_curve", source)
     return _Targets(target, source)
@@ -379,7 +391,8 @@ def _line_levels(cum: CumulativeDemand, protection: Mixture, terms: _ItemTerms,
     levels = policy_levels(cum, terms.lead_time_mean, terms.lead_time_std, target[:, None],
                            settings.review_days, settings.service_level_mode, terms.max_stock,
                            settings.order_up_to_review_periods, spread,
-                           settings.cover_earlier_orders, settings.lost_sales, protection)
+                           settings.cover_earlier_orders, settings.lost_sales, protection,
+                           settings.fill_rate_per_cycle)
     plain_point = whole_unit_level(levels.protection_quantile[:, 0], whole)
     reorder_point = whole_unit_level(levels.reorder_point[:, 0], whole)
     order_up_to = np.maximum(whole_unit_level(levels.order_up_to[:, 0], whole), reorder_point)

@@ -41,9 +41,9 @@ Simulation (every series at once, numpy arrays policies x series x days; the day
   The static rows do not depend on the planners: they are the same with one planner or many.
 * (d) Transfers ("recommended_transfers", when ``transfers`` is given; the nightly decides with
   settings.replay_transfers): Restock's frontier played again, same levels, objectives and
-  draws, with the nightly's transfer planner run at each review on the simulated positions of
-  all locations of each item before the orders; transfers leave the source at once and arrive
-  after the lane's lead time (:mod:`restock.inventory.replay_transfers`). Compared with
+  draws, with the nightly's transfer planner run every day (on review days before the orders)
+  on the simulated positions of all locations of each item; transfers leave the source at once
+  and arrive after the lane's lead time (:mod:`restock.inventory.replay_transfers`). Compared with
   Restock's frontier at the same average inventory like a baseline planner, plus what
   transfers add (``transfers_stockout_cut``, ``transfers_lost_units_cut``).
 * Objectives: every frontier is played under settings.objective; with

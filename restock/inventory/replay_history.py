@@ -7,6 +7,7 @@ stock on hand at replay_start (:func:`starting_stock`), series sold in whole uni
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,8 +70,9 @@ def lift_censored_days(sales: np.ndarray, censored: np.ndarray, dates: pd.Dateti
     clean = np.where(censored | np.isnan(sales), np.nan, sales)
     weekday = dates.dayofweek.to_numpy()
     est = np.zeros_like(sales)
-    overall = np.nanmean(clean, axis=1) if clean.size else np.zeros(len(sales))
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():  # a series without an uncensored day: NaN, handled below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        overall = np.nanmean(clean, axis=1) if clean.size else np.zeros(len(sales))
         for wd in range(7):
             cols = weekday == wd
             m = np.nanmean(clean[:, cols], axis=1) if cols.any() else overall

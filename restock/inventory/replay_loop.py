@@ -6,7 +6,8 @@ the days, :func:`sell_day` serves a day's demand (or loses it), :func:`review` s
 policy's levels (:func:`recommended_levels` from a planner's plan, :func:`static_levels` for the
 static rule), ships the transfer policy's transfers
 (:func:`restock.inventory.replay_transfers.ship_transfers`, on the positions before ordering)
-and then :func:`place_orders` places the orders on the positions after transfers. The method is
+and then :func:`place_orders` places the orders on the positions after transfers. Transfers are
+also reviewed on the days between reviews, on the latest review's levels. The method is
 in :mod:`restock.inventory.replay`'s docstring.
 """
 
@@ -39,11 +40,19 @@ def simulate(run: ReplayRun, planners: dict[str, Planner], start_stock: np.ndarr
     """The day loop: each day's sales from the stock on hand, then a review every R days."""
     state = ReplayState.start(start_stock, run.n_policies, run.n_days, run.reviews.size)
     review_days_set = set(run.reviews.tolist())
+    restock: dict[str, FrontierLevels] = {}  # the latest review's levels (transfer policy)
     for day in range(run.n_days + 1):
         if day > 0:
             sell_day(state, run, day - 1)
         if day in review_days_set:
-            review(state, run, planners, day, timing)
+            restock = review(state, run, planners, day, timing)
+        elif restock and run.transfer_objectives and run.transfers.settings.replay_daily_review:
+            # transfers are reviewed every day, on the latest review's levels
+            tick = time.perf_counter()
+            last = int(run.reviews[np.searchsorted(run.reviews, day) - 1])
+            ship_transfers(state, run, restock, day,
+                           last + int(run.settings.review_days) - day)
+            timing["transfers"] = timing.get("transfers", 0.0) + time.perf_counter() - tick
     return state
 
 
@@ -63,9 +72,10 @@ def sell_day(state: ReplayState, run: ReplayRun, i: int) -> None:
 
 
 def review(state: ReplayState, run: ReplayRun, planners: dict[str, Planner], day: int,
-           timing: dict[str, float]) -> None:
+           timing: dict[str, float]) -> dict[str, FrontierLevels]:
     """A review at the end of ``day``: every policy's levels, the transfer policy's transfers,
-    then every policy's orders."""
+    then every policy's orders; returns Restock's levels per objective (for the transfers of
+    the days until the next review)."""
     k = int(np.searchsorted(run.reviews, day))
     t = run.replay_start + pd.Timedelta(days=day)
     n_lv = run.levels.size
@@ -95,6 +105,7 @@ def review(state: ReplayState, run: ReplayRun, planners: dict[str, Planner], day
     placed = place_orders(state, run, rp, up, day, k)
     log.info("replay review %d/%d (%s): %d orders%s", k + 1, run.reviews.size, t.date(), placed,
              f", {moved} transfers" if run.transfer_objectives else "")
+    return restock
 
 
 def recommended_levels(run: ReplayRun, planner: Planner, objectives: list[str], day: int,
@@ -130,11 +141,13 @@ def recommended_levels(run: ReplayRun, planner: Planner, objectives: list[str], 
                 lead = demand_mixture(cum, supply.lead_time_mean, supply.lead_time_std, 0.0)
                 targets = allocate_fill_rates(
                     protection, np.maximum(protection.mean - lead.mean, 0.0), supply.cost,
-                    run.levels, *settings.service_level_bounds)
+                    run.levels, *settings.service_level_bounds,
+                    lead=lead if settings.fill_rate_per_cycle else None)
         pl = policy_levels(cum, supply.lead_time_mean, supply.lead_time_std, targets,
                            settings.review_days, mode, supply.max_stock,
                            settings.order_up_to_review_periods, run.spread,
-                           settings.cover_earlier_orders, settings.lost_sales, protection)
+                           settings.cover_earlier_orders, settings.lost_sales, protection,
+                           settings.fill_rate_per_cycle)
         target = np.asarray(targets, dtype=float)
         target = np.broadcast_to(target.T if target.ndim == 2 else target[:, None],
                                  (run.levels.size, len(run.keys)))

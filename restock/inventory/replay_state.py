@@ -60,7 +60,9 @@ class ReplayState:
     def ledger(self, labels: list[tuple[str, float, str | None]], keys: pd.DataFrame,
                demand_all: np.ndarray) -> pd.DataFrame:
         """Units per policy and series over the whole window: start, ordered, on hand and on
-        order at the end, served, lost (demand - served), transferred out and in.
+        order at the end, served, lost (demand - served), transferred out and in; and
+        ``on_hand_days``, the sum of end-of-day stock over the measured days (the series' part
+        of the policy's average inventory, times the days measured).
 
         ``demand_all``: each series' demand over every day of the window (S,).
         """
@@ -77,7 +79,8 @@ class ReplayState:
                              ("served", self.served_all),
                              ("lost", demand_all[None, :] - self.served_all),
                              ("transfer_out", self.transfer_out),
-                             ("transfer_in", self.transfer_in)):
+                             ("transfer_in", self.transfer_in),
+                             ("on_hand_days", self.inv_sum)):
             frame[name] = values.reshape(-1)
         return frame
 

@@ -1,24 +1,36 @@
 """Transfers between locations in the policy replay (policy ``recommended_transfers``).
 
 The policy is Restock's recommended policy (the "recommended" planner's levels at every point
-of its frontier) plus, at each review and before the orders are placed, the nightly's transfer
-planner (:func:`restock.inventory.transfers.plan_transfers`) run on the simulated positions of
-all locations of each item:
+of its frontier) plus, every day (at the end of the day; on a review day before the orders are
+placed), the nightly's transfer planner (:func:`restock.inventory.transfers.plan_transfers`, the
+one rule of both) run on the simulated positions of all locations of each item. On the days
+between reviews the levels are the latest review's, and ``days_to_next_order`` is the days until
+the next review, so the planner's horizon is the next possible delivery (next review + lead
+time): a lane no faster than a purchase helps there, as no purchase can be placed before the
+review:
 
 * Lines: per series, on hand and on order (supplier orders and transfers in transit) of that
   frontier point in the simulation, its reorder point and order-up-to level, its service target,
-  its mean purchase lead time, the mean demand over lead time + review of the review's plan
-  (``lead_time_demand``; the daily mean is that over L + R days) and the review period: the
-  columns the nightly's reorder lines give the planner. The planner reads the demand spread back
-  from the safety stock, as it does in the nightly.
-* Shipping: a transfer leaves the source's on hand at once (the end of the review day) and
+  its mean purchase lead time, the days until the next review, the mean demand over lead time
+  + review of the review's plan (``lead_time_demand``; the daily mean is that over L + R days)
+  and the review period: the columns the nightly's reorder lines give the planner. The
+  planner reads the demand spread back from the safety stock, as it does in the nightly.
+* Reorder point between reviews (TransferSettings.remaining_interval_reorder_point, default
+  on): Restock's policy is (R, S), its reorder point is its order-up-to level, so with the
+  review's reorder point no location would be above it after the first day of a cycle and none
+  could give. On the days between reviews the lines carry the reorder point of the days left
+  until the next review's order can land (restock.inventory.transfers.next_delivery_lines,
+  also the nightly's rule on a day that is not a line's supplier's order day); the spread stays
+  the review's (``demand_std_daily``). Sources stay at or above that reorder point; they can go
+  below the review's.
+* Shipping: a transfer leaves the source's on hand at once (the end of the day) and
   arrives at the destination after the lane's lead time rounded up to whole days, as a purchase
   order does: shipped at the end of day t over a lane of d days, it sells from day t + d + 1.
   Until then it counts as on order at the destination, so the orders placed right after see it.
 * Guarantees (of the planner, checked by the tests on the replay): units are conserved (what
   leaves a source is what a destination receives), and a transfer never takes a source's
-  inventory position below its reorder point, nor its on hand below its demand until a purchase
-  could arrive.
+  inventory position below its reorder point, nor its on hand below its demand over its
+  purchase lead time.
 
 Which series can take part: those of an item held at two or more replayed locations joined by a
 lane (:func:`transfer_series`). When the replay plays the policy (``replenish.replay_transfers``,
@@ -36,7 +48,13 @@ import pandas as pd
 
 from restock.inventory.replay_setup import ReplayRun, TransferReplay
 from restock.inventory.replay_state import TRANSFER_LOG_COLUMNS, FrontierLevels, ReplayState
-from restock.inventory.transfers import TransferSettings, plan_transfers, resolve_lanes
+from restock.inventory.transfers import (  # noqa: F401 - remaining_reorder_point: re-exported
+    TransferSettings,
+    next_delivery_lines,
+    plan_transfers,
+    remaining_reorder_point,
+    resolve_lanes,
+)
 
 log = logging.getLogger("restock.inventory")
 
@@ -92,10 +110,12 @@ def replay_transfer_terms(
 
 
 def ship_transfers(state: ReplayState, run: ReplayRun, levels: dict[str, FrontierLevels],
-                   day: int) -> int:
-    """The transfer policy's transfers at the review at the end of ``day`` (every point of each
-    transfer frontier), shipped in ``state``; returns how many (source, destination, item)
-    transfers were shipped. ``levels``: the "recommended" planner's levels per objective."""
+                   day: int, days_to_next_order: int = 0) -> int:
+    """The transfer policy's transfers at the end of ``day`` (every point of each transfer
+    frontier), shipped in ``state``; returns how many (source, destination, item) transfers
+    were shipped. ``levels``: the "recommended" planner's levels per objective, set at the
+    latest review; ``days_to_next_order``: 0 on a review day (the orders follow the transfers),
+    else the days until the next review, when a purchase can next be placed."""
     rows = run.transfer_series
     if run.transfers is None or rows.size == 0:
         return 0
@@ -120,8 +140,14 @@ def ship_transfers(state: ReplayState, run: ReplayRun, levels: dict[str, Frontie
                 "lead_time_demand": protection,
                 "mean_daily_forecast": protection / interval,
                 "review_days": float(run.settings.review_days),
+                "days_to_next_order": float(days_to_next_order),
                 "stock_known": True,
             })
+            if days_to_next_order > 0:
+                # between reviews: the reorder point of the days left until the next review's
+                # order can land (with remaining_interval_reorder_point), as in the nightly
+                lines = next_delivery_lines(lines, float(days_to_next_order),
+                                            run.transfers.settings)
             plan = plan_transfers(lines, run.transfers.lanes, t, run.transfers.settings)
             if len(plan.recommendations):
                 shipped += _ship(state, run, p, day, rows, lines, plan.recommendations)

@@ -34,6 +34,12 @@ class ReplenishSettings(BaseModel):
         "Unset: follows service_level_mode (kept for older configs); set, it sets that mode",
     )
     service_level_mode: str = Field("cycle", pattern="^(cycle|fill_rate)$")
+    fill_rate_per_cycle: bool = Field(
+        False, description="fill-rate objective: an item's shortage is the one a review cycle "
+        "adds, E[(D_{L+R} - r)+] - E[(D_L - r)+] (periodic review, Silver, Pyke & Peterson), "
+        "instead of E[(D_{L+R} - r)+], which counts the shortfall already there when the "
+        "order lands again and asks for more stock",
+    )
     service_allocation: str = Field(
         "exchange_curve", pattern="^(exchange_curve|class)$",
         description="exchange_curve: per-item cycle-service targets averaging "

@@ -169,10 +169,13 @@ def transfers_section(transfers: pd.DataFrame, currency: str = "") -> str:
     parts.append(data_table("transfers-table", columns, rows, filename="restock_transfers",
                             order=[(5, "desc")]))
     parts.append(defs([
-        ("Transfers", "planned before the purchase orders: stock above a location's order-up-to "
-                      "level and its demand until restocked goes where it would run out before "
-                      "a purchase can arrive; a source never drops below its reorder point."),
-        ("Stockout prob.", "chance the destination runs out before its purchase lead time, "
+        ("Transfers", "planned before the purchase orders: stock a location holds above its "
+                      "reorder point goes where it would run out before its next possible "
+                      "delivery (its supplier's next order day + lead time), while that cuts "
+                      "more risk there than it adds at the source. On a day that is not the "
+                      "source's supplier's order day, its reorder point is the one over the "
+                      "days until its next purchase can land (source_reorder_point)."),
+        ("Stockout prob.", "chance the destination runs out before its next possible delivery, "
                            "without and with every transfer into it."),
     ]))
     return "".join(parts)
