@@ -1,14 +1,13 @@
 """Forecast: backtest candidates per category x demand class, pick the best, forecast ahead."""
 
 
-import math
 import time
 
 import dagster as dg
 import pandas as pd
 
 from assets.resources import RestockResource
-from assets.settings import MAX_FORECAST_HORIZON_DAYS, WAREHOUSE_POOL
+from assets.settings import WAREHOUSE_POOL, run_forecast_settings
 from assets.tables import (
     DEMAND_COLUMNS,
     read_demand,
@@ -25,32 +24,6 @@ CUSTOMER_DEPS = ["customer_impact"]
 
 
 FORECAST_DEMAND_COLUMNS = tuple(c for c in DEMAND_COLUMNS if c != "on_hand")
-
-
-def forecast_horizon(products: pd.DataFrame, base_horizon: int, review_days: int) -> int:
-    """Days to forecast: the configured horizon, raised to cover the longest protection interval.
-
-    Reorder points need demand over lead time + review period (plus two standard deviations of
-    lead time), so the forecast must reach that far; capped at MAX_FORECAST_HORIZON_DAYS.
-    """
-    if products.empty or "lead_time_days" not in products:
-        return base_horizon
-    std = products.get("lead_time_std_days", pd.Series(0.0, index=products.index)).fillna(0.0)
-    longest = float((products["lead_time_days"].fillna(0) + 2 * std).max()) + review_days
-    return int(min(MAX_FORECAST_HORIZON_DAYS, max(base_horizon, math.ceil(longest))))
-
-
-def run_forecast_settings(cfg, products: pd.DataFrame):
-    """The run's ForecastSettings: the horizon grows to cover the longest lead time + review;
-    the backtest stays at the configured horizon and longer cumulative quantiles are
-    extrapolated from it."""
-    return cfg.forecast.model_copy(
-        update={
-            "horizon": forecast_horizon(products, cfg.forecast.horizon,
-                                        cfg.replenish.review_days),
-            "backtest_horizon": cfg.forecast.backtest_horizon or cfg.forecast.horizon,
-        }
-    )
 
 
 def selection_markdown(selection: pd.DataFrame) -> str:

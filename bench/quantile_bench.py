@@ -179,13 +179,20 @@ def run_restock(feed: Path, warehouse: Path, as_of: str, config: Path | None) ->
 
 def score(actual: np.ndarray, quantiles: dict[float, np.ndarray], scale: np.ndarray,
           weight: np.ndarray) -> dict[float, tuple[float, float, float]]:
-    """Per level: (scaled pinball unweighted, weighted by units, coverage)."""
+    """Per level: (scaled pinball unweighted, weighted by units, coverage, strict coverage).
+
+    Strict coverage is the share with actual < quantile. For whole-unit demand an integer
+    quantile's coverage jumps by the probability of that integer, so a calibrated forecast has
+    strict coverage <= level <= coverage; both are printed (the bracket).
+    """
     out = {}
     for level, q in quantiles.items():
         per_series = pinball(actual, q, level).reshape(len(actual), -1).mean(axis=1) / scale
         cover = float(np.mean(actual <= q + 1e-9))
+        strict = float(np.mean(actual < q - 1e-9))
         out[level] = (float(np.mean(per_series)),
-                      float(np.sum(per_series * weight) / max(np.sum(weight), 1e-12)), cover)
+                      float(np.sum(per_series * weight) / max(np.sum(weight), 1e-12)), cover,
+                      strict)
     return out
 
 
@@ -198,6 +205,11 @@ def print_scores(title: str, results: dict[str, dict], n: int) -> None:
         print(f"{name:<14}" + "".join(
             f"{res[lv][0]:>11.4f}{res[lv][1]:>9.4f}{res[lv][2]:>7.3f}" if lv in res else " " * 27
             for lv in LEVELS))
+    print("coverage bracket, P(actual < q) .. P(actual <= q): a calibrated forecast of whole "
+          "units holds the level inside it")
+    for name, res in results.items():
+        print(f"{name:<14}" + "".join(f"  p{int(lv * 100)} {res[lv][3]:.3f}..{res[lv][2]:.3f}"
+                                      for lv in LEVELS if lv in res))
     mine = results["restock"]
     for name, res in results.items():
         if name == "restock":

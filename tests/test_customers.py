@@ -187,6 +187,43 @@ def test_inference_sees_a_closed_shop_is_not_a_stockout():
     assert (p[0, 60:64] > 0.9).all()
 
 
+def test_inference_in_blocks_of_series_equals_all_at_once(monkeypatch):
+    """The inference works BLOCK_SERIES series at a time (memory); the location and item day
+    factors still pool every series: any block size gives the same probabilities."""
+    import restock.customers.inferred_stockouts as inference
+
+    rng = np.random.default_rng(5)
+    n_sku, n_loc = 7, 3
+    rate = rng.gamma(2.0, 2.0, size=n_sku * n_loc)
+    values = rng.poisson(rate[:, None], size=(len(rate), 84)).astype(float)
+    values[:, 0] = np.maximum(values[:, 0], 1.0)
+    values[4, 40:47] = 0.0  # one item out at one location
+    values[5, :10] = np.nan  # listed later
+    keys = pd.DataFrame({"sku": [f"S{i // n_loc}" for i in range(len(rate))],
+                         "location": [f"L{i % n_loc}" for i in range(len(rate))]})
+    panel = SalesPanel(keys, pd.date_range("2024-01-01", periods=84), values)
+    monkeypatch.setattr(inference, "BLOCK_SERIES", 10_000)
+    whole = stockout_probability(panel, InferenceSettings(unit=1.0))
+    for size in (1, 4, 8):
+        monkeypatch.setattr(inference, "BLOCK_SERIES", size)
+        got = stockout_probability(panel, InferenceSettings(unit=1.0))
+        np.testing.assert_allclose(got, whole, rtol=0, atol=1e-12)
+    assert np.isnan(whole[5, :10]).all() and (whole[4, 41:46] > 0.9).all()
+
+
+def test_infer_stockouts_reads_nothing_before_start():
+    panel = _poisson_panel(np.array([8.0]), 50, 55)
+    lines = pd.DataFrame({"date": panel.dates, "sku": "S0", "location": "L1",
+                          "quantity": panel.values[0]})
+    start = panel.dates[30]
+    table = infer_stockouts(lines, None, days=None, start=start)
+    assert table["date"].min() >= start
+    # what happens before start cannot move it: change every earlier sale
+    earlier = lines.assign(quantity=np.where(lines["date"] < start, 0.0, lines["quantity"]))
+    pd.testing.assert_frame_equal(infer_stockouts(earlier, None, days=None, start=start), table)
+    assert set(table.loc[table["probability"] >= 0.9, "date"].dt.day) >= set(range(20, 25))
+
+
 def test_infer_stockouts_table_and_censoring_flags():
     panel = _poisson_panel(np.array([8.0, 5.0]), 50, 55)
     rows, cols = np.nonzero(~np.isnan(panel.values))

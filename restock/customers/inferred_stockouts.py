@@ -184,18 +184,34 @@ def _window_sum(x: np.ndarray, past: int, future: int) -> np.ndarray:
     return c[:, hi] - c[:, lo] - x
 
 
+#: Series per block of the inference's element-wise work: its temporaries are blocks x days,
+#: not series x days (30,490 series x 1,941 days peaked at 16 GB unblocked, 2026-12-05).
+BLOCK_SERIES = 2048
+
+
+def _blocks(n: int):
+    """Row slices of ``BLOCK_SERIES`` series."""
+    size = BLOCK_SERIES
+    for lo in range(0, n, size):
+        yield slice(lo, min(lo + size, n))
+
+
+def _add_totals(totals: tuple[np.ndarray, np.ndarray], sold: np.ndarray, expected: np.ndarray,
+                weight: np.ndarray, groups: np.ndarray) -> None:
+    """Add a block of series to its groups' totals of weighted sales and expected sales."""
+    np.add.at(totals[0], groups, weight * sold)
+    np.add.at(totals[1], groups, weight * expected)
+
+
 def _group_factor(
-    sold: np.ndarray, expected: np.ndarray, weight: np.ndarray, groups: np.ndarray, prior: float
+    sold: np.ndarray, expected: np.ndarray, weight: np.ndarray, groups: np.ndarray,
+    prior: float, totals: tuple[np.ndarray, np.ndarray],
 ) -> np.ndarray:
-    """Leave-one-out day factor of each series from the other series of its group."""
-    n_groups = int(groups.max()) + 1
-    ws, wm = weight * sold, weight * expected
-    tot_s = np.zeros((n_groups, sold.shape[1]))
-    tot_m = np.zeros_like(tot_s)
-    np.add.at(tot_s, groups, ws)
-    np.add.at(tot_m, groups, wm)
-    other_s = tot_s[groups] - ws
-    other_m = tot_m[groups] - wm
+    """Leave-one-out day factor of each series (rows of a block) from the other series of its
+    group; ``totals`` are the group's sums over every series (:func:`_add_totals`)."""
+    tot_s, tot_m = totals
+    other_s = tot_s[groups] - weight * sold
+    other_m = tot_m[groups] - weight * expected
     # prior: `prior` pseudo-series selling exactly as expected (the series' own scale)
     positive = expected > 0
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -214,19 +230,10 @@ def _nb_logpmf(c: np.ndarray, mean: np.ndarray, size: float) -> np.ndarray:
             + size * np.log(size / (size + m)) + c * np.log(m / (size + m)))
 
 
-def expected_sales(
-    sales: np.ndarray,
-    in_stock: np.ndarray,
-    weekdays: np.ndarray,
-    sku_codes: np.ndarray,
-    loc_codes: np.ndarray,
-    settings: InferenceSettings,
-) -> np.ndarray:
-    """Expected sales of each day if in stock (level x weekday x location x item factors)."""
-    observed = ~np.isnan(sales)
-    s = np.where(observed, sales, 0.0)
-    w = np.where(observed, in_stock, 0.0)
-    # weekday factors per series, shrunk to 1
+def _own_expected(s: np.ndarray, w: np.ndarray, weekdays: np.ndarray,
+                  settings: InferenceSettings) -> np.ndarray:
+    """A block's expected sales from its own history: level x weekday factor (``s`` = sales with
+    0 where unobserved, ``w`` = in-stock weight, 0 where unobserved)."""
     total_w = w.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = (w * s).sum(axis=1, keepdims=True) / total_w
@@ -248,14 +255,55 @@ def expected_sales(
     den = _window_sum(usable, settings.past_days, settings.future_days)
     with np.errstate(invalid="ignore", divide="ignore"):
         level = np.where(den > 0.5, num / np.maximum(den, 1e-12), mean)
-    mu = np.clip(level, 0.0, None) * day_wf
-    if settings.location_factor and len(np.unique(loc_codes)) > 0:
+    return np.clip(level, 0.0, None) * day_wf
+
+
+def expected_sales(
+    sales: np.ndarray,
+    in_stock: np.ndarray,
+    weekdays: np.ndarray,
+    sku_codes: np.ndarray,
+    loc_codes: np.ndarray,
+    settings: InferenceSettings,
+) -> np.ndarray:
+    """Expected sales of each day if in stock (level x weekday x location x item factors).
+
+    Worked block by block (``BLOCK_SERIES``): besides the result, only the group totals span
+    every series.
+    """
+    observed = ~np.isnan(sales)
+
+    def block(b: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        seen = observed[b]
+        return seen, np.where(seen, sales[b], 0.0), np.where(seen, in_stock[b], 0.0)
+
+    mu = np.empty(sales.shape)
+    for b in _blocks(len(sales)):
+        _, s, w = block(b)
+        mu[b] = _own_expected(s, w, weekdays, settings)
+    n_loc = int(loc_codes.max()) + 1 if len(loc_codes) else 0
+    n_sku = int(sku_codes.max()) + 1 if len(sku_codes) else 0
+    if settings.location_factor and n_loc:
         # unweighted: a closed shop lowers every item, including the ones the last iteration
         # took for stock-outs; one item out among many barely moves the others' total
-        mu = mu * _group_factor(s, mu, observed.astype(float), loc_codes, settings.factor_prior)
-    if settings.sku_factor:
-        mu = mu * _group_factor(s, mu, w, sku_codes, settings.factor_prior)
-    return np.where(observed, mu, np.nan)
+        totals = (np.zeros((n_loc, sales.shape[1])), np.zeros((n_loc, sales.shape[1])))
+        for b in _blocks(len(sales)):
+            seen, s, _ = block(b)
+            _add_totals(totals, s, mu[b], seen.astype(float), loc_codes[b])
+        for b in _blocks(len(sales)):
+            seen, s, _ = block(b)
+            mu[b] *= _group_factor(s, mu[b], seen.astype(float), loc_codes[b],
+                                   settings.factor_prior, totals)
+    if settings.sku_factor and n_sku:
+        totals = (np.zeros((n_sku, sales.shape[1])), np.zeros((n_sku, sales.shape[1])))
+        for b in _blocks(len(sales)):
+            _, s, w = block(b)
+            _add_totals(totals, s, mu[b], w, sku_codes[b])
+        for b in _blocks(len(sales)):
+            _, s, w = block(b)
+            mu[b] *= _group_factor(s, mu[b], w, sku_codes[b], settings.factor_prior, totals)
+    mu[~observed] = np.nan
+    return mu
 
 
 def _forward_backward(ratio: np.ndarray, onset: float, persist: float) -> np.ndarray:
@@ -294,12 +342,10 @@ def stockout_probability(
     """
     settings = settings or InferenceSettings()
     sales = panel.values
-    prob = np.full(sales.shape, np.nan)
     if sales.size == 0:
-        return prob
+        return np.full(sales.shape, np.nan)
     observed = ~np.isnan(sales)
     unit = settings.unit or detect_unit(sales)
-    counts = np.where(observed, sales, 0.0) / unit
     weekdays = panel.dates.dayofweek.to_numpy()
     sku_codes = pd.factorize(panel.keys["sku"])[0]
     loc_codes = pd.factorize(panel.keys["location"])[0]
@@ -307,14 +353,19 @@ def stockout_probability(
     post = np.zeros(sales.shape)
     for _ in range(max(1, settings.iterations)):
         mu = expected_sales(sales, in_stock, weekdays, sku_codes, loc_codes, settings)
-        lam = np.where(observed, mu, 0.0) / unit
-        log_ratio = (_nb_logpmf(counts, settings.out_share * lam, settings.dispersion)
-                     - _nb_logpmf(counts, lam, settings.dispersion))
-        ratio = np.where(observed, np.exp(np.clip(log_ratio, -300.0, 300.0)), 1.0)
-        post = _forward_backward(ratio, settings.onset, settings.persist)
-        in_stock = 1.0 - post
-    prob[observed] = post[observed]
-    return prob
+        for b in _blocks(len(sales)):
+            seen = observed[b]
+            counts = np.where(seen, sales[b], 0.0) / unit
+            lam = np.where(seen, mu[b], 0.0) / unit
+            log_ratio = (_nb_logpmf(counts, settings.out_share * lam, settings.dispersion)
+                         - _nb_logpmf(counts, lam, settings.dispersion))
+            ratio = np.where(seen, np.exp(np.clip(log_ratio, -300.0, 300.0)), 1.0)
+            post[b] = _forward_backward(ratio, settings.onset, settings.persist)
+            in_stock[b] = 1.0 - post[b]
+        del mu
+    del in_stock
+    post[~observed] = np.nan
+    return post
 
 
 def infer_stockouts(
@@ -325,6 +376,7 @@ def infer_stockouts(
     settings: InferenceSettings | None = None,
     min_probability: float = 0.5,
     value: str = "quantity",
+    start: pd.Timestamp | str | None = None,
 ) -> pd.DataFrame:
     """The ``stockout_days`` table: known stock-outs from inventory, inferred ones elsewhere.
 
@@ -348,6 +400,8 @@ def infer_stockouts(
         probability of a day the sales say nothing about, e.g. a slow seller's quiet day).
     value : str
         Passed to :func:`sales_panel` (``lines`` counts order lines instead of units).
+    start : date, optional
+        First day of the inference (default: the first sale); earlier sales are not read.
 
     Returns
     -------
@@ -355,7 +409,7 @@ def infer_stockouts(
         sku, location, date, stockout_source, probability; sorted by sku, location, date.
     """
     settings = settings or InferenceSettings()
-    panel = sales_panel(sales, as_of, value)
+    panel = sales_panel(sales, as_of, value, start=start)
     last = panel.dates[-1] if len(panel.dates) else None
     known = _inventory_stockouts(inventory, last)
     covered = (inventory[["sku", "location"]].astype(str).drop_duplicates()

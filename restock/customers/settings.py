@@ -79,6 +79,15 @@ class CustomerSettings(BaseModel):
     def hit_settings(self) -> HitSettings:
         return HitSettings(threshold=self.threshold, **self.hits.model_dump())
 
+    def history_days_needed(self) -> int:
+        """Days of sales up to as_of the customer tables read: the churn model's earliest
+        training cutoff (two label horizons and ``max_cutoffs - 1`` steps back, as
+        restock/customers/churn.py stacks them), its feature window, and the regular-buyer
+        window of the hits inside it."""
+        c, h = self.churn, self.hits
+        return (2 * c.horizon_days + (c.max_cutoffs - 1) * c.step_days
+                + max(c.window_days, h.window_days) + h.regular_window_days)
+
     def churn_settings(self) -> ChurnSettings:
         return ChurnSettings(**self.churn.model_dump())
 

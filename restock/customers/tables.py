@@ -46,8 +46,11 @@ def build_customer_tables(
     hit_settings: HitSettings | None = None,
     churn_settings: ChurnSettings | None = None,
     value: str = "quantity",
+    start: pd.Timestamp | str | None = None,
 ) -> CustomerTables:
     """Stock-out days, hits, churn risk and the two customer tables as of ``as_of``.
+
+    ``start``: the first day the stock-out inference looks at (default: the first sale).
 
     ``value`` is the sales measure of the inference (``lines`` = order lines per day, better
     for wholesalers whose quantities are lumpy). The hit threshold is ``hit_settings.threshold``.
@@ -57,7 +60,7 @@ def build_customer_tables(
     as_of = (pd.Timestamp(as_of).normalize() if as_of is not None
              else pd.to_datetime(sales["date"]).max().normalize())
     stockouts = infer_stockouts(sales, inventory, as_of, days=None, settings=inference,
-                                value=value)
+                                value=value, start=start)
     recent = stockouts[stockouts["date"] > as_of - pd.Timedelta(days=hit_settings.window_days)]
     lines = purchase_lines(sales, as_of)
     if not len(lines):
