@@ -129,10 +129,9 @@ def with_inferred_censoring(con, demand: pd.DataFrame, threshold: float,
     inferred = read_result(con, CENSORING_TABLE)
     if not len(inferred):
         return demand
-    flagged = censoring_flags(demand, inferred, threshold, min_selling_share)
     # only days the mart has (the spine starts at each series' first sale): no added rows
-    flagged = flagged.iloc[: len(demand)].drop(columns="censored_source")
-    flagged.index = demand.index
+    flagged = censoring_flags(demand, inferred, threshold, min_selling_share, add_missing=False)
+    del flagged["censored_source"]
     return flagged
 
 

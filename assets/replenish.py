@@ -157,6 +157,21 @@ def stockout_alerts(context: dg.AssetExecutionContext, restock: RestockResource)
     )
 
 
+def median_lead_time(products: pd.DataFrame) -> float:
+    """The median product's lead time in days (0 when the products give none)."""
+    if "lead_time_days" not in products or not products["lead_time_days"].notna().any():
+        return 0.0
+    return float(pd.to_numeric(products["lead_time_days"], errors="coerce").median())
+
+
+def feed_grain(con) -> str:
+    """The feed's grain as the ingest recorded it (raw._feed), else day."""
+    if not table_exists(con, "raw", "_feed"):
+        return "day"
+    row = con.execute("select grain from raw._feed").fetchone()
+    return str(row[0]) if row and row[0] else "day"
+
+
 @dg.asset(
     deps=["forecast_backtest", "fct_daily_demand", "fct_lead_times", "dim_products",
           "dim_locations", "fct_transfer_lanes"],
@@ -188,7 +203,8 @@ def policy_replay(context: dg.AssetExecutionContext, restock: RestockResource):
         products = read_mart(con, "dim_products")
         settings = run_forecast_settings(cfg, products)
         first = con.execute("select min(date) from marts.fct_daily_demand").fetchone()[0]
-        window = replay_window(first or as_of, as_of, cfg.replenish)
+        window = replay_window(first or as_of, as_of, cfg.replenish,
+                               lead_time_days=median_lead_time(products), grain=feed_grain(con))
         replay_start = window.start
         series = con.execute(
             "select sku, location, any_value(category) as category "

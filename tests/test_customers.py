@@ -241,10 +241,19 @@ def test_infer_stockouts_table_and_censoring_flags():
     assert set(inferred["sku"]) == {"S0"}
     assert (inferred.loc[inferred["probability"] >= 0.7, "date"].dt.day.isin(range(20, 25))
             ).all()  # Feb 20..24 = days 50..54
+    before = demand.copy()
     flagged = censoring_flags(demand, table, threshold=0.7)
     assert len(flagged) == len(demand)
     assert flagged.loc[flagged["is_censored"], "censored_source"].eq("inferred").all()
     assert flagged["is_censored"].sum() == 5
+    pd.testing.assert_frame_equal(demand, before)  # a shallow copy, the input untouched
+    # a day listed nowhere in demand is added only when asked
+    extra = table.iloc[[0]].assign(sku="S0", date=panel.dates[-1] + pd.Timedelta(days=3),
+                                   stockout_source="inferred", probability=0.95)
+    both = pd.concat([table, extra], ignore_index=True)
+    assert len(censoring_flags(demand, both, threshold=0.7)) == len(demand) + 1
+    spine = censoring_flags(demand, both, threshold=0.7, add_missing=False)
+    assert len(spine) == len(demand) and spine["is_censored"].sum() == 5
 
     from restock.forecasting.censoring import build_panel
     from restock.forecasting.settings import ForecastSettings

@@ -295,6 +295,19 @@ def test_replay_window_fits_a_short_feed():
     assert tiny.days == 5 and tiny.start < as_of
 
 
+def test_replay_window_grows_with_lead_times_and_to_a_year_at_weekly_grain():
+    settings = ReplenishSettings()  # 91 days, 3 cycles, 7-day review
+    first, as_of = pd.Timestamp("2012-01-09"), pd.Timestamp("2014-11-03")  # MAN's span
+    assert replay_window(first, as_of, settings, lead_time_days=14).days == 91
+    # 49-day lead times: warm-up 50 + 3 x (49 + 7) = 218 days
+    assert replay_window(first, as_of, settings, lead_time_days=49).days == 218
+    weekly = replay_window(first, as_of, settings, lead_time_days=49, grain="week")
+    assert weekly.days == 364 and not weekly.shortened and weekly.start.weekday() == 0
+    # a short weekly feed: shortened, and the note says from what
+    short = replay_window(as_of - pd.Timedelta(days=200), as_of, settings, grain="week")
+    assert short.shortened and short.days == 172 and "from 364" in short.note
+
+
 def test_short_window_is_not_conclusive_and_says_why(caplog):
     demand, products, dates = _synthetic(days=120)
     products["lead_time_days"] = 30.0

@@ -54,8 +54,10 @@ Simulation (every series at once, numpy arrays policies x series x days; the day
 * Conclusive or not: the replay counts when the measured series' median measured days hold at
   least settings.replay_min_cycles protection intervals (median lead time + review); else the
   headline and the comparison rows say ``conclusive = False`` and why, and a warning is logged
-  (lead times of months in a 91-day window). :func:`replay_window` picks a window that fits the
-  data (it never starts before the feed's first day + settings.replay_min_history_days).
+  (lead times of months in a short window). :func:`replay_window` picks a window that fits the
+  data: settings.replay_days, longer when the median lead time needs it to count and a year
+  for weekly or monthly feeds, but never before the feed's first day +
+  settings.replay_min_history_days.
 
 Modules: this one holds the entry point (:func:`replay_policies`) and the headline;
 :mod:`restock.inventory.replay_setup` the fixed terms (series, supply, warm-up, window),

@@ -216,11 +216,30 @@ class ReplayWindow:
     note: str
 
 
+#: The shortest replay at a feed's grain: a year of weekly or monthly periods (52 weekly
+#: reviews; a spare part selling a few times a year shows little in 13 weeks).
+GRAIN_MIN_REPLAY_DAYS = {"day": 0, "week": 364, "month": 365}
+
+
+def replay_days_wanted(settings: ReplenishSettings, lead_time_days: float = 0.0,
+                       grain: str = "day") -> int:
+    """Days the replay wants before as_of: ``settings.replay_days``, raised to hold the median
+    series' warm-up (lead time + 1) plus ``settings.replay_min_cycles`` protection intervals
+    (lead time + review: what :func:`window_conclusive` asks) and, for weekly or monthly feeds,
+    to a year (``GRAIN_MIN_REPLAY_DAYS``). MAN spare parts (7-week lead times, weekly): 364
+    days instead of 91, where 91 could not count one protection interval past the warm-up."""
+    lead = max(float(np.nan_to_num(lead_time_days)), 0.0)
+    cycles = settings.replay_min_cycles * (round(lead) + settings.review_days) + round(lead) + 1
+    return int(max(settings.replay_days, cycles, GRAIN_MIN_REPLAY_DAYS.get(grain, 0)))
+
+
 def replay_window(first_date: pd.Timestamp | str, as_of: pd.Timestamp | str,
-                  settings: ReplenishSettings) -> ReplayWindow:
-    """Where the replay starts: settings.replay_days before as_of, but never before the feed's
-    first day + settings.replay_min_history_days (planners and the static rule need that much
-    history; a planner given none fails with "no demand rows dated on or before ...").
+                  settings: ReplenishSettings, lead_time_days: float = 0.0,
+                  grain: str = "day") -> ReplayWindow:
+    """Where the replay starts: :func:`replay_days_wanted` before as_of (``lead_time_days``: the
+    median series' mean lead time; ``grain``: the feed's), but never before the feed's first day
+    + settings.replay_min_history_days (planners and the static rule need that much history; a
+    planner given none fails with "no demand rows dated on or before ...").
 
     With less data than that (fewer than min history + 7 days), half of what there is goes to
     history and half to the window. Whether the resulting window is long enough to count is
@@ -232,7 +251,8 @@ def replay_window(first_date: pd.Timestamp | str, as_of: pd.Timestamp | str,
     first = pd.Timestamp(first_date).normalize()
     as_of = pd.Timestamp(as_of).normalize()
     available = (as_of - first).days
-    wanted = as_of - pd.Timedelta(days=settings.replay_days)
+    wanted_days = replay_days_wanted(settings, lead_time_days, grain)
+    wanted = as_of - pd.Timedelta(days=wanted_days)
     history = settings.replay_min_history_days
     if available < history + 7:
         history = max(available // 2, 0)
@@ -240,7 +260,7 @@ def replay_window(first_date: pd.Timestamp | str, as_of: pd.Timestamp | str,
     start = min(start, as_of - pd.Timedelta(days=1))
     days = (as_of - start).days
     shortened = start > wanted
-    note = (f"replay window shortened to {days} days (from {settings.replay_days}): the data "
+    note = (f"replay window shortened to {days} days (from {wanted_days}): the data "
             f"start on {first.date()} and the planners need {history} days of history"
             if shortened else "")
     return ReplayWindow(start, days, shortened, note)

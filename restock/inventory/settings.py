@@ -62,7 +62,13 @@ class ReplenishSettings(BaseModel):
     )
     abc_thresholds: tuple[float, float] = (0.8, 0.95)
     xyz_thresholds: tuple[float, float] = (0.5, 1.0)
-    replay_days: int = Field(91, ge=7)
+    replay_days: int = Field(
+        91, ge=7,
+        description="days the weekly replay plays before as_of, at least: it grows to hold 3 "
+        "(replay_min_cycles) protection intervals of the median lead time past its warm-up, "
+        "and to a year for weekly or monthly feeds (restock.inventory.replay_setup."
+        "replay_days_wanted); never longer than the history allows",
+    )
     replay_warmup: bool = Field(
         True,
         description="leave each series' first lead time + 1 days of the replay out of the "
