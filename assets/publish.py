@@ -55,6 +55,7 @@ def published_tables(context: dg.AssetExecutionContext, restock: RestockResource
     summary = publish_tables(
         restock.paths.work_db, restock.paths, context.run_id, as_of, restock.config.publish,
         PUBLISHED_TABLES, history=restock.config.history,
+        duckdb_memory_limit=restock.config.warehouse.duckdb_memory_limit,
     )
     with restock.connect() as con:  # the replay job may now replay this nightly's data
         write_result(con, PUBLISHED_RUN_TABLE, pd.DataFrame({

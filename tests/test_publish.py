@@ -89,6 +89,30 @@ def test_published_tables_have_contract_columns_then_extras_and_run_columns(setu
     assert leftovers == []
 
 
+def test_publication_caps_duckdb_memory_at_the_run_setting(setup, monkeypatch):
+    """Publishing an M5-size run took 8.3 GB at DuckDB's default (80% of RAM), 3.5 GB at the
+    run's 3 GB: every connection of the publication takes the limit, none outside it does."""
+    import restock.publishing.common as common
+
+    paths, work, counts = setup
+    seen = []
+    real = common.duckdb.connect
+
+    def spy(database=":memory:", read_only=False, config=None):
+        con = real(database, read_only=read_only, config=config)
+        seen.append(con.execute("select current_setting('memory_limit')").fetchone()[0])
+        return con
+
+    monkeypatch.setattr(common.duckdb, "connect", spy)
+    summary = publish_tables(work, paths, "run-1", "2024-03-28", PublishSettings(),
+                             duckdb_memory_limit="300MB")
+    assert summary["tables"] == counts
+    assert seen and all(v in ("286.1 MiB", "300.0 MB") for v in seen), seen
+    outside = common.connect()
+    assert outside.execute("select current_setting('memory_limit')").fetchone()[0] not in (
+        "286.1 MiB", "300.0 MB")
+
+
 def test_missing_contract_column_fails_before_touching_outputs(setup):
     paths, work, _ = setup
     publish_tables(work, paths, "run-1", "2024-03-28", PublishSettings())

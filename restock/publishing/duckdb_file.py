@@ -15,12 +15,10 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
-import duckdb
-
 from restock.contract import RUN_COLUMNS, TYPED_COLUMNS
 from restock.fsync import fsync_dir, fsync_file
 from restock.paths import RunPaths
-from restock.publishing.common import PUBLISHED_SCHEMA, log, sql_string
+from restock.publishing.common import PUBLISHED_SCHEMA, connect, log, sql_string
 from restock.warehouse import quote_identifier
 
 STORAGE_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
@@ -40,7 +38,7 @@ def build_published_file(
     rows: dict[str, int] = {}
     # An in-memory connection attaches both files, so the writer never opens the published
     # file and only reads the work DB.
-    con = duckdb.connect()
+    con = connect()
     try:
         con.execute(f"attach {sql_string(work_db)} as work (read_only)")
         con.execute(
@@ -118,7 +116,7 @@ def remove_stale_files(warehouse: Path) -> None:
 
 def verify_published(paths: RunPaths) -> dict[str, int]:
     """Rows per table of ``marts`` in the published DuckDB file (opened read-only)."""
-    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    con = connect(str(paths.warehouse), read_only=True)
     try:
         names = [
             r[0]

@@ -32,7 +32,7 @@ from restock.contract import HISTORY_TABLES
 from restock.fsync import fsync_dir, fsync_file
 from restock.history import HistorySettings, build_history, carry_forward, create_history_tables
 from restock.paths import RunPaths
-from restock.publishing.common import PUBLISHED_SCHEMA, log, sql_string
+from restock.publishing.common import PUBLISHED_SCHEMA, connect, log, sql_string
 from restock.publishing.duckdb_file import seal_file
 
 STORE_NAME = "history.duckdb"
@@ -71,7 +71,7 @@ def build_history_store(
     tmp = store.with_name(f"{STORE_NAME}.tmp-{safe_run}")
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
-    con = duckdb.connect()
+    con = connect()
     try:
         con.execute(f"attach {sql_string(work_db)} as work (read_only)")
         source = _attach_previous(con, store, paths.warehouse)
@@ -98,7 +98,7 @@ def build_history_store(
 
 def copy_history_into(tmp_db: Path, store_tmp: Path) -> None:
     """Copy the history tables of the new store into the new published file (``marts``)."""
-    con = duckdb.connect(str(tmp_db))
+    con = connect(str(tmp_db))
     try:
         con.execute(f"attach {sql_string(store_tmp)} as hist (read_only)")
         for table in HISTORY_TABLES:

@@ -28,10 +28,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
-
 from restock.fsync import fsync_dir, fsync_file
-from restock.publishing.common import PUBLISHED_SCHEMA, log, sql_string
+from restock.publishing.common import PUBLISHED_SCHEMA, connect, log, sql_string
 from restock.warehouse import quote_identifier
 
 
@@ -52,7 +50,7 @@ def write_parquet_version(
     building = versions / f".tmp-{stamp}-{safe_run}"
     building.mkdir()
     # Parquet is written from the new DuckDB file, so both targets hold exactly the same rows.
-    con = duckdb.connect(str(tmp_db), read_only=True)
+    con = connect(str(tmp_db), read_only=True)
     try:
         for table in tables:
             target = building / f"{table}.parquet"

@@ -18,10 +18,8 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-import duckdb
-
 from restock.config import PublishSettings
-from restock.publishing.common import PUBLISHED_SCHEMA, log, sql_string
+from restock.publishing.common import PUBLISHED_SCHEMA, connect, log, sql_string
 from restock.secrets import mask_url, scrub, url_secrets
 from restock.warehouse import quote_identifier
 
@@ -107,7 +105,7 @@ def load_postgres_stage(
     quote = engine.dialect.identifier_preparer.quote
     stage = quote(f"{schema}_stage")
     csv_path = tmp_db.with_name(tmp_db.name + ".pgcopy.csv")
-    con = duckdb.connect(str(tmp_db), read_only=True)
+    con = connect(str(tmp_db), read_only=True)
     try:
         with engine.begin() as conn:
             conn.exec_driver_sql(f"drop schema if exists {stage} cascade")

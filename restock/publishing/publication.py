@@ -44,7 +44,7 @@ from restock.contract import HISTORY_TABLES, PUBLISHED_TABLES
 from restock.fsync import fsync_dir
 from restock.history import HistorySettings
 from restock.paths import RunPaths
-from restock.publishing.common import log
+from restock.publishing.common import log, memory_limit
 from restock.publishing.duckdb_file import (
     STORAGE_VERSION,
     build_published_file,
@@ -86,6 +86,7 @@ def publish_tables(
     history: HistorySettings | None = None,
     parquet_keep_versions: int | None = None,
     parquet_grace_seconds: float | None = None,
+    duckdb_memory_limit: str | None = None,
 ) -> dict:
     """Publish ``results.<table>`` of the work DB to every configured target.
 
@@ -116,6 +117,9 @@ def publish_tables(
         Retention of Parquet version folders (``parquet.prune_versions``); default: the
         settings' ``parquet_keep_versions`` / ``parquet_grace_seconds`` if it has them, else
         3 versions and 600 s.
+    duckdb_memory_limit : str, optional
+        DuckDB's memory_limit for every connection of the publication (the run passes
+        ``warehouse.duckdb_memory_limit``); None = DuckDB's default (80% of RAM).
 
     Returns
     -------
@@ -123,6 +127,14 @@ def publish_tables(
         ``tables`` (rows per table), ``duckdb``/``parquet``/``postgres`` (path or URL, seconds),
         ``seconds`` in total.
     """
+    with memory_limit(duckdb_memory_limit):
+        return _publish(work_db, paths, run_id, as_of, settings, tables, before_swap, history,
+                        parquet_keep_versions, parquet_grace_seconds)
+
+
+def _publish(work_db, paths, run_id, as_of, settings, tables, before_swap, history,
+             parquet_keep_versions, parquet_grace_seconds) -> dict:
+    """:func:`publish_tables`' steps, inside its memory limit."""
     started = time.perf_counter()
     job = _prepare(work_db, paths, run_id, as_of, settings, tables, history,
                    parquet_keep_versions, parquet_grace_seconds)
