@@ -122,7 +122,7 @@ def with_inferred_censoring(con, demand: pd.DataFrame, threshold: float,
     exactly as known stock-outs (the customer_impact asset wrote them; absent, e.g. a category
     partition run on its own: ``demand`` unchanged)."""
     from assets.customers import CENSORING_TABLE
-    from restock.customers.inferred_stockouts import censoring_flags
+    from restock.customers.inferred_censoring import censoring_flags
 
     if not len(demand) or not table_exists(con, "results", CENSORING_TABLE):
         return demand

@@ -158,11 +158,8 @@ def score(forecast: np.ndarray, actual: np.ndarray, clean: np.ndarray) -> dict[s
 
 def handling(raw: pd.DataFrame, series: int, seed: int, n_jobs: int) -> pd.DataFrame:
     """Mean |series bias| on clean held-out days: inferred / known stock-outs / no handling."""
-    from restock.customers.inferred_stockouts import (
-        InferenceSettings,
-        censoring_flags,
-        infer_stockouts,
-    )
+    from restock.customers.inferred_censoring import censoring_flags
+    from restock.customers.inferred_stockouts import InferenceSettings, infer_stockouts
     from restock.forecasting.censoring import build_panel
     from restock.forecasting.fitting import forecast_panel
     from restock.forecasting.settings import ForecastSettings

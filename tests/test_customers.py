@@ -16,10 +16,10 @@ from restock.customers.impact import (
     purchase_lines,
     sku_table,
 )
+from restock.customers.inferred_censoring import censoring_flags
 from restock.customers.inferred_stockouts import (
     InferenceSettings,
     SalesPanel,
-    censoring_flags,
     infer_stockouts,
     stockout_probability,
 )
@@ -268,7 +268,7 @@ def test_inferred_censoring_only_for_series_that_sell_most_days():
     """A gap of a lumpy series is its pattern (UCI Online Retail), a zero run of a steady one a
     stock-out: only series selling on >= CENSOR_MIN_SELLING_SHARE of their days are censored;
     a frame listing only days with sales counts the days it leaves out as zero."""
-    from restock.customers.inferred_stockouts import CENSOR_MIN_SELLING_SHARE, selling_share
+    from restock.customers.inferred_censoring import CENSOR_MIN_SELLING_SHARE, selling_share
 
     dates = pd.date_range("2024-01-01", periods=40)
     steady = np.where(np.arange(40) % 10 == 9, 0.0, 6.0)  # 36 of 40 days

@@ -57,7 +57,7 @@ class CustomerSettings(BaseModel):
     )
     censor_min_selling_share: float = Field(
         0.76, ge=0.0, le=1.0, description="... only for series selling on at least this share "
-        "of their days (restock.customers.inferred_stockouts.CENSOR_MIN_SELLING_SHARE: a gap "
+        "of their days (restock.customers.inferred_censoring.CENSOR_MIN_SELLING_SHARE: a gap "
         "of an intermittent or lumpy series is not a stock-out); 0 = every series",
     )
     hits: HitConfig = Field(default_factory=HitConfig)

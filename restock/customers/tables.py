@@ -34,7 +34,7 @@ class CustomerTables:
     churn: ChurnEvaluation
     note: str = ""  # why the customer tables are empty, when they are
     # every stock-out day up to as_of (known, and inferred >= the table's floor): what
-    # censored-demand handling reads (restock.customers.inferred_stockouts.censoring_flags)
+    # censored-demand handling reads (restock.customers.inferred_censoring.censoring_flags)
     all_stockouts: pd.DataFrame | None = None
 
 
