@@ -58,6 +58,22 @@ def read_table(feed: Path, name: str) -> pd.DataFrame:
                      ignore_index=True)
 
 
+def held_out(feed: Path, as_of: str | None, horizon: int):
+    """The feed's series sold before as_of, split at as_of: ``(keys, history, actual, dates,
+    as_of, scale)``; as_of defaults to ``horizon`` days before the last date, and the days
+    scored are the horizon or what is left after as_of. ``scale``: RMSSE's, per series."""
+    keys, units, dates = daily_wide(feed)
+    as_of = pd.Timestamp(as_of) if as_of else dates[-1] - pd.Timedelta(days=horizon)
+    n_hist = int((dates <= as_of).sum())
+    h = min(horizon, len(dates) - n_hist)
+    if h < 1:
+        sys.exit(f"as_of {as_of.date()} leaves no day to score")
+    sold = (units[:, :n_hist] > 0).any(axis=1)
+    keys, units = keys[sold].reset_index(drop=True), units[sold]
+    history, actual = units[:, :n_hist], units[:, n_hist:n_hist + h]
+    return keys, history, actual, dates, as_of, rmsse_scale(history)
+
+
 def daily_wide(feed: Path) -> tuple[pd.DataFrame, np.ndarray, pd.DatetimeIndex]:
     """(series keys sku, location, category; units array series x days; dates)."""
     sales = read_table(feed, "sales")
@@ -111,17 +127,8 @@ def main() -> None:
     print(f"accuracy_bench {datetime.now().isoformat(timespec='seconds')} "
           f"commit {common.git_commit()} settings {overrides or 'defaults'}")
     t0 = time.perf_counter()
-    keys, units, dates = daily_wide(args.feed)
-    as_of = (pd.Timestamp(args.as_of) if args.as_of
-             else dates[-1] - pd.Timedelta(days=args.horizon))
-    n_hist = int((dates <= as_of).sum())
-    h = min(args.horizon, len(dates) - n_hist)  # days scored: the horizon, or what is left
-    if h < 1:
-        sys.exit(f"as_of {as_of.date()} leaves no day to score")
-    sold = (units[:, :n_hist] > 0).any(axis=1)
-    keys, units = keys[sold].reset_index(drop=True), units[sold]
-    history, actual = units[:, :n_hist], units[:, n_hist:n_hist + h]
-    scale = rmsse_scale(history)
+    keys, history, actual, dates, as_of, scale = held_out(args.feed, args.as_of, args.horizon)
+    n_hist, h = history.shape[1], actual.shape[1]
     scored = np.isfinite(scale) & (scale > 0)
     print(f"{args.feed}: {len(keys)} series sold before as_of {as_of.date()} ({n_hist} days of "
           f"history), h={h}, scored on {dates[n_hist].date()}..{dates[n_hist + h - 1].date()}; "

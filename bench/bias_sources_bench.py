@@ -40,9 +40,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
-from accuracy_bench import daily_wide, to_demand  # noqa: E402
+from accuracy_bench import held_out, to_demand  # noqa: E402
 
-from restock.forecasting.metrics import one_step_naive_scale, rmsse  # noqa: E402
+from restock.forecasting.metrics import rmsse  # noqa: E402
 
 
 def group_rows(name: str, mask: np.ndarray, actual: np.ndarray, forecasts: dict[str, np.ndarray],
@@ -73,15 +73,8 @@ def main() -> None:
     print(f"bias_sources_bench {datetime.now().isoformat(timespec='seconds')} "
           f"commit {common.git_commit()} settings {overrides or 'defaults'}")
     t0 = time.perf_counter()
-    keys, units, dates = daily_wide(args.feed)
-    as_of = (pd.Timestamp(args.as_of) if args.as_of
-             else dates[-1] - pd.Timedelta(days=args.horizon))
-    n_hist = int((dates <= as_of).sum())
-    h = min(args.horizon, len(dates) - n_hist)
-    sold = (units[:, :n_hist] > 0).any(axis=1)
-    keys, units = keys[sold].reset_index(drop=True), units[sold]
-    history, actual = units[:, :n_hist], units[:, n_hist:n_hist + h]
-    scale = one_step_naive_scale(history)
+    keys, history, actual, dates, as_of, scale = held_out(args.feed, args.as_of, args.horizon)
+    n_hist, h = history.shape[1], actual.shape[1]
     scored = np.isfinite(scale) & (scale > 0)
 
     from restock.forecasting import ForecastSettings, run_forecasting
