@@ -1,9 +1,12 @@
-"""Weekly spare parts (MAN): Restock at weekly grain against naive, moving average, Croston SBA.
+"""Weekly demand (MAN spare parts): Restock at weekly grain against naive, averages, Croston.
 
 What it measures
 ----------------
-The MAN feed (``restock import spare-parts ../shared/data/spare_parts --out DIR``: 3,451 parts,
-weekly totals dated on each week's Monday, ``feed.yml`` says ``grain: week``). The last
+Any feed (``--feed``): a daily one (M5, UCI Online Retail imports) is first summed into weeks
+starting on Monday per sku and location (a last week the data do not reach the Sunday of is
+left out), so the same comparison checks a weekly-grain rule on a second kind of data. By
+default the MAN feed (``restock import spare-parts ../shared/data/spare_parts --out DIR``: 3,451
+parts, weekly totals dated on each week's Monday, ``feed.yml`` says ``grain: week``). The last
 ``--holdout`` weeks (13) are held out; as_of is the Monday of the last history week (its total
 is known). Restock is ``run_forecasting`` with the default ``ForecastSettings`` and
 ``horizon = 7 x holdout`` days: it detects the weekly grain, forecasts weekly and spreads the
@@ -52,14 +55,33 @@ SPARE_PARTS = common.DATA / "spare_parts"
 
 
 def load_feed(feed: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(weekly wide table parts x weeks, products) from a spare-parts feed."""
-    sales = pd.read_csv(feed / "sales.csv", dtype={"sku": str})
+    """(weekly wide table series x weeks, series: sku, location, category) from a feed.
+
+    A weekly feed (``grain: week``, the spare-parts import) is read as it is. A daily feed (M5,
+    UCI Online Retail: ``--feed`` of any import) is summed into weeks starting on Monday, and a
+    last week the data do not cover to its Sunday is left out, so every week is complete.
+    """
+    from restock.grain import read_feed_grain
+
+    path = feed / "sales.parquet"
+    sales = (pd.read_parquet(path, columns=["date", "sku", "location", "quantity"])
+             if path.is_file() else pd.read_csv(feed / "sales.csv", dtype={"sku": str}))
     products = pd.read_csv(feed / "products.csv", dtype={"sku": str})
-    sales["date"] = pd.to_datetime(sales["date"])
+    sales["sku"] = sales["sku"].astype(str)
+    sales["date"] = pd.to_datetime(sales["date"]).dt.normalize()
+    if read_feed_grain(feed) != "week":
+        last = sales["date"].max()
+        sales["date"] = sales["date"] - pd.to_timedelta(sales["date"].dt.weekday, unit="D")
+        if last.weekday() != 6:
+            sales = sales[sales["date"] < last - pd.Timedelta(days=last.weekday())]
+    sales["key"] = sales["sku"] + "|" + sales["location"].astype(str)
     weeks = pd.date_range(sales["date"].min(), sales["date"].max(), freq="7D")
-    wide = (sales.pivot_table(index="sku", columns="date", values="quantity", aggfunc="sum")
-            .reindex(index=products["sku"], columns=weeks).fillna(0.0))
-    return wide, products
+    wide = (sales.pivot_table(index="key", columns="date", values="quantity", aggfunc="sum")
+            .reindex(columns=weeks).fillna(0.0).clip(lower=0.0))
+    series = sales.drop_duplicates("key").set_index("key").loc[wide.index, ["sku", "location"]]
+    category = products.drop_duplicates("sku").set_index("sku")["category"]
+    series["category"] = series["sku"].map(category).fillna("UNKNOWN")
+    return wide, series
 
 
 def croston_sba(history: np.ndarray, h: int) -> np.ndarray:
@@ -79,28 +101,29 @@ def croston_sba(history: np.ndarray, h: int) -> np.ndarray:
     return arr
 
 
-def restock_weekly(wide: pd.DataFrame, products: pd.DataFrame, n_hist: int, h: int,
-                   verbose: bool, all_weeks: bool = False
+def restock_weekly(wide: pd.DataFrame, series: pd.DataFrame, n_hist: int, h: int,
+                   verbose: bool, all_weeks: bool = False, overrides: dict | None = None
                    ) -> tuple[np.ndarray, float, pd.Series, list[str]]:
     from restock.forecasting import ForecastSettings, run_forecasting
 
     weeks = wide.columns[:n_hist]
     as_of = weeks[-1]
     long = wide.iloc[:, :n_hist].stack().rename("units_sold").reset_index()
-    long.columns = ["sku", "date", "units_sold"]
+    long.columns = ["key", "date", "units_sold"]
     if not all_weeks:
         long = long[long["units_sold"] > 0]  # the feed's rows: weeks with demand
-    category = products.set_index("sku")["category"]
-    demand = pd.DataFrame({"sku": long["sku"], "location": "MAN",
-                           "category": long["sku"].map(category).fillna("SPARES"),
-                           "date": long["date"], "units_sold": long["units_sold"]})
+    meta = series.loc[long["key"]]
+    demand = pd.DataFrame({"sku": meta["sku"].to_numpy(), "location": meta["location"].to_numpy(),
+                           "category": meta["category"].to_numpy(),
+                           "date": long["date"].to_numpy(), "units_sold": long["units_sold"]})
     started = time.perf_counter()
-    result = run_forecasting(demand, as_of, ForecastSettings(horizon=7 * h))
+    result = run_forecasting(demand, as_of, ForecastSettings(horizon=7 * h, **(overrides or {})))
     seconds = time.perf_counter() - started
     fc = result.demand_forecasts
     day = (pd.DatetimeIndex(fc["date"]) - as_of).days.to_numpy()
-    fc = fc.assign(week=(day - 1) // 7)
-    weekly = fc.pivot_table(index="sku", columns="week", values="forecast", aggfunc="sum")
+    fc = fc.assign(week=(day - 1) // 7,
+                   key=fc["sku"].astype(str) + "|" + fc["location"].astype(str))
+    weekly = fc.pivot_table(index="key", columns="week", values="forecast", aggfunc="sum")
     weekly = weekly.reindex(index=wide.index, columns=range(h)).fillna(0.0)
     if verbose:
         print(result.model_selection[["category", "demand_class", "selected_model", "score",
@@ -119,6 +142,8 @@ def main() -> None:
     parser.add_argument("--all-weeks", action="store_true",
                         help="give Restock every part's zero weeks from the data's first week "
                         "(the feed holds only weeks with demand: a series starts at its first)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a forecast setting for Restock's run (repeatable)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     common.setup_logging(args.verbose)
@@ -134,7 +159,7 @@ def main() -> None:
         from restock.importers.spare_parts import import_spare_parts
 
         import_spare_parts(SPARE_PARTS, feed)
-    wide, products = load_feed(feed)
+    wide, series = load_feed(feed)
     if args.drop_last:
         wide = wide.iloc[:, : wide.shape[1] - args.drop_last]
     h = args.holdout
@@ -143,10 +168,11 @@ def main() -> None:
     history, actual = values[:, :n_hist], values[:, n_hist:]
     scale = rmsse_scale(history)
     scored = np.isfinite(scale) & (scale > 0)
-    print(f"MAN: {len(wide)} parts, {wide.shape[1]} weeks; as of {wide.columns[n_hist - 1].date()}"
+    print(f"{feed}: {len(wide)} series, {wide.shape[1]} weeks; "
+          f"as of {wide.columns[n_hist - 1].date()}"
           f" ({n_hist} weeks of history), {h} weeks held out "
           f"({wide.columns[n_hist].date()}..{wide.columns[-1].date()}); "
-          f"{int((~scored).sum())} parts without an RMSSE scale left out")
+          f"{int((~scored).sum())} series without an RMSSE scale left out")
 
     results: dict[str, tuple[np.ndarray, float]] = {}
     results["naive (last week)"] = (np.repeat(history[:, -1:], h, axis=1), 0.0)
@@ -156,8 +182,9 @@ def main() -> None:
         np.repeat(history[:, -52:].mean(axis=1, keepdims=True), h, axis=1), 0.0)
     started = time.perf_counter()
     results["Croston SBA"] = (croston_sba(history, h), time.perf_counter() - started)
-    fc, seconds, models, adaptations = restock_weekly(wide, products, n_hist, h, args.verbose,
-                                                      args.all_weeks)
+    fc, seconds, models, adaptations = restock_weekly(wide, series, n_hist, h, args.verbose,
+                                                      args.all_weeks,
+                                                      common.parse_settings(args.set))
     results["restock (run_forecasting)"] = (fc, seconds)
 
     print(f"\n{'method':<28}{'mean RMSSE':>11}{'median':>9}{'bias':>9}{'seconds':>9}")

@@ -144,3 +144,27 @@ def test_a_monthly_feed_publishes_daily_rates_that_sum_to_the_months():
     # the first forecast month (laid from as_of + 1) has July's 31 days at one rate
     assert np.allclose(one["forecast"].iloc[:31], one["forecast"].iloc[0])
     assert 0.5 * 90 < one["forecast"].iloc[:31].sum() < 1.5 * 90
+
+
+def test_the_years_average_is_a_weekly_and_monthly_candidate_over_52_weeks_or_12_months():
+    from sktime.forecasting.base import ForecastingHorizon
+
+    from restock.forecasting import ForecastSettings
+    from restock.forecasting.models import make_panel_forecaster
+    from restock.forecasting.periods import period_settings
+
+    daily = ForecastSettings()
+    assert "moving_average_long" not in daily.candidates  # daily feeds do not try it
+    for grain, window in (("week", 52), ("month", 12)):
+        periods = period_settings(daily, grain)
+        assert "moving_average_long" in periods.candidates
+        assert periods.long_average_window == window
+    # the panel forecaster averages exactly the last long_average_window steps
+    weekly = period_settings(daily, "week")
+    values = np.r_[np.full(20, 100.0), np.arange(52, dtype=float)]  # last 52: mean 25.5
+    y = pd.DataFrame({"demand": values},
+                     index=pd.date_range("2000-01-03", periods=len(values), freq="D"))
+    forecaster = make_panel_forecaster(["moving_average_long"], weekly)
+    forecaster.fit(y, fh=ForecastingHorizon([1, 2, 3]))
+    pred = forecaster.predict_by_model(ForecastingHorizon([1, 2, 3]))
+    assert np.allclose(pred["moving_average_long"].to_numpy(), 25.5)

@@ -62,6 +62,7 @@ logger = logging.getLogger("restock.forecasting")
 STATSFORECAST_CANDIDATES = (
     "seasonal_naive",
     "moving_average",
+    "moving_average_long",
     "auto_ets",
     "auto_theta",
     "auto_arima",
@@ -84,6 +85,7 @@ COMPLEXITY_ORDER = (
     "seasonal_naive",
     "moving_average",
     "moving_average_capped",
+    "moving_average_long",
     "adida_weekly",
     "croston_sba",
     "adida",
@@ -205,6 +207,7 @@ def make_panel_forecaster(
         models=tuple(models),
         season_length=settings.season_length,
         window_size=settings.moving_average_window,
+        long_window=settings.long_average_window,
         tsb_alpha_demand=settings.tsb_alpha_demand,
         tsb_alpha_probability=settings.tsb_alpha_probability,
         n_jobs=n_jobs,

@@ -32,6 +32,9 @@ def statsforecast_model(name: str, settings: ForecastSettings):
         "moving_average": lambda: sf.WindowAverage(
             window_size=settings.moving_average_window, alias=name
         ),
+        "moving_average_long": lambda: sf.WindowAverage(
+            window_size=settings.long_average_window, alias=name
+        ),
         "auto_ets": lambda: sf.AutoETS(
             season_length=season, model=settings.ets_model, alias=name
         ),
@@ -108,7 +111,8 @@ class StatsForecastPanel(BaseForecaster):
         ``StatsForecast`` call. ``predict`` returns the first model's forecast,
         ``predict_by_model`` every model's.
     season_length, window_size, tsb_alpha_demand, tsb_alpha_probability, ets_model,
-    theta_model : model settings (see ForecastSettings)
+    theta_model, long_window : model settings (see ForecastSettings; ``long_window`` is
+    ``long_average_window``)
     n_jobs : int
         Processes statsforecast uses (1 = in process).
     keep_models : bool
@@ -148,6 +152,7 @@ class StatsForecastPanel(BaseForecaster):
         ets_model="ZNZ",
         theta_model="OTM",
         backend="local",
+        long_window=364,
     ):
         self.models = models
         self.backend = backend
@@ -155,6 +160,7 @@ class StatsForecastPanel(BaseForecaster):
         self.theta_model = theta_model
         self.season_length = season_length
         self.window_size = window_size
+        self.long_window = long_window
         self.tsb_alpha_demand = tsb_alpha_demand
         self.tsb_alpha_probability = tsb_alpha_probability
         self.n_jobs = n_jobs
@@ -166,6 +172,7 @@ class StatsForecastPanel(BaseForecaster):
         return ForecastSettings(
             season_length=self.season_length,
             moving_average_window=self.window_size,
+            long_average_window=self.long_window,
             tsb_alpha_demand=self.tsb_alpha_demand,
             tsb_alpha_probability=self.tsb_alpha_probability,
             ets_model=self.ets_model,

@@ -49,6 +49,7 @@ SELECTION_COLUMNS = [
 _PLAIN_NAMES = {
     "seasonal_naive": "repeating the same weekday of last week",
     "moving_average": "the average of the last 28 days",
+    "moving_average_long": "the average of the last year",
     "moving_average_capped": "the average of the last 28 days, one-off large orders capped",
     "recent_average": "the item's average over the last 28 days (new item)",
     "auto_ets": "exponential smoothing with weekly seasonality",

@@ -116,6 +116,12 @@ class ForecastSettings(BaseModel):
         "before it stands on its own (it is shrunk towards the pooled ratio by this weight)",
     )
     moving_average_window: int = Field(28, ge=1)
+    long_average_window: int = Field(
+        364,
+        ge=1,
+        description="days averaged by the moving_average_long candidate (a year); weekly and "
+        "monthly feeds try it by default, over 52 weeks / 12 months (periods.py)",
+    )
     ets_model: str = Field(
         "ZNZ",
         pattern="^[ZAM][ZNA]d?[ZNAM]$",
