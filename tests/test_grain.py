@@ -168,3 +168,36 @@ def test_the_years_average_is_a_weekly_and_monthly_candidate_over_52_weeks_or_12
     forecaster.fit(y, fh=ForecastingHorizon([1, 2, 3]))
     pred = forecaster.predict_by_model(ForecastingHorizon([1, 2, 3]))
     assert np.allclose(pred["moving_average_long"].to_numpy(), 25.5)
+
+
+def test_the_replay_of_a_weekly_feed_plans_at_weekly_grain_as_the_nightly_does():
+    from restock.forecasting import ForecastSettings, run_forecasting
+    from restock.forecasting.period_planner import PeriodReplayPlanner
+    from restock.forecasting.planner import make_replay_planner
+
+    demand = _weekly_demand(weeks=70)
+    start = pd.Timestamp("2023-01-02") + pd.Timedelta(weeks=55)  # a Monday
+    settings = ForecastSettings(candidates=["seasonal_naive", "moving_average", "croston_sba"],
+                                horizon=28)
+    planner = make_replay_planner(demand, start, settings)
+    assert isinstance(planner, PeriodReplayPlanner)
+    # at each review, the plan is the nightly's forecast of the weeks known on that night
+    # (same selection and calibration: those of the replay start)
+    nightly = run_forecasting(demand[demand["date"] <= start], start, settings)
+    key = ["sku", "location", "horizon_days", "level"]
+    at_start = planner(start).cumulative.merge(nightly.cumulative_quantiles, on=key)
+    assert len(at_start) == len(nightly.cumulative_quantiles)
+    assert np.allclose(at_start["quantity_x"], at_start["quantity_y"])
+    # mid-week, the week that started Monday is known: days run from t + 1 to the next weeks
+    wednesday = start + pd.Timedelta(days=9)
+    plan = planner(wednesday)
+    assert plan.daily["date"].min() == wednesday + pd.Timedelta(days=1)
+    assert plan.daily.groupby("sku").size().eq(28).all()
+    # a smooth part's daily rate is about a seventh of its weekly level (50-105 a week)
+    p4 = plan.daily[plan.daily["sku"] == "P4"]["forecast"]
+    assert 0.5 * 70 / 7 < p4.mean() < 1.5 * 70 / 7
+    # nothing after the review is seen: changing later weeks leaves the plan as it was
+    later = demand.assign(units_sold=np.where(demand["date"] > wednesday, 1e4,
+                                              demand["units_sold"]))
+    again = make_replay_planner(later, start, settings)(wednesday)
+    assert np.allclose(again.cumulative["quantity"], plan.cumulative["quantity"])

@@ -10,6 +10,7 @@ cheap local models on the long training window and costly ones on the short one 
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,12 +125,18 @@ def forecast_panel(
     for m, arr in out.items():
         bad = ~np.isfinite(arr)
         if bad.any():
-            lo = max(0, end + 1 - settings.moving_average_window)
-            with np.errstate(invalid="ignore"):
+            # the year's average of a series younger than a year is the average of its life
+            # (statsforecast gives NaN below the window): expected, not worth a warning
+            young = m == "moving_average_long"
+            window = settings.long_average_window if young else settings.moving_average_window
+            lo = max(0, end + 1 - window)
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # not started: all NaN
                 fallback = np.nan_to_num(np.nanmean(values[:, lo:], axis=1))
             arr[bad] = np.broadcast_to(fallback[:, None], arr.shape)[bad]
-            logger.warning("%s: %d non-finite forecasts replaced by the moving average",
-                           m, int(bad.sum()))
+            logger.log(logging.DEBUG if young else logging.WARNING,
+                       "%s: %d non-finite forecasts replaced by the moving average",
+                       m, int(bad.sum()))
         out[m] = np.clip(arr, 0.0, None)
     return out
 

@@ -202,39 +202,24 @@ def cumulative_days(
     return padded[:, k] + frac[None, :] * (padded[:, k1] - padded[:, k])
 
 
-def forecast_at_grain(
-    demand: pd.DataFrame,
-    as_of: pd.Timestamp,
-    settings: ForecastSettings,
-    grain: str,
-    products: pd.DataFrame | None = None,
-    *,
-    run_forecasting,
-):
-    """``run_forecasting`` for a week or month feed (module docstring); a ForecastResult.
+def tables_to_days(
+    fc: pd.DataFrame, cum: pd.DataFrame, as_of: pd.Timestamp, horizon: int,
+    period_horizon: int, first_forecast: pd.Timestamp, grain: str,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(daily forecasts, cumulative quantiles) in days from the same tables in periods.
 
-    ``run_forecasting`` is the daily path (restock.forecasting.nightly passes its own), run on
-    the period totals as if each period were a day: this module stays below nightly.py.
+    ``fc`` and ``cum`` are a forecast of ``period_horizon`` periods on the period grid (one
+    step = one period); the forecast periods, the first starting ``first_forecast``, are laid
+    end to end from the day after ``as_of`` (module docstring, step 3).
     """
     from restock.forecasting.final import DAILY_QUANTILES, FORECAST_COLUMNS
 
-    as_of = pd.Timestamp(as_of).normalize()
-    totals, starts, anchor = to_periods(demand, as_of, grain)
-    inner = period_settings(settings, grain)
-    grid_as_of = GRID_ORIGIN + pd.Timedelta(days=len(starts) - 1)
-    logger.info("forecasting at %s grain: %d periods from %s, %d series", grain, len(starts),
-                starts[0].date(), totals[["sku", "location"]].drop_duplicates().shape[0])
-    result = run_forecasting(totals, grid_as_of, inner, products=products)
-
-    first_forecast = next_period(starts[-1], grain)
-    idx, lengths = day_positions(settings.horizon, first_forecast, grain)
-    days = pd.date_range(as_of + pd.Timedelta(days=1), periods=settings.horizon)
-    per_day = 365.25 / 12 if grain == "month" else 7.0
+    idx, lengths = day_positions(horizon, first_forecast, grain)
+    days = pd.date_range(as_of + pd.Timedelta(days=1), periods=horizon)
 
     # daily table: period values / days
-    fc = result.demand_forecasts
     keys = fc[["sku", "location"]].drop_duplicates().reset_index(drop=True)
-    n, hp = len(keys), inner.horizon
+    n, hp = len(keys), period_horizon
     first_rows = fc.groupby(["sku", "location"], sort=False).head(1).reset_index(drop=True)
     daily = pd.DataFrame({
         "sku": np.repeat(keys["sku"].to_numpy(), len(days)),
@@ -249,7 +234,6 @@ def forecast_at_grain(
     daily = daily[FORECAST_COLUMNS]
 
     # cumulative table: quantiles of period totals, interpolated inside periods
-    cum = result.cumulative_quantiles
     levels = np.sort(cum["level"].unique())
     order = keys.assign(_k=np.arange(n))
     cum = cum.merge(order, on=["sku", "location"]).sort_values(["_k", "horizon_days", "level"])
@@ -263,6 +247,36 @@ def forecast_at_grain(
         "level": np.tile(levels, n * len(days)),
         "quantity": out.ravel(),
     })
+    return daily, cumulative
+
+
+def forecast_at_grain(
+    demand: pd.DataFrame,
+    as_of: pd.Timestamp,
+    settings: ForecastSettings,
+    grain: str,
+    products: pd.DataFrame | None = None,
+    *,
+    run_forecasting,
+):
+    """``run_forecasting`` for a week or month feed (module docstring); a ForecastResult.
+
+    ``run_forecasting`` is the daily path (restock.forecasting.nightly passes its own), run on
+    the period totals as if each period were a day: this module stays below nightly.py.
+    """
+    as_of = pd.Timestamp(as_of).normalize()
+    totals, starts, anchor = to_periods(demand, as_of, grain)
+    inner = period_settings(settings, grain)
+    grid_as_of = GRID_ORIGIN + pd.Timedelta(days=len(starts) - 1)
+    logger.info("forecasting at %s grain: %d periods from %s, %d series", grain, len(starts),
+                starts[0].date(), totals[["sku", "location"]].drop_duplicates().shape[0])
+    result = run_forecasting(totals, grid_as_of, inner, products=products)
+
+    first_forecast = next_period(starts[-1], grain)
+    per_day = 365.25 / 12 if grain == "month" else 7.0
+    daily, cumulative = tables_to_days(result.demand_forecasts, result.cumulative_quantiles,
+                                       as_of, settings.horizon, inner.horizon, first_forecast,
+                                       grain)
 
     # backtest tables at the feed's grain, with the real period starts
     real = pd.Series(starts, index=GRID_ORIGIN + pd.to_timedelta(np.arange(len(starts)),

@@ -31,6 +31,7 @@ import copy
 import logging
 import time
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -55,7 +56,11 @@ from restock.forecasting.models import (
     wide_to_panel,
 )
 from restock.forecasting.nightly import select_and_calibrate
+from restock.forecasting.periods import demand_grain
 from restock.forecasting.settings import ForecastSettings
+
+if TYPE_CHECKING:
+    from restock.forecasting.period_planner import PeriodReplayPlanner
 
 logger = logging.getLogger("restock.forecasting")
 
@@ -327,8 +332,13 @@ def make_replay_planner(
     selection: pd.DataFrame | None = None,
     calibration: Calibration | None = None,
     **exog: pd.DataFrame | None,
-) -> ReplayPlanner:
+) -> ReplayPlanner | PeriodReplayPlanner:
     """A planner for a policy replay that starts at ``as_of`` (module docstring).
+
+    A week or month feed (``settings.grain``, else detected on the demand up to ``as_of``)
+    gets a :class:`~restock.forecasting.period_planner.PeriodReplayPlanner` instead, which
+    re-plans at the feed's grain as the nightly forecasts (same call, same tables); a
+    ``selection`` and ``calibration`` given for such a feed must then be the periods'.
 
     Parameters
     ----------
@@ -350,6 +360,12 @@ def make_replay_planner(
     unknown = set(exog) - {"promotions", "events", "drivers", "products"}
     if unknown:
         raise TypeError(f"unexpected exogenous inputs: {sorted(unknown)}")
+    grain = settings.grain or demand_grain(demand[pd.to_datetime(demand["date"]) <= as_of])
+    if grain != "day":  # period totals: re-planned at their grain, as the nightly forecasts
+        from restock.forecasting.period_planner import PeriodReplayPlanner
+
+        return PeriodReplayPlanner(demand, as_of, settings, grain, selection, calibration,
+                                   products=exog.get("products"), daily_planner=ReplayPlanner)
     if selection is None or calibration is None:
         logger.info("replay planner: no selection/calibration given, running the backtest at %s",
                     as_of.date())
