@@ -201,3 +201,29 @@ def test_the_replay_of_a_weekly_feed_plans_at_weekly_grain_as_the_nightly_does()
                                               demand["units_sold"]))
     again = make_replay_planner(later, start, settings)(wednesday)
     assert np.allclose(again.cumulative["quantity"], plan.cumulative["quantity"])
+
+
+def test_the_replay_of_a_monthly_feed_spreads_the_next_months_over_their_days():
+    from restock.forecasting import ForecastSettings
+    from restock.forecasting.period_planner import PeriodReplayPlanner
+    from restock.forecasting.planner import make_replay_planner
+
+    rng = np.random.default_rng(4)
+    months = pd.date_range("2021-01-01", periods=36, freq="MS")
+    demand = pd.concat([pd.DataFrame({
+        "sku": f"M{j}", "location": "W", "category": "SPARES", "date": months,
+        "units_sold": rng.poisson(30 * (j + 1), len(months)).astype(float) + 1})
+        for j in range(6)], ignore_index=True)
+    settings = ForecastSettings(candidates=["seasonal_naive", "moving_average"], horizon=60)
+    planner = make_replay_planner(demand, months[30], settings)
+    assert isinstance(planner, PeriodReplayPlanner)
+    review = pd.Timestamp("2023-09-20")  # September is known (dated the 1st): October next
+    plan = planner(review)
+    one = plan.daily[plan.daily["sku"] == "M2"].sort_values("date")
+    assert len(one) == 60 and one["date"].iloc[0] == review + pd.Timedelta(days=1)
+    # the next month, laid from the day after the review, is 31 days (October) at one rate
+    assert np.allclose(one["forecast"].iloc[:31], one["forecast"].iloc[0])
+    assert 0.5 * 90 < one["forecast"].iloc[:31].sum() < 1.5 * 90
+    cum = plan.cumulative[(plan.cumulative["sku"] == "M2") & (plan.cumulative["level"] == 0)]
+    month_total = cum.loc[cum["horizon_days"] == 31, "quantity"].iloc[0]
+    assert np.isclose(month_total, one["forecast"].iloc[:31].sum())
