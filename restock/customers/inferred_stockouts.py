@@ -430,6 +430,7 @@ def infer_stockouts(
             "stockout_source": "inferred",
             "probability": prob[rows, cols],
         }))
+    parts = [part for part in parts if len(part)]  # blocks without a stock-out day
     out = (pd.concat(parts, ignore_index=True) if parts
            else pd.DataFrame(columns=list(STOCKOUT_DAYS_COLUMNS)))
     if days is not None and last is not None and len(out):
