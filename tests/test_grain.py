@@ -125,15 +125,20 @@ def test_a_weekly_feed_is_detected_forecast_weekly_and_spread_to_days():
     assert any("week grain" in a for a in result.adaptations)
 
 
+def _monthly_demand(months: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    starts = pd.date_range("2021-01-01", periods=months, freq="MS")
+    return pd.concat([pd.DataFrame({
+        "sku": f"M{j}", "location": "W", "category": "SPARES", "date": starts,
+        "units_sold": rng.poisson(30 * (j + 1), len(starts)).astype(float) + 1})
+        for j in range(6)], ignore_index=True)
+
+
 def test_a_monthly_feed_publishes_daily_rates_that_sum_to_the_months():
     from restock.forecasting import ForecastSettings, run_forecasting
 
-    rng = np.random.default_rng(3)
-    months = pd.date_range("2021-01-01", periods=30, freq="MS")
-    demand = pd.concat([pd.DataFrame({
-        "sku": f"M{j}", "location": "W", "category": "SPARES", "date": months,
-        "units_sold": rng.poisson(30 * (j + 1), len(months)).astype(float) + 1})
-        for j in range(6)], ignore_index=True)
+    demand = _monthly_demand(30, seed=3)
+    months = pd.DatetimeIndex(sorted(demand["date"].unique()))
     as_of = months[-1]
     settings = ForecastSettings(candidates=["seasonal_naive", "moving_average"], horizon=60)
     result = run_forecasting(demand, as_of, settings)
@@ -208,12 +213,8 @@ def test_the_replay_of_a_monthly_feed_spreads_the_next_months_over_their_days():
     from restock.forecasting.period_planner import PeriodReplayPlanner
     from restock.forecasting.planner import make_replay_planner
 
-    rng = np.random.default_rng(4)
-    months = pd.date_range("2021-01-01", periods=36, freq="MS")
-    demand = pd.concat([pd.DataFrame({
-        "sku": f"M{j}", "location": "W", "category": "SPARES", "date": months,
-        "units_sold": rng.poisson(30 * (j + 1), len(months)).astype(float) + 1})
-        for j in range(6)], ignore_index=True)
+    demand = _monthly_demand(36, seed=4)
+    months = pd.DatetimeIndex(sorted(demand["date"].unique()))
     settings = ForecastSettings(candidates=["seasonal_naive", "moving_average"], horizon=60)
     planner = make_replay_planner(demand, months[30], settings)
     assert isinstance(planner, PeriodReplayPlanner)
