@@ -37,6 +37,10 @@ from restock.forecasting.settings import ForecastSettings
 
 logger = logging.getLogger("restock.forecasting")
 
+#: Window-average candidates and the setting that holds their window (days or periods).
+_AVERAGE_WINDOWS = {"moving_average": "moving_average_window",
+                    "moving_average_long": "long_average_window"}
+
 
 @dataclass
 class ExogenousInputs:
@@ -125,16 +129,18 @@ def forecast_panel(
     for m, arr in out.items():
         bad = ~np.isfinite(arr)
         if bad.any():
-            # the year's average of a series younger than a year is the average of its life
-            # (statsforecast gives NaN below the window): expected, not worth a warning
-            young = m == "moving_average_long"
-            window = settings.long_average_window if young else settings.moving_average_window
+            # A window average of a series shorter than its window is NaN in statsforecast;
+            # the average of the series' life up to that window is the model's own answer
+            # there (expected, logged quietly). Any other model falls back to the moving
+            # average, with a warning.
+            own = _AVERAGE_WINDOWS.get(m)
+            window = getattr(settings, own or "moving_average_window")
             lo = max(0, end + 1 - window)
             with np.errstate(invalid="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # not started: all NaN
                 fallback = np.nan_to_num(np.nanmean(values[:, lo:], axis=1))
             arr[bad] = np.broadcast_to(fallback[:, None], arr.shape)[bad]
-            logger.log(logging.DEBUG if young else logging.WARNING,
+            logger.log(logging.DEBUG if own else logging.WARNING,
                        "%s: %d non-finite forecasts replaced by the moving average",
                        m, int(bad.sum()))
         out[m] = np.clip(arr, 0.0, None)

@@ -70,7 +70,7 @@ class PeriodReplayPlanner:
         last = max(pd.to_datetime(demand["date"]).max().normalize(), self.as_of)
         totals, self.starts, _ = to_periods(demand, last, grain)
         self.inner_settings = period_settings(settings, grain)
-        grid_as_of = self._grid_day(self.as_of)
+        grid_as_of = GRID_ORIGIN + pd.Timedelta(days=self._period_index(self.as_of))
         if selection is None or calibration is None:
             logger.info("replay planner (%s grain): no selection/calibration given, running the "
                         "backtest in %ss at %s", grain, grain, self.as_of.date())
@@ -86,21 +86,18 @@ class PeriodReplayPlanner:
                     time.perf_counter() - started)
 
     def _period_index(self, t: pd.Timestamp) -> int:
-        """Index of the last period that started on or before ``t`` (-1: none)."""
-        return int(np.searchsorted(self.starts.asi8, pd.Timestamp(t).value, side="right")) - 1
-
-    def _grid_day(self, t: pd.Timestamp) -> pd.Timestamp:
-        i = self._period_index(t)
+        """Index of the last period that started on or before ``t`` (its grid day)."""
+        i = int(np.searchsorted(self.starts.asi8, pd.Timestamp(t).value, side="right")) - 1
         if i < 0:
             raise ValueError(f"review date {pd.Timestamp(t).date()} is before the first "
                              f"{self.grain} of the demand ({self.starts[0].date()})")
-        return GRID_ORIGIN + pd.Timedelta(days=i)
+        return i
 
     def __call__(self, t: pd.Timestamp) -> PlanInputs:
         """Forecasts and cumulative quantiles in days from the periods started by ``t``."""
         t = pd.Timestamp(t).normalize()
         i = self._period_index(t)
-        plan = self.inner(self._grid_day(t))
+        plan = self.inner(GRID_ORIGIN + pd.Timedelta(days=i))
         first_forecast = next_period(self.starts[i], self.grain)
         daily, cumulative = tables_to_days(plan.daily, plan.cumulative, t,
                                            self.settings.horizon, self.inner_settings.horizon,
